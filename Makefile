@@ -1,0 +1,25 @@
+# insure_stream: stream results kept by triggers (PGXS build)
+
+EXTENSION = insure_stream
+MODULE_big = insure_stream
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(wildcard insure_stream--*.sql)
+PGFILEDESC = "insure_stream - streaming results kept by triggers"
+
+# setup creates the extension; the rest run in name order
+REGRESS = setup $(filter-out setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
+
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=insure_stream
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+EXTRA_CLEAN = output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# installcheck runs pg_regress, isolation and TAP; pgTAP runs via test/run.sh

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Differences between the PostgreSQL versions insure_stream builds on
+ *		(14 to 17).  Version tests live here and nowhere else.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INSURE_STREAM_COMPAT_H
+#define INSURE_STREAM_COMPAT_H
+
+#if PG_VERSION_NUM < 140000
+#error "insure_stream needs PostgreSQL 14 or later"
+#endif
+
+#if PG_VERSION_NUM >= 170000
+#define IS_WRITER_SLOT() ((int) MyProcNumber + 1)
+#else
+#define IS_WRITER_SLOT() ((int) MyBackendId)
+#endif
+
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+#endif							/* INSURE_STREAM_COMPAT_H */

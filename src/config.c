@@ -1,0 +1,349 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *		Settings of insure_stream: validation for configure() and the
+ *		per-statement snapshot the triggers work with.
+ *
+ * Settings are rows of insure_stream.config, so they are per database,
+ * transactional and the same for every session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "insure_stream.h"
+
+#define MS_PER_DAY INT64CONST(86400000)
+/* Unix epoch is 2000-01-01 minus this many milliseconds */
+#define UNIX_TO_PG_EPOCH_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * MS_PER_DAY)
+
+static const char *const setting_names[] = {
+	"time_zone", "drop_threshold", "order_window", "saved_events",
+	"max_future", "on_bad_input", NULL
+};
+
+static void
+invalid_setting(const char *name, const char *value, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for setting \"%s\": \"%s\"", name, value),
+			 errdetail_internal("%s", detail)));
+}
+
+pg_tz *
+is_zone_lookup(const char *name)
+{
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL || !pg_tz_acceptable(tz))
+		return NULL;
+	return tz;
+}
+
+/* lower-cased, trimmed copy of a keyword value */
+static char *
+keyword(const char *value)
+{
+	char	   *copy = pstrdup(value);
+	char	   *start = copy;
+	char	   *end;
+
+	while (*start == ' ' || *start == '\t')
+		start++;
+	end = start + strlen(start);
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	for (end = start; *end; end++)
+		*end = pg_tolower((unsigned char) *end);
+	return start;
+}
+
+/* split "a, b,,c" into a list of trimmed, non-empty names */
+static List *
+split_event_list(const char *value)
+{
+	List	   *result = NIL;
+	char	   *copy = pstrdup(value);
+	char	   *token;
+	char	   *saveptr = NULL;
+
+	for (token = strtok_r(copy, ",", &saveptr); token != NULL;
+		 token = strtok_r(NULL, ",", &saveptr))
+	{
+		char	   *start = token;
+		char	   *end;
+
+		while (*start == ' ' || *start == '\t')
+			start++;
+		end = start + strlen(start);
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*start != '\0')
+			result = lappend(result, pstrdup(start));
+	}
+	return result;
+}
+
+static char *
+normalize_drop_threshold(const char *value)
+{
+	char	   *end;
+	double		d;
+	Datum		num;
+
+	errno = 0;
+	d = strtod(value, &end);
+	while (*end == ' ')
+		end++;
+	if (end == value || *end != '\0' || errno != 0 || isnan(d) || isinf(d))
+		invalid_setting("drop_threshold", value,
+						"The drop threshold must be a decimal number.");
+	if (d < 0 || d >= 1)
+		invalid_setting("drop_threshold", value,
+						"The drop threshold must be at least 0 and less than 1.");
+	num = DirectFunctionCall3(numeric_in, CStringGetDatum(value),
+							  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	return DatumGetCString(DirectFunctionCall1(numeric_out, num));
+}
+
+/* "1 day 02:00:00" whatever the session's IntervalStyle */
+char *
+is_format_duration(int64 us)
+{
+	StringInfoData buf;
+	int64		days = us / USECS_PER_DAY;
+	int64		rest = us % USECS_PER_DAY;
+
+	initStringInfo(&buf);
+	if (days != 0)
+		appendStringInfo(&buf, "%lld day%s", (long long) days, days == 1 ? "" : "s");
+	if (rest != 0 || days == 0)
+	{
+		appendStringInfo(&buf, "%s%02d:%02d:%02d", days != 0 ? " " : "",
+						 (int) (rest / USECS_PER_HOUR),
+						 (int) (rest % USECS_PER_HOUR / USECS_PER_MINUTE),
+						 (int) (rest % USECS_PER_MINUTE / USECS_PER_SEC));
+		if (rest % USECS_PER_SEC != 0)
+			appendStringInfo(&buf, ".%06d", (int) (rest % USECS_PER_SEC));
+	}
+	return buf.data;
+}
+
+static char *
+normalize_max_future(const char *value)
+{
+	Interval   *iv;
+	int64		us;
+
+	/* interval_in reports malformed text itself (SQLSTATE 22007) */
+	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(value),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+	if (iv->month != 0)
+		invalid_setting("max_future", value,
+						"Use days, hours, minutes or seconds, not months or years.");
+	us = iv->time + (int64) iv->day * USECS_PER_DAY;
+	if (us < 0)
+		invalid_setting("max_future", value, "The interval must not be negative.");
+	return is_format_duration(us);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_normalize_setting);
+
+/*
+ * normalize_setting(name, value) returns the canonical text of a valid
+ * setting value and raises an error for anything else.
+ */
+Datum
+insure_stream_normalize_setting(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *value;
+	char	   *result = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("setting name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value for setting \"%s\" must not be null", name)));
+	value = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	if (strcmp(name, "time_zone") == 0)
+	{
+		pg_tz	   *tz = is_zone_lookup(value);
+
+		if (tz == NULL)
+			invalid_setting(name, value,
+							"The time zone must be a name known to PostgreSQL, such as \"Asia/Shanghai\" or \"UTC\".");
+		result = pstrdup(value);
+	}
+	else if (strcmp(name, "drop_threshold") == 0)
+		result = normalize_drop_threshold(value);
+	else if (strcmp(name, "order_window") == 0)
+	{
+		result = keyword(value);
+		if (strcmp(result, "day") != 0 && strcmp(result, "none") != 0)
+			invalid_setting(name, value, "Valid values are \"day\" and \"none\".");
+	}
+	else if (strcmp(name, "saved_events") == 0)
+	{
+		StringInfoData buf;
+		ListCell   *lc;
+
+		initStringInfo(&buf);
+		foreach(lc, split_event_list(value))
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "",
+							 (char *) lfirst(lc));
+		result = buf.data;
+	}
+	else if (strcmp(name, "max_future") == 0)
+		result = normalize_max_future(value);
+	else if (strcmp(name, "on_bad_input") == 0)
+	{
+		result = keyword(value);
+		if (strcmp(result, "error") != 0 && strcmp(result, "quarantine") != 0)
+			invalid_setting(name, value, "Valid values are \"error\" and \"quarantine\".");
+	}
+	else
+	{
+		StringInfoData known;
+		int			i;
+
+		initStringInfo(&known);
+		for (i = 0; setting_names[i] != NULL; i++)
+			appendStringInfo(&known, "%s%s", i > 0 ? ", " : "", setting_names[i]);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unrecognized setting \"%s\"", name),
+				 errhint("Settings are: %s.", known.data)));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+int64
+is_timestamptz_to_ms(TimestampTz ts)
+{
+	/* floor division: times before 2000 stay on the right millisecond */
+	int64		ms = ts / 1000;
+
+	if (ts < 0 && ts % 1000 != 0)
+		ms--;
+	return ms + UNIX_TO_PG_EPOCH_MS;
+}
+
+void
+is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm)
+{
+	pg_time_t	secs = (pg_time_t) (epoch_ms / 1000);
+	struct pg_tm *local;
+
+	if (epoch_ms < 0 && epoch_ms % 1000 != 0)
+		secs--;
+	local = pg_localtime(&secs, tz);
+	if (local == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("epoch milliseconds %lld out of range", (long long) epoch_ms)));
+	*tm = *local;
+}
+
+/* epoch ms of local midnight starting the day that contains epoch_ms */
+int64
+is_day_start_ms(int64 epoch_ms, pg_tz *tz)
+{
+	struct pg_tm tm;
+	int			offset;
+	int64		local_days;
+
+	is_local_time(epoch_ms, tz, &tm);
+	tm.tm_year += 1900;
+	tm.tm_mon += 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	offset = DetermineTimeZoneOffset(&tm, tz);	/* seconds west of UTC */
+	local_days = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - UNIX_EPOCH_JDATE;
+	return local_days * MS_PER_DAY + (int64) offset * 1000;
+}
+
+/* one row: the effective value of every setting */
+#define SETTINGS_QUERY \
+	"SELECT pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'time_zone')," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'drop_threshold')," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'order_window')," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'saved_events')," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'max_future')::pg_catalog.interval," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'on_bad_input')" \
+	"  FROM insure_stream.settings"
+
+static char *
+settings_text(HeapTuple tuple, TupleDesc desc, int attnum, const char *name)
+{
+	char	   *value = SPI_getvalue(tuple, desc, attnum);
+
+	if (value == NULL)
+		elog(ERROR, "setting \"%s\" is missing from insure_stream.config", name);
+	return value;
+}
+
+/*
+ * Reads the settings through SPI (the caller is connected); the result is
+ * allocated in cxt so that it outlives SPI_finish if the caller wants.
+ */
+IsSettings *
+is_settings_load(MemoryContext cxt)
+{
+	static SPIPlanPtr plan = NULL;
+	IsSettings *s;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Interval   *future;
+	MemoryContext oldcxt;
+
+	if (plan == NULL)
+		plan = is_prepare_kept(SETTINGS_QUERY, 0, NULL);
+	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read insure_stream settings");
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	s = (IsSettings *) palloc(sizeof(IsSettings));
+	s->time_zone = settings_text(tuple, desc, 1, "time_zone");
+	s->tz = is_zone_lookup(s->time_zone);
+	if (s->tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("configured time zone \"%s\" is not known", s->time_zone),
+				 errhint("Set it again with insure_stream.configure('time_zone', ...).")));
+	s->drop_threshold = settings_text(tuple, desc, 2, "drop_threshold");
+	s->window_day = strcmp(settings_text(tuple, desc, 3, "order_window"), "day") == 0;
+	s->saved_events = split_event_list(settings_text(tuple, desc, 4, "saved_events"));
+	future = DatumGetIntervalP(SPI_getbinval(tuple, desc, 5, &isnull));
+	if (isnull)
+		elog(ERROR, "setting \"max_future\" is missing from insure_stream.config");
+	s->max_future_ms = (future->time + (int64) future->day * USECS_PER_DAY) / 1000;
+	s->quarantine = strcmp(settings_text(tuple, desc, 6, "on_bad_input"), "quarantine") == 0;
+	s->now_ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
+	s->today_start_ms = is_day_start_ms(s->now_ms, s->tz);
+	MemoryContextSwitchTo(oldcxt);
+	return s;
+}

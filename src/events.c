@@ -1,0 +1,186 @@
+/*-------------------------------------------------------------------------
+ *
+ * events.c
+ *		What the three event-table triggers share: the trigger protocol
+ *		checks, bad-input handling (error or quarantine), event counters
+ *		and the log-only guard.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/backendid.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "insure_stream.h"
+
+/* true while purge_events() deletes from an event table */
+bool		is_purge_in_progress = false;
+
+SPIPlanPtr
+is_prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 query, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* value of an int8 column of the slot; false when null */
+bool
+is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	if (!isnull)
+		*value = DatumGetInt64(d);
+	return !isnull;
+}
+
+/*
+ * Checks that we run as an AFTER INSERT ... FOR EACH STATEMENT trigger with
+ * a transition table, and returns the trigger's relation.
+ */
+Relation
+is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", funcname)));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired AFTER INSERT FOR EACH STATEMENT", funcname)));
+	if (trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" needs a transition table", funcname),
+				 errhint("Create the trigger with REFERENCING NEW TABLE AS new_rows.")));
+	return trigdata->tg_relation;
+}
+
+/*
+ * Bad input in an event row.  With on_bad_input = error the statement fails
+ * (nothing it did survives); with quarantine the row is recorded in
+ * rejected_events with its reason and a WARNING is raised.
+ *
+ * problem is the start of the message, e.g. "invalid premium"; row_label
+ * identifies the row for people, e.g. "id 42".
+ */
+void
+is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
+				int64 ingest_seq, int sqlstate, const char *problem,
+				const char *column, const char *value, const char *row_label)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *table = RelationGetRelationName(rel);
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (!settings->quarantine)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("%s \"%s\" in column \"%s\" of table \"%s\"",
+						problem, value, column, table),
+				 errdetail("The event with %s (ingest_seq %lld) was not applied; the statement changed nothing.",
+						   row_label, (long long) ingest_seq),
+				 errhint("Fix the event, or set on_bad_input to \"quarantine\" with insure_stream.configure() to keep loading.")));
+
+	if (plan == NULL)
+	{
+		Oid			types[7] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, JSONBOID};
+
+		plan = is_prepare_kept("INSERT INTO insure_stream.rejected_events"
+							   " (table_name, ingest_seq, column_name, bad_value, reason, sqlstate, event)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							   7, types);
+	}
+	args[0] = CStringGetTextDatum(table);
+	args[1] = Int64GetDatum(ingest_seq);
+	args[2] = CStringGetTextDatum(column);
+	args[3] = CStringGetTextDatum(value);
+	args[4] = CStringGetTextDatum(problem);
+	args[5] = CStringGetTextDatum(unpack_sql_state(sqlstate));
+	args[6] = DirectFunctionCall1(to_jsonb, ExecFetchSlotHeapTupleDatum(slot));
+	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record a rejected event");
+
+	ereport(WARNING,
+			(errcode(sqlstate),
+			 errmsg("%s \"%s\" in column \"%s\" of table \"%s\"",
+					problem, value, column, table),
+			 errdetail("The event with %s (ingest_seq %lld) was quarantined in insure_stream.rejected_events.",
+					   row_label, (long long) ingest_seq)));
+}
+
+/* adds to this writer's counter row of an event table */
+void
+is_count_events(const char *table_name, int64 accepted, int64 filtered, int64 rejected)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[5];
+
+	if (plan == NULL)
+	{
+		Oid			types[5] = {TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID};
+
+		plan = is_prepare_kept("INSERT INTO insure_stream.event_counts AS c"
+							   " (table_name, writer, accepted, filtered, rejected)"
+							   " VALUES ($1, $2, $3, $4, $5)"
+							   " ON CONFLICT (table_name, writer) DO UPDATE"
+							   " SET accepted = c.accepted OPERATOR(pg_catalog.+) excluded.accepted,"
+							   "     filtered = c.filtered OPERATOR(pg_catalog.+) excluded.filtered,"
+							   "     rejected = c.rejected OPERATOR(pg_catalog.+) excluded.rejected",
+							   5, types);
+	}
+	args[0] = CStringGetTextDatum(table_name);
+	args[1] = Int32GetDatum(IS_WRITER_SLOT());
+	args[2] = Int64GetDatum(accepted);
+	args[3] = Int64GetDatum(filtered);
+	args[4] = Int64GetDatum(rejected);
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not update event counters");
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
+
+/* BEFORE UPDATE OR DELETE FOR EACH STATEMENT on the event tables */
+Datum
+insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						"refuse_event_change")));
+	if (is_purge_in_progress)
+		return PointerGetDatum(NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s table \"%s\"",
+					TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "update" : "delete from",
+					RelationGetRelationName(trigdata->tg_relation)),
+			 errdetail("Event tables are append-only logs; results are derived from them."),
+			 errhint("Use insure_stream.purge_events() to remove old events.")));
+	PG_RETURN_NULL();
+}

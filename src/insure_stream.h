@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * insure_stream.h
+ *		Shared declarations of the insure_stream extension.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INSURE_STREAM_H
+#define INSURE_STREAM_H
+
+#include "pgtime.h"
+#include "access/tupdesc.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "nodes/pg_list.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+
+/* Rows of a transition table processed before intermediate state is flushed */
+#define IS_CHUNK_ROWS 65536
+
+/* config.c: the effective settings, read once per statement */
+typedef struct IsSettings
+{
+	char	   *time_zone;		/* name, as configured */
+	pg_tz	   *tz;				/* resolved zone */
+	char	   *drop_threshold; /* canonical numeric text */
+	bool		window_day;		/* order_window = day */
+	List	   *saved_events;	/* list of char *, empty = all */
+	int64		max_future_ms;	/* how far past now() an event time may lie */
+	bool		quarantine;		/* on_bad_input = quarantine */
+	int64		now_ms;			/* now() as epoch milliseconds */
+	int64		today_start_ms; /* start of now()'s local day, epoch ms */
+} IsSettings;
+
+extern IsSettings *is_settings_load(MemoryContext cxt);
+extern pg_tz *is_zone_lookup(const char *name);
+extern char *is_format_duration(int64 us);
+extern int64 is_timestamptz_to_ms(TimestampTz ts);
+extern int64 is_day_start_ms(int64 epoch_ms, pg_tz *tz);
+extern void is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm);
+
+/* events.c: helpers shared by the event-table triggers */
+extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname);
+extern void is_reject_event(const IsSettings *settings, Relation rel,
+							TupleTableSlot *slot, int64 ingest_seq,
+							int sqlstate, const char *problem,
+							const char *column, const char *value,
+							const char *row_label);
+extern void is_count_events(const char *table_name, int64 accepted,
+							int64 filtered, int64 rejected);
+extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
+extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);
+extern bool is_purge_in_progress;
+
+#endif							/* INSURE_STREAM_H */
