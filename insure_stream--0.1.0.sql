@@ -292,6 +292,22 @@ CREATE TRIGGER user_order_apply AFTER INSERT ON insure_stream.user_order
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.user_order_apply();
 
+/* Scenario 1 */
+CREATE FUNCTION insure_stream.verify_orders(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text WHERE false $$;
+COMMENT ON FUNCTION insure_stream.verify_orders() IS 'verify() for Scenario 1';
+
+CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT $$;
+COMMENT ON FUNCTION insure_stream.rebuild_orders() IS 'rebuild() for Scenario 1';
+
 /* == end of Scenario 1 == */
 
 /*
@@ -310,6 +326,22 @@ COMMENT ON TABLE insure_stream.premium_alert IS
 	'latest premium-drop alert per key customer';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.premium_alert', '');
 
+/* Scenario 2 */
+CREATE FUNCTION insure_stream.verify_premium(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text WHERE false $$;
+COMMENT ON FUNCTION insure_stream.verify_premium() IS 'verify() for Scenario 2';
+
+CREATE FUNCTION insure_stream.rebuild_premium() RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT $$;
+COMMENT ON FUNCTION insure_stream.rebuild_premium() IS 'rebuild() for Scenario 2';
+
 /* == end of Scenario 2 == */
 
 /*
@@ -327,6 +359,22 @@ COMMENT ON TABLE insure_stream.user_last_log IS
 	'per account: the device with the latest page view and its last page type and name';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.user_last_log', '');
 
+/* Scenario 3 */
+CREATE FUNCTION insure_stream.verify_pagelog(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text WHERE false $$;
+COMMENT ON FUNCTION insure_stream.verify_pagelog() IS 'verify() for Scenario 3';
+
+CREATE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT $$;
+COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS 'rebuild() for Scenario 3';
+
 /* == end of Scenario 3 == */
 
 /*
@@ -340,17 +388,9 @@ SELECT pg_catalog.pg_extension_config_dump('insure_stream.user_last_log', '');
 
 /*
  * ======================================================================
- * Operations: verify, rebuild
+ * Operations: verify, rebuild (each scenario supplies verify_X, rebuild_X)
  * ======================================================================
  */
-CREATE FUNCTION insure_stream.verify_orders(
-	OUT relation text, OUT key text, OUT column_name text,
-	OUT expected text, OUT actual text)
-	RETURNS SETOF record
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text WHERE false $$;
-
 CREATE FUNCTION insure_stream.verify(
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
@@ -359,14 +399,15 @@ CREATE FUNCTION insure_stream.verify(
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT * FROM insure_stream.verify_orders()
+	UNION ALL
+	SELECT * FROM insure_stream.verify_premium()
+	UNION ALL
+	SELECT * FROM insure_stream.verify_pagelog()
 	$$;
 COMMENT ON FUNCTION insure_stream.verify() IS
 	'recomputes every result from the event tables; returns the differences (no rows = consistent)';
-
-CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
-	LANGUAGE sql VOLATILE
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT $$;
+REVOKE ALL ON FUNCTION insure_stream.verify() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.verify() TO @extowner@;
 
 CREATE FUNCTION insure_stream.rebuild() RETURNS void
 	LANGUAGE plpgsql VOLATILE
@@ -374,6 +415,10 @@ CREATE FUNCTION insure_stream.rebuild() RETURNS void
 	AS $$
 BEGIN
 	PERFORM insure_stream.rebuild_orders();
+	PERFORM insure_stream.rebuild_premium();
+	PERFORM insure_stream.rebuild_pagelog();
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild() IS 're-derives every result from the event tables';
+REVOKE ALL ON FUNCTION insure_stream.rebuild() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.rebuild() TO @extowner@;
