@@ -292,21 +292,307 @@ CREATE TRIGGER user_order_apply AFTER INSERT ON insure_stream.user_order
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.user_order_apply();
 
-/* Scenario 1 */
+/* bookkeeping of maintenance (watermarks, last runs); absent row = never */
+CREATE TABLE insure_stream.maintenance_state (
+	name		text PRIMARY KEY,
+	value		text,
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE insure_stream.maintenance_state IS
+	'watermarks and last runs of maintenance (e.g. orders_closed_before)';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.maintenance_state', '');
+
+/*
+ * Called by the trigger only for rows of a day before today's (clock) date:
+ * waits while maintenance is closing days, then returns the first day still
+ * open (null = none closed).
+ */
+CREATE FUNCTION insure_stream.orders_closed_before_locked() RETURNS date
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT pg_catalog.pg_advisory_xact_lock_shared(7370452871563915521);
+	SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+	 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before';
+	$$;
+COMMENT ON FUNCTION insure_stream.orders_closed_before_locked() IS
+	'internal: first order day still open, read under the day-closing lock';
+REVOKE ALL ON FUNCTION insure_stream.orders_closed_before_locked() FROM PUBLIC;
+
+/* yyyymmddhh of an epoch-milliseconds time in a zone */
+CREATE FUNCTION insure_stream.order_biz_date(epoch_ms bigint, zone text) RETURNS varchar
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT pg_catalog.to_char(pg_catalog.timezone(zone,
+		'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+		(epoch_ms::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval)),
+		'YYYYMMDDHH24')::pg_catalog.varchar
+	$$;
+COMMENT ON FUNCTION insure_stream.order_biz_date(bigint, text) IS
+	'hour key yyyymmddhh of an epoch-milliseconds time in a zone';
+
+/*
+ * The per-(user, day) state recomputed from user_order with plain SQL: what
+ * the trigger must have produced if every non-quarantined event had been
+ * ingested when it really was, under the current settings.
+ */
+CREATE FUNCTION insure_stream.derive_order_state()
+	RETURNS TABLE (id bigint, day date, gmt_modified bigint, gmt_seq bigint,
+				   order_no varchar, order_no_at bigint, order_no_seq bigint,
+				   customer_tel varchar, customer_tel_at bigint, customer_tel_seq bigint,
+				   account_payble double precision, account_payble_at bigint,
+				   account_payble_seq bigint, biz_date varchar)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cfg AS (
+		SELECT insure_stream.setting('time_zone') AS tz,
+			   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day
+	), ev AS (
+		SELECT e.id, e.gmt_modified AS g, e.ingest_seq AS q,
+			   e.order_no AS o, e.customer_tel AS t, e.account_payble AS p,
+			   pg_catalog.timezone(cfg.tz, 'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+				   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval))::pg_catalog.date AS day
+		  FROM insure_stream.user_order e, cfg
+		 WHERE e.id IS NOT NULL AND e.gmt_modified IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
+							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
+							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		   AND (NOT cfg.window_day OR e.gmt_modified OPERATOR(pg_catalog.>=)
+				(pg_catalog.date_part('epoch', pg_catalog.timezone(cfg.tz,
+					pg_catalog.date_trunc('day', pg_catalog.timezone(cfg.tz, e.ingested_at))))
+				 OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8)
+	), s AS (
+		SELECT ev.id, ev.day,
+			   pg_catalog.max(ev.g) AS g,
+			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC))[1] AS gs,
+			   (pg_catalog.array_agg(ev.o ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS o,
+			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS oa,
+			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS os,
+			   (pg_catalog.array_agg(ev.t ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS t,
+			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ta,
+			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ts,
+			   (pg_catalog.array_agg(ev.p ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS p,
+			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS pa,
+			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS ps
+		  FROM ev
+		 GROUP BY ev.id, ev.day
+	)
+	SELECT s.id, s.day, s.g, s.gs, s.o, s.oa, s.os, s.t, s.ta, s.ts, s.p, s.pa, s.ps,
+		   insure_stream.order_biz_date(s.g, cfg.tz)
+	  FROM s, cfg
+	$$;
+COMMENT ON FUNCTION insure_stream.derive_order_state() IS
+	'per (user, day) order state recomputed from user_order with plain SQL';
+REVOKE ALL ON FUNCTION insure_stream.derive_order_state() FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.verify_orders(
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE
+	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text WHERE false $$;
-COMMENT ON FUNCTION insure_stream.verify_orders() IS 'verify() for Scenario 1';
+	AS $$
+	WITH d AS MATERIALIZED (
+		SELECT * FROM insure_stream.derive_order_state()
+	), closed AS (
+		SELECT COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+						  WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+						'-infinity'::pg_catalog.date) AS before
+	), state_diff AS (
+		/* open days: every state; closed days: the states kept for last_order */
+		SELECT 'order_state'::text AS relation,
+			   pg_catalog.format('id=%s day=%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
+			   '*'::text AS column_name,
+			   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+				d.account_payble, d.account_payble_at, d.account_payble_seq)::text AS expected,
+			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+				s.account_payble, s.account_payble_at, s.account_payble_seq)::text AS actual
+		  FROM d FULL JOIN insure_stream.order_state s
+			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed
+		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
+		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+				d.account_payble, d.account_payble_at, d.account_payble_seq)
+			   IS DISTINCT FROM
+			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+				s.account_payble, s.account_payble_at, s.account_payble_seq)
+	), hours_expected AS (
+		SELECT d.biz_date, pg_catalog.count(*) AS users,
+			   pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)::pg_catalog.float8 AS total_premium,
+			   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
+			   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
+		  FROM d GROUP BY d.biz_date
+	), hours_actual AS (
+		SELECT p.biz_date, pg_catalog.sum(p.users) AS users, h.total_premium,
+			   h.policy_cnt, h.policy_holder_cnt
+		  FROM insure_stream.order_hour_part p
+		  LEFT JOIN insure_stream.hs_order h ON h.biz_date OPERATOR(pg_catalog.=) p.biz_date
+		 GROUP BY p.biz_date, h.biz_date, h.total_premium, h.policy_cnt, h.policy_holder_cnt
+		HAVING pg_catalog.sum(p.users) OPERATOR(pg_catalog.<>) 0
+			OR h.biz_date IS NOT NULL
+	), hour_diff AS (
+		SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
+		  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
+			   LATERAL (VALUES ('users', e.users::text, a.users::text),
+							   ('total_premium', e.total_premium::text, a.total_premium::text),
+							   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
+							   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
+					   ) AS c(name, e, a)
+		 WHERE c.e IS DISTINCT FROM c.a
+	), refs_expected AS (
+		SELECT d.biz_date, v.kind, v.value, pg_catalog.count(*) AS refs
+		  FROM d, LATERAL (VALUES ('p'::"char", d.order_no), ('t'::"char", d.customer_tel)) AS v(kind, value), closed
+		 WHERE v.value IS NOT NULL AND d.day OPERATOR(pg_catalog.>=) closed.before
+		 GROUP BY 1, 2, 3
+	), refs_actual AS (
+		SELECT hv.biz_date, hv.kind, hv.value, hv.refs
+		  FROM insure_stream.order_hour_value hv, closed
+		 WHERE hv.refs OPERATOR(pg_catalog.<>) 0
+		   AND (closed.before OPERATOR(pg_catalog.=) '-infinity'::pg_catalog.date
+				OR hv.biz_date OPERATOR(pg_catalog.>=) pg_catalog.to_char(closed.before, 'YYYYMMDD'))
+	), refs_diff AS (
+		SELECT 'order_hour_value'::text,
+			   pg_catalog.format('%s %s %s', COALESCE(e.biz_date, a.biz_date),
+								 COALESCE(e.kind, a.kind), COALESCE(e.value, a.value)),
+			   'refs'::text, e.refs::text, a.refs::text
+		  FROM refs_expected e FULL JOIN refs_actual a
+			ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date AND a.kind OPERATOR(pg_catalog.=) e.kind
+		   AND a.value OPERATOR(pg_catalog.=) e.value
+		 WHERE e.refs IS DISTINCT FROM a.refs
+	), last_expected AS (
+		SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
+		  FROM d ORDER BY d.id, d.day DESC
+	), last_diff AS (
+		SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
+		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id,
+			   LATERAL (VALUES ('id', e.id::text, a.id::text),
+							   ('order_no', e.order_no::text, a.order_no::text),
+							   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
+							   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
+							   ('account_payble', e.account_payble::text, a.account_payble::text)
+					   ) AS c(name, e, a)
+		 WHERE c.e IS DISTINCT FROM c.a
+	)
+	SELECT * FROM state_diff
+	UNION ALL SELECT * FROM hour_diff
+	UNION ALL SELECT * FROM refs_diff
+	UNION ALL SELECT * FROM last_diff
+	$$;
+COMMENT ON FUNCTION insure_stream.verify_orders() IS
+	'verify() for Scenario 1: order_state, hs_order, reference counts and last_order against user_order';
+REVOKE ALL ON FUNCTION insure_stream.verify_orders() FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
-	LANGUAGE sql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT $$;
-COMMENT ON FUNCTION insure_stream.rebuild_orders() IS 'rebuild() for Scenario 1';
+	AS $$
+DECLARE
+	zone text := insure_stream.setting('time_zone');
+BEGIN
+	/* no ingest while the state is replaced; readers go on */
+	LOCK TABLE insure_stream.user_order IN SHARE MODE;
+	DELETE FROM insure_stream.order_state;
+	DELETE FROM insure_stream.order_hour_value;
+	DELETE FROM insure_stream.order_hour_part;
+	DELETE FROM insure_stream.maintenance_state
+	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+
+	INSERT INTO insure_stream.order_state
+		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+		 customer_tel, customer_tel_at, customer_tel_seq,
+		 account_payble, account_payble_at, account_payble_seq)
+	SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+		   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+		   d.account_payble, d.account_payble_at, d.account_payble_seq
+	  FROM insure_stream.derive_order_state() d;
+
+	INSERT INTO insure_stream.order_hour_value (biz_date, kind, value, refs)
+	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), v.kind, v.value, pg_catalog.count(*)
+	  FROM insure_stream.order_state s,
+		   LATERAL (VALUES ('p'::"char", s.order_no), ('t'::"char", s.customer_tel)) AS v(kind, value)
+	 WHERE v.value IS NOT NULL
+	 GROUP BY 1, 2, 3;
+
+	INSERT INTO insure_stream.order_hour_part (biz_date, writer, users, premium, policies, holders)
+	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), 0, pg_catalog.count(*),
+		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
+		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
+	 GROUP BY 1;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rebuild_orders() IS
+	'rebuild() for Scenario 1: re-derives order_state and the hour figures from user_order';
+REVOKE ALL ON FUNCTION insure_stream.rebuild_orders() FROM PUBLIC;
+
+/*
+ * Maintenance of Scenario 1, safe while ingest runs: folds the writers'
+ * partial hour rows into writer 0, drops zero reference counts, and with
+ * order_window = day closes the days before today: their per-user state
+ * goes (but each user's latest day, which last_order shows) and so do their
+ * reference counts; their hour figures stay.
+ */
+CREATE FUNCTION insure_stream.compact_orders() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	zone text := insure_stream.setting('time_zone');
+	today date;
+	removed bigint := 0;
+	n bigint;
+BEGIN
+	WITH moved AS (
+		DELETE FROM insure_stream.order_hour_part p
+		 WHERE p.writer OPERATOR(pg_catalog.<>) 0
+		RETURNING p.*
+	)
+	INSERT INTO insure_stream.order_hour_part AS p (biz_date, writer, users, premium, policies, holders)
+	SELECT m.biz_date, 0, pg_catalog.sum(m.users), pg_catalog.sum(m.premium),
+		   pg_catalog.sum(m.policies), pg_catalog.sum(m.holders)
+	  FROM moved m GROUP BY m.biz_date
+	ON CONFLICT (biz_date, writer) DO UPDATE
+	   SET users = p.users OPERATOR(pg_catalog.+) excluded.users,
+		   premium = p.premium OPERATOR(pg_catalog.+) excluded.premium,
+		   policies = p.policies OPERATOR(pg_catalog.+) excluded.policies,
+		   holders = p.holders OPERATOR(pg_catalog.+) excluded.holders;
+	DELETE FROM insure_stream.order_hour_part p
+	 WHERE p.writer OPERATOR(pg_catalog.=) 0 AND p.users OPERATOR(pg_catalog.=) 0
+	   AND p.premium OPERATOR(pg_catalog.=) 0 AND p.policies OPERATOR(pg_catalog.=) 0
+	   AND p.holders OPERATOR(pg_catalog.=) 0;
+	DELETE FROM insure_stream.order_hour_value v WHERE v.refs OPERATOR(pg_catalog.=) 0;
+
+	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day' THEN
+		RETURN removed;
+	END IF;
+
+	/* wait for writers into past days, and keep new ones out while closing */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	today := pg_catalog.timezone(zone, pg_catalog.now())::pg_catalog.date;
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('orders_closed_before', today::text)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+
+	DELETE FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	   AND EXISTS (SELECT 1 FROM insure_stream.order_state l
+				    WHERE l.id OPERATOR(pg_catalog.=) s.id AND l.day OPERATOR(pg_catalog.>) s.day);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	removed := removed OPERATOR(pg_catalog.+) n;
+	DELETE FROM insure_stream.order_hour_value v
+	 WHERE v.biz_date OPERATOR(pg_catalog.<) pg_catalog.to_char(today, 'YYYYMMDD');
+	RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.compact_orders() IS
+	'folds partial hour rows and drops the per-user state of closed days; returns the states removed';
+REVOKE ALL ON FUNCTION insure_stream.compact_orders() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.compact_orders() TO @extowner@;
 
 /* == end of Scenario 1 == */
 

@@ -55,4 +55,21 @@ extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);
 extern bool is_purge_in_progress;
 
+/* arrays.c: column arrays for set-based SQL */
+typedef struct IsArray
+{
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			count;
+	int			capacity;
+	Datum	   *values;
+	bool	   *nulls;
+} IsArray;
+
+extern void is_array_init(IsArray *arr, Oid elemtype);
+extern void is_array_push(IsArray *arr, Datum value, bool isnull);
+extern Datum is_array_datum(IsArray *arr);
+
 #endif							/* INSURE_STREAM_H */
