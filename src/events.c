@@ -119,7 +119,10 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 	args[3] = CStringGetTextDatum(value);
 	args[4] = CStringGetTextDatum(problem);
 	args[5] = CStringGetTextDatum(unpack_sql_state(sqlstate));
-	args[6] = DirectFunctionCall1(to_jsonb, ExecFetchSlotHeapTupleDatum(slot));
+	/* row_to_json reads the row type from the datum itself */
+	args[6] = DirectFunctionCall1(jsonb_in,
+								  CStringGetDatum(TextDatumGetCString(DirectFunctionCall1(row_to_json,
+																						  ExecFetchSlotHeapTupleDatum(slot)))));
 	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a rejected event");
 

@@ -265,7 +265,7 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 		snprintf(value, sizeof(value), "%lld", (long long) gmt);
 		is_reject_event(batch->settings, batch->rel, slot, seq,
 						ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-						"event time beyond max_future", "gmt_modified", value, label);
+						"event time too far in the future", "gmt_modified", value, label);
 		return true;
 	}
 	return false;

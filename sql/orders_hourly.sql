@@ -1,0 +1,172 @@
+-- Scenario 1: last order per (user, day) and hourly figures
+-- Times are fixed epoch milliseconds; the zone is Asia/Shanghai (UTC+8).
+-- 1795572000000 = 2026-11-25 10:00:00 +08
+SET TimeZone = 'UTC';
+\set h10 1795572000000
+\set h11 1795575600000
+\set h12 1795579200000
+\set nextday 1795622400000
+SELECT insure_stream.configure('order_window', 'none');
+
+-- the figures as SQL would compute them from the state (for comparison)
+CREATE TEMP VIEW hours AS
+  SELECT biz_date, round(total_premium::numeric, 6) AS total_premium, policy_cnt, policy_holder_cnt
+    FROM insure_stream.hs_order ORDER BY biz_date;
+
+-- nulls skipped per column; the latest gmt_modified wins per column
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) VALUES
+  (1, 'P1', 'T1', :h10, 100),
+  (2, 'P2', 'T2', :h10 + 60000, 50),
+  (1, NULL, 'T1b', :h10 + 120000, NULL);
+SELECT * FROM insure_stream.last_order ORDER BY id;
+SELECT * FROM hours;
+
+-- out of order: an older event changes nothing it is older than
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+  VALUES (1, 'P1-old', NULL, :h10 - 60000, 7);
+SELECT * FROM insure_stream.last_order WHERE id = 1;
+
+-- ties on gmt_modified go to the row ingested later (statement row order)
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES
+  (3, 'first', :h10), (3, 'second', :h10);
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (3, 'third', :h10);
+SELECT id, order_no FROM insure_stream.last_order WHERE id = 3;
+
+-- a user's last order moves to another hour: retracted from 10, added to 11
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+  VALUES (2, 'P2b', 'T2', :h11, 70);
+SELECT * FROM hours;
+
+-- retraction empties an hour: the hour row goes away
+INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (1, :h12), (3, :h12);
+SELECT * FROM hours;
+
+-- distinct counts: shared values count once, '' counts, nulls do not
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) VALUES
+  (10, 'shared', '', :h12 + 1000, 1),
+  (11, 'shared', '', :h12 + 2000, 2),
+  (12, NULL, NULL, :h12 + 3000, NULL);
+SELECT * FROM hours;
+-- one of the two holders of 'shared' leaves the hour: still counted once
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (10, 'moved', :h11 + 1);
+SELECT * FROM hours;
+
+-- an hour whose users have no amounts, order numbers or tels: 0, 0, 0
+INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (20, :h10 + 5000);
+SELECT * FROM hours WHERE biz_date = '2026112510';
+
+-- exact money: 0.1 + 0.2 is 0.3; refunds and -0.0 are amounts like others
+INSERT INTO insure_stream.user_order (id, gmt_modified, account_payble) VALUES
+  (30, :h10 + 7000, 0.1), (31, :h10 + 8000, 0.2), (32, :h10 + 9000, -0.05), (33, :h10 + 9500, '-0'::float8);
+SELECT biz_date, total_premium, total_premium = 0.25 AS exact
+  FROM insure_stream.hs_order WHERE biz_date = '2026112510';
+-- last_order keeps the input double bit for bit
+SELECT id, account_payble, account_payble::text FROM insure_stream.last_order WHERE id IN (30, 33) ORDER BY id;
+
+-- the next day: per-day figures, yesterday's hours unchanged
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+  VALUES (2, 'P2-next', 'T2', :nextday + 3600000, 5);
+SELECT * FROM hours;
+SELECT id, order_no, gmt_modified FROM insure_stream.last_order WHERE id = 2;
+-- last_order shows only the latest day: a column null all that day is null
+INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (1, :nextday + 60000);
+SELECT * FROM insure_stream.last_order WHERE id = 1;
+
+-- COPY folds like INSERT
+COPY insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) FROM STDIN WITH (FORMAT csv);
+40,C1,CT1,1795572000000,1.5
+40,C2,,1795572001000,
+41,C3,CT3,1795575600000,2.25
+\.
+SELECT * FROM insure_stream.last_order WHERE id IN (40, 41) ORDER BY id;
+
+-- INSERT ... SELECT ... ORDER BY defines arrival order for ties
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified)
+  SELECT 50, 'v' || g, :h10 FROM generate_series(1, 5) g ORDER BY g DESC;
+SELECT id, order_no FROM insure_stream.last_order WHERE id = 50;
+
+-- rows without id or gmt_modified are kept and counted as filtered
+INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (NULL, :h10), (60, NULL);
+SELECT count(*) FROM insure_stream.user_order WHERE id IS NULL OR gmt_modified IS NULL;
+SELECT sum(accepted) AS accepted, sum(filtered) AS filtered, sum(rejected) AS rejected
+  FROM insure_stream.event_counts WHERE table_name = 'user_order';
+
+-- everything agrees with a recomputation from the log
+SELECT * FROM insure_stream.verify();
+
+-- bad input: non-finite amounts, event time beyond max_future
+\set VERBOSITY default
+INSERT INTO insure_stream.user_order (id, gmt_modified, account_payble) VALUES (70, :h10, 1), (71, :h10, 'NaN');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.user_order (id, gmt_modified, order_price) VALUES (72, :h10, '-Infinity');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (73, 4102444800000);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS unchanged FROM insure_stream.order_state WHERE id IN (70, 71, 72, 73);
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+INSERT INTO insure_stream.user_order (id, gmt_modified, account_payble) VALUES (70, :h10, 1), (71, :h10, 'Infinity');
+SELECT table_name, column_name, bad_value, reason, sqlstate, event->>'id' AS id
+  FROM insure_stream.rejected_events ORDER BY rejection_id;
+SELECT id FROM insure_stream.order_state WHERE id IN (70, 71) ORDER BY id;
+SELECT insure_stream.configure('on_bad_input', 'error');
+\set VERBOSITY terse
+
+-- the log is append-only
+UPDATE insure_stream.user_order SET account_payble = 0;
+DELETE FROM insure_stream.user_order;
+
+-- re-derive: a rebuild gives the same results
+CREATE TEMP TABLE before_rebuild AS SELECT * FROM insure_stream.hs_order;
+SELECT insure_stream.rebuild();
+SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_rebuild;
+SELECT * FROM before_rebuild EXCEPT SELECT * FROM insure_stream.hs_order;
+SELECT * FROM insure_stream.verify();
+
+-- a new time zone re-derives the hours; switching back restores them exactly
+SELECT insure_stream.configure('time_zone', 'UTC');
+SELECT * FROM hours LIMIT 3;
+SELECT * FROM insure_stream.verify();
+SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+SELECT count(*) AS differing FROM (
+  SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_rebuild) d;
+
+-- order_window = day: a row counts when gmt_modified is not before the
+-- start of the local day of its ingest (ingested_at, normally now())
+SELECT insure_stream.configure('order_window', 'day');
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, ingested_at) VALUES
+  (80, 'same-day', :h10, '2026-11-25 09:00+08'),
+  (81, 'day-before', :h10 - 86400000, '2026-11-25 09:00+08'),
+  (82, 'late-evening', :h10 + 12 * 3600000, '2026-11-25 09:00+08');
+SELECT id, order_no FROM insure_stream.last_order WHERE id >= 80 ORDER BY id;
+SELECT * FROM insure_stream.verify();
+-- today's rows count, yesterday's do not (now()-relative, printed as booleans)
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES
+  (90, 'now', (extract(epoch FROM now()) * 1000)::bigint),
+  (91, 'yesterday', (extract(epoch FROM now() - interval '2 days') * 1000)::bigint),
+  (92, 'tomorrow', (extract(epoch FROM now() + interval '20 hours') * 1000)::bigint);
+SELECT id, order_no FROM insure_stream.last_order WHERE id >= 90 ORDER BY id;
+SELECT * FROM insure_stream.verify();
+
+-- a row ingested three days ago counted for its own day
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, ingested_at) VALUES
+  (95, 'three days ago', (extract(epoch FROM now() - interval '3 days') * 1000)::bigint, now() - interval '3 days'),
+  (95, 'today', (extract(epoch FROM now()) * 1000)::bigint, DEFAULT);
+SELECT count(*) AS days_of_95 FROM insure_stream.order_state WHERE id = 95;
+SELECT * FROM insure_stream.verify();
+
+-- maintenance: fold writer rows, close past days (keep each user's latest day)
+CREATE TEMP TABLE before_compact AS SELECT * FROM insure_stream.hs_order;
+SELECT insure_stream.compact_orders() >= 1 AS states_removed;
+SELECT order_no FROM insure_stream.order_state WHERE id = 95;
+SELECT order_no FROM insure_stream.last_order WHERE id = 95;
+SELECT count(*) AS writer_rows FROM insure_stream.order_hour_part WHERE writer <> 0;
+SELECT count(*) AS superseded_past_states FROM insure_stream.order_state s
+ WHERE day < (now() AT TIME ZONE 'Asia/Shanghai')::date
+   AND EXISTS (SELECT 1 FROM insure_stream.order_state l WHERE l.id = s.id AND l.day > s.day);
+SELECT count(*) AS differing FROM (
+  SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_compact) d;
+SELECT * FROM insure_stream.verify();
+
+-- back to the defaults
+DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
+DROP VIEW hours;
