@@ -256,6 +256,7 @@ CREATE TABLE insure_stream.order_hour_value (
 	kind		"char" NOT NULL,
 	value		varchar NOT NULL,
 	refs		bigint NOT NULL,
+	last_delta	bigint NOT NULL DEFAULT 0,	/* change made by the latest upsert */
 	PRIMARY KEY (biz_date, kind, value)
 );
 COMMENT ON TABLE insure_stream.order_hour_value IS

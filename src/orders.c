@@ -624,25 +624,22 @@ contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
 	"   GROUP BY 1, 2, 3" \
 	"  HAVING pg_catalog.sum(v.delta) OPERATOR(pg_catalog.<>) 0)," \
 	" r AS (" \
-	"  INSERT INTO insure_stream.order_hour_value AS hv (biz_date, kind, value, refs)" \
-	"  SELECT d.biz_date, d.kind, d.value, d.delta FROM d ORDER BY 1, 2, 3" \
+	"  INSERT INTO insure_stream.order_hour_value AS hv (biz_date, kind, value, refs, last_delta)" \
+	"  SELECT d.biz_date, d.kind, d.value, d.delta, d.delta FROM d ORDER BY 1, 2, 3" \
 	"  ON CONFLICT (biz_date, kind, value)" \
-	"  DO UPDATE SET refs = hv.refs OPERATOR(pg_catalog.+) excluded.refs" \
-	"  RETURNING hv.biz_date, hv.kind, hv.value, hv.refs)," \
+	"  DO UPDATE SET refs = hv.refs OPERATOR(pg_catalog.+) excluded.refs, last_delta = excluded.refs" \
+	"  RETURNING hv.biz_date, hv.kind, hv.refs, hv.last_delta)," \
 	" t AS (" \
 	"  SELECT r.biz_date," \
 	"         pg_catalog.sum(CASE WHEN r.kind OPERATOR(pg_catalog.=) 'p' THEN" \
 	"             (r.refs OPERATOR(pg_catalog.>) 0)::pg_catalog.int4 OPERATOR(pg_catalog.-)" \
-	"             ((r.refs OPERATOR(pg_catalog.-) d.delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
+	"             ((r.refs OPERATOR(pg_catalog.-) r.last_delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
 	"             ELSE 0 END) AS policies," \
 	"         pg_catalog.sum(CASE WHEN r.kind OPERATOR(pg_catalog.=) 't' THEN" \
 	"             (r.refs OPERATOR(pg_catalog.>) 0)::pg_catalog.int4 OPERATOR(pg_catalog.-)" \
-	"             ((r.refs OPERATOR(pg_catalog.-) d.delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
+	"             ((r.refs OPERATOR(pg_catalog.-) r.last_delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
 	"             ELSE 0 END) AS holders" \
-	"    FROM r JOIN d ON d.biz_date OPERATOR(pg_catalog.=) r.biz_date" \
-	"               AND d.kind OPERATOR(pg_catalog.=) r.kind" \
-	"               AND d.value OPERATOR(pg_catalog.=) r.value" \
-	"   GROUP BY r.biz_date)," \
+	"    FROM r GROUP BY r.biz_date)," \
 	" h AS (" \
 	"  SELECT u.biz_date, pg_catalog.sum(u.users) AS users," \
 	"         pg_catalog.sum(u.premium::pg_catalog.numeric) AS premium" \

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Scenario 1 benchmark: the C triggers against a bare copy of user_order
+# (no triggers) and a hand-written PL/pgSQL row trigger, in one run, as
+# ratios of medians.  Uses the server in the PG* environment variables.
+#   bash bench/orders.sh            # bulk and pgbench workloads
+#   bash bench/orders.sh --memory   # also peak backend memory of a 10M-row COPY
+# Knobs: ROWS (1000000), USERS (200000), PLPGSQL_ROWS (20000), RUNS (3), SECS (10)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROWS=${ROWS:-1000000}
+USERS=${USERS:-200000}
+PLPGSQL_ROWS=${PLPGSQL_ROWS:-20000}
+RUNS=${RUNS:-3}
+SECS=${SECS:-10}
+DB=${BENCH_DB:-bench_orders}
+CSV=/tmp/insure_stream_bench_orders.csv
+export PGDATABASE=$DB
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+now_ns() { date +%s%N; }
+# time one SQL command in ms
+timed() {
+	local t0 t1
+	t0=$(now_ns)
+	psql_q -c "$1" >/dev/null
+	t1=$(now_ns)
+	echo $(((t1 - t0) / 1000000))
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+dropdb --if-exists "$DB" 2>/dev/null || true
+createdb "$DB"
+psql_q <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION insure_stream;
+SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+CREATE TABLE bench_bare (LIKE insure_stream.user_order INCLUDING DEFAULTS);
+SQL
+psql_q -f plpgsql_orders.sql >/dev/null
+
+echo "== generating $ROWS orders of $USERS users over today's 24 hours (Asia/Shanghai)"
+psql_q -v rows="$ROWS" -v users="$USERS" <<'SQL'
+SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
+CREATE TABLE src AS
+SELECT u.id,
+       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
+       CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,
+       :day0 + (random() * 86399999)::bigint AS gmt_modified,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8 END AS account_payble
+  FROM generate_series(1, :rows) g,
+       LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
+SQL
+psql_q -c "COPY src TO '$CSV' WITH (FORMAT csv)"
+COLS="id, order_no, customer_tel, gmt_modified, account_payble"
+
+reset_all() {
+	psql_q -c "TRUNCATE bench_bare, insure_stream.user_order, insure_stream.order_state,
+		insure_stream.order_hour_part, insure_stream.order_hour_value, insure_stream.event_counts,
+		plpgsql_baseline.user_order, plpgsql_baseline.state, plpgsql_baseline.hour_figures,
+		plpgsql_baseline.hour_value" -c "CHECKPOINT" >/dev/null
+}
+
+declare -a bare_is ext_is bare_copy ext_copy bare_small plp_small
+for run in $(seq 1 "$RUNS"); do
+	reset_all
+	bare_is+=("$(timed "INSERT INTO bench_bare ($COLS) SELECT $COLS FROM src")")
+	ext_is+=("$(timed "INSERT INTO insure_stream.user_order ($COLS) SELECT $COLS FROM src")")
+	[ "$run" -eq 1 ] && psql_q -Atc "SELECT 'verify() differences after INSERT ... SELECT: ' || count(*) FROM insure_stream.verify()"
+	reset_all
+	bare_copy+=("$(timed "COPY bench_bare ($COLS) FROM '$CSV' WITH (FORMAT csv)")")
+	ext_copy+=("$(timed "COPY insure_stream.user_order ($COLS) FROM '$CSV' WITH (FORMAT csv)")")
+	reset_all
+	bare_small+=("$(timed "INSERT INTO bench_bare ($COLS) SELECT $COLS FROM src LIMIT $PLPGSQL_ROWS")")
+	plp_small+=("$(timed "INSERT INTO plpgsql_baseline.user_order ($COLS) SELECT $COLS FROM src LIMIT $PLPGSQL_ROWS")")
+	echo "run $run: insert-select bare ${bare_is[-1]} ms, ext ${ext_is[-1]} ms; copy bare ${bare_copy[-1]} ms, ext ${ext_copy[-1]} ms; $PLPGSQL_ROWS rows bare ${bare_small[-1]} ms, plpgsql ${plp_small[-1]} ms"
+done
+
+# pgbench: single-row INSERTs, every order in the current hour
+hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
+for target in bench_bare insure_stream.user_order; do
+	cat > "/tmp/insure_stream_bench_$target.sql" <<SQL
+\set uid random(1, $USERS)
+\set off random(0, 3599999)
+\set amt random(1, 100000)
+INSERT INTO $target ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+SQL
+done
+tps() {
+	pgbench -n -c "$1" -j "$1" -T "$SECS" -f "/tmp/insure_stream_bench_$2.sql" 2>/dev/null |
+		awk '/^tps/ {printf "%d", $3}'
+}
+declare -a tps_bare1 tps_ext1 tps_bare8 tps_ext8
+for run in $(seq 1 "$RUNS"); do
+	reset_all
+	tps_bare1+=("$(tps 1 bench_bare)")
+	tps_ext1+=("$(tps 1 insure_stream.user_order)")
+	tps_bare8+=("$(tps 8 bench_bare)")
+	tps_ext8+=("$(tps 8 insure_stream.user_order)")
+	echo "run $run: tps 1 client bare ${tps_bare1[-1]}, ext ${tps_ext1[-1]}; 8 clients bare ${tps_bare8[-1]}, ext ${tps_ext8[-1]}"
+done
+psql_q -Atc "SELECT 'verify() differences after pgbench: ' || count(*) FROM insure_stream.verify()"
+
+m_bis=$(median "${bare_is[@]}"); m_eis=$(median "${ext_is[@]}")
+m_bc=$(median "${bare_copy[@]}"); m_ec=$(median "${ext_copy[@]}")
+m_bs=$(median "${bare_small[@]}"); m_ps=$(median "${plp_small[@]}")
+m_b1=$(median "${tps_bare1[@]}"); m_e1=$(median "${tps_ext1[@]}")
+m_b8=$(median "${tps_bare8[@]}"); m_e8=$(median "${tps_ext8[@]}")
+echo
+echo "| workload ($RUNS runs, medians) | bare | insure_stream | ratio | target |"
+echo "|---|---|---|---|---|"
+echo "| INSERT ... SELECT of $ROWS orders | $m_bis ms | $m_eis ms | $(ratio "$m_eis" "$m_bis")x time | <= 3x |"
+echo "| COPY of $ROWS orders | $m_bc ms | $m_ec ms | $(ratio "$m_ec" "$m_bc")x time | <= 3x |"
+echo "| PL/pgSQL row trigger, INSERT ... SELECT of $PLPGSQL_ROWS orders | $m_bs ms | $m_ps ms (PL/pgSQL) | $(ratio "$m_ps" "$m_bs")x time | baseline |"
+echo "| single-row INSERT, pgbench 1 client | $m_b1 tps | $m_e1 tps | $(ratio "$m_e1" "$m_b1")x tps | >= 0.8x |"
+echo "| single-row INSERT, pgbench 8 clients, one hour | $m_b8 tps | $m_e8 tps | $(ratio "$m_e8" "$m_b8")x tps | >= 0.7x |"
+
+if [ "${1:-}" = "--memory" ]; then
+	BIG=${BIG_ROWS:-10000000}
+	echo
+	echo "== peak backend memory during a COPY of $BIG orders"
+	reset_all
+	psql_q -v rows="$BIG" -v users="$USERS" <<SQL
+SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
+COPY (SELECT (random() * (:users - 1))::bigint + 1, 'PO' || g, '138' || (g % :users),
+             :day0 + (random() * 86399999)::bigint, round((random() * 1000)::numeric, 2)::float8
+        FROM generate_series(1, :rows) g) TO '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv);
+SQL
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL &
+SELECT pg_backend_pid() AS pid \gset
+\! echo :pid > /tmp/insure_stream_bench_pid
+COPY insure_stream.user_order ($COLS) FROM '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv);
+\! grep -E 'VmHWM' /proc/:pid/status > /tmp/insure_stream_bench_hwm
+SQL
+	psql_pid=$!
+	sleep 1
+	pid=$(cat /tmp/insure_stream_bench_pid)
+	peak_anon=0
+	while kill -0 "$psql_pid" 2>/dev/null; do
+		anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+		[ -n "$anon" ] && [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
+		sleep 0.2
+	done
+	wait "$psql_pid"
+	echo "| backend peak private memory (RssAnon) during a $BIG-row COPY | $((peak_anon / 1024)) MB | target <= 256 MB |"
+	echo "| backend peak RSS incl. shared buffers touched (VmHWM) | $(awk '{print int($2/1024)}' /tmp/insure_stream_bench_hwm) MB | |"
+	psql_q -Atc "SELECT 'verify() differences after the big COPY: ' || count(*) FROM insure_stream.verify()"
+	rm -f /tmp/insure_stream_bench_big.csv
+fi
+rm -f "$CSV"
