@@ -22,6 +22,16 @@ COMMENT ON TABLE insure_stream.config IS
 	'settings of insure_stream; change them with insure_stream.configure()';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.config', 'WHERE NOT is_default');
 
+/* backends cache the settings; any change to the table invalidates them */
+CREATE FUNCTION insure_stream.settings_changed() RETURNS trigger
+	LANGUAGE C
+	AS 'MODULE_PATHNAME', 'insure_stream_settings_changed';
+COMMENT ON FUNCTION insure_stream.settings_changed() IS
+	'trigger: makes every backend read insure_stream.config again';
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON insure_stream.config
+	FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.settings_changed();
+
 INSERT INTO insure_stream.config (name, value, is_default) VALUES
 	('time_zone', pg_catalog.current_setting('TimeZone'), true),
 	('drop_threshold', '0.15', true),
@@ -238,7 +248,7 @@ SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_state', '');
  * Writer 0 holds what maintenance folded.  premium is exact (numeric).
  */
 CREATE TABLE insure_stream.order_hour_part (
-	biz_date	varchar NOT NULL,
+	biz_date	varchar COLLATE "C" NOT NULL,
 	writer		integer NOT NULL,
 	users		bigint NOT NULL,
 	premium		numeric NOT NULL,
@@ -252,9 +262,9 @@ SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_hour_part', '');
 
 /* reference counts of distinct values per hour: kind 'p' order_no, 't' customer_tel */
 CREATE TABLE insure_stream.order_hour_value (
-	biz_date	varchar NOT NULL,
+	biz_date	varchar COLLATE "C" NOT NULL,
 	kind		"char" NOT NULL,
-	value		varchar NOT NULL,
+	value		varchar COLLATE "C" NOT NULL,	/* byte order: fast, and equality is exact anyway */
 	refs		bigint NOT NULL,
 	last_delta	bigint NOT NULL DEFAULT 0,	/* change made by the latest upsert */
 	PRIMARY KEY (biz_date, kind, value)

@@ -4,7 +4,6 @@
 -- per hour, updated by every order of that hour.
 CREATE SCHEMA IF NOT EXISTS plpgsql_baseline;
 SET search_path = plpgsql_baseline, public;
-ALTER DATABASE CURRENT SET search_path = plpgsql_baseline, public;
 
 CREATE TABLE user_order (LIKE insure_stream.user_order INCLUDING DEFAULTS);
 CREATE TABLE state (
@@ -18,7 +17,8 @@ CREATE TABLE hour_figures (biz_date varchar PRIMARY KEY, users bigint, premium n
 CREATE TABLE hour_value (biz_date varchar, kind "char", value varchar, refs bigint,
 	PRIMARY KEY (biz_date, kind, value));
 
-CREATE FUNCTION add_hour(s state, sign int) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION add_hour(s state, sign int) RETURNS void LANGUAGE plpgsql
+	SET search_path = plpgsql_baseline, public AS $$
 DECLARE
 	biz varchar := to_char(to_timestamp(s.gmt_modified / 1000.0) AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDDHH24');
 	dp int := 0; dt int := 0; r bigint;
@@ -41,7 +41,8 @@ BEGIN
 		policies = hour_figures.policies + dp, holders = hour_figures.holders + dt;
 END $$;
 
-CREATE FUNCTION on_order() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION on_order() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = plpgsql_baseline, public AS $$
 DECLARE
 	d date;
 	old_s state;

@@ -17,8 +17,13 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -304,11 +309,34 @@ settings_text(HeapTuple tuple, TupleDesc desc, int attnum, const char *name)
 }
 
 /*
- * Reads the settings through SPI (the caller is connected); the result is
- * allocated in cxt so that it outlives SPI_finish if the caller wants.
+ * The settings are cached per backend until insure_stream.config changes:
+ * every change (configure(), or any DML on the table) fires a statement
+ * trigger that sends a relcache invalidation for the table, which all
+ * backends process before their next statement sees the new rows.
  */
-IsSettings *
-is_settings_load(MemoryContext cxt)
+static MemoryContext settings_cxt = NULL;
+static IsSettings *settings_cache = NULL;
+static Oid	settings_relid = InvalidOid;	/* insure_stream.config */
+
+static void
+settings_invalidate(Datum arg, Oid relid)
+{
+	if (relid != InvalidOid && relid != settings_relid)
+		return;
+	settings_cache = NULL;
+	if (settings_cxt != NULL)
+		MemoryContextReset(settings_cxt);
+}
+
+void
+is_settings_register_invalidation(void)
+{
+	CacheRegisterRelcacheCallback(settings_invalidate, (Datum) 0);
+}
+
+/* reads the settings through SPI (the caller is connected) */
+static IsSettings *
+settings_read(MemoryContext cxt)
 {
 	static SPIPlanPtr plan = NULL;
 	IsSettings *s;
@@ -342,8 +370,53 @@ is_settings_load(MemoryContext cxt)
 		elog(ERROR, "setting \"max_future\" is missing from insure_stream.config");
 	s->max_future_ms = (future->time + (int64) future->day * USECS_PER_DAY) / 1000;
 	s->quarantine = strcmp(settings_text(tuple, desc, 6, "on_bad_input"), "quarantine") == 0;
+	MemoryContextSwitchTo(oldcxt);
+	SPI_freetuptable(SPI_tuptable);
+	return s;
+}
+
+/*
+ * The settings for this statement, with now() in epoch milliseconds and the
+ * start of its local day.  The result lives in cxt.
+ */
+IsSettings *
+is_settings_load(MemoryContext cxt)
+{
+	IsSettings *s;
+
+	if (settings_cache == NULL)
+	{
+		if (settings_cxt == NULL)
+			settings_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "insure_stream settings",
+												 ALLOCSET_SMALL_SIZES);
+		settings_relid = get_relname_relid("config",
+										   get_namespace_oid("insure_stream", false));
+		settings_cache = settings_read(settings_cxt);
+	}
+	s = MemoryContextAlloc(cxt, sizeof(IsSettings));
+	*s = *settings_cache;
 	s->now_ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
 	s->today_start_ms = is_day_start_ms(s->now_ms, s->tz);
-	MemoryContextSwitchTo(oldcxt);
 	return s;
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_settings_changed);
+
+/*
+ * AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON insure_stream.config
+ * FOR EACH STATEMENT: tells every backend to read the settings again.
+ */
+Datum
+insure_stream_settings_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						"settings_changed")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

@@ -20,6 +20,8 @@
 
 /* Rows of a transition table processed before intermediate state is flushed */
 #define IS_CHUNK_ROWS 65536
+/* Memory a trigger may fold into before it flushes (orders) */
+#define IS_CHUNK_BYTES ((Size) 64 * 1024 * 1024)
 
 /* config.c: the effective settings, read once per statement */
 typedef struct IsSettings
@@ -36,6 +38,7 @@ typedef struct IsSettings
 } IsSettings;
 
 extern IsSettings *is_settings_load(MemoryContext cxt);
+extern void is_settings_register_invalidation(void);
 extern pg_tz *is_zone_lookup(const char *name);
 extern char *is_format_duration(int64 us);
 extern int64 is_timestamptz_to_ms(TimestampTz ts);

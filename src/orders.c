@@ -111,13 +111,19 @@ comes_after(int64 a_at, int64 a_seq, int64 b_at, int64 b_seq)
 	return a_at > b_at || (a_at == b_at && a_seq > b_seq);
 }
 
+/*
+ * Keeps the later of two values.  free_old: the value replaced is a copy
+ * owned by into alone (folding rows), so it can go at once.
+ */
 static void
-merge_value(OrderValue *into, const OrderValue *from, bool byval)
+merge_value(OrderValue *into, const OrderValue *from, bool byval, bool free_old)
 {
 	if (from->isnull)
 		return;
 	if (into->isnull || comes_after(from->at, from->seq, into->at, into->seq))
 	{
+		if (free_old && !byval && !into->isnull)
+			pfree(DatumGetPointer(into->value));
 		into->isnull = false;
 		into->at = from->at;
 		into->seq = from->seq;
@@ -136,7 +142,7 @@ merge_state(OrderState *into, const OrderState *from)
 		into->gmt_seq = from->gmt_seq;
 	}
 	for (i = 0; i < NUM_COLS; i++)
-		merge_value(&into->cols[i], &from->cols[i], i == COL_PAYBLE);
+		merge_value(&into->cols[i], &from->cols[i], i == COL_PAYBLE, false);
 }
 
 static bool
@@ -283,7 +289,7 @@ fold_value(OrderValue *into, TupleTableSlot *slot, int attnum, bool byval,
 	v.value = d;
 	v.at = at;
 	v.seq = seq;
-	merge_value(into, &v, byval);
+	merge_value(into, &v, byval, true);
 }
 
 /* folds one accepted row into its (user, day) entry */
@@ -617,7 +623,8 @@ contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
  */
 #define APPLY_HOURS_QUERY \
 	"WITH d AS (" \
-	"  SELECT v.biz_date, v.kind, v.value, pg_catalog.sum(v.delta)::pg_catalog.int8 AS delta" \
+	"  SELECT v.biz_date COLLATE pg_catalog.\"C\" AS biz_date, v.kind," \
+	"         v.value COLLATE pg_catalog.\"C\" AS value, pg_catalog.sum(v.delta)::pg_catalog.int8 AS delta" \
 	"    FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.\"char\"[])," \
 	"                    pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]))" \
 	"         AS v(biz_date, kind, value, delta)" \
@@ -641,7 +648,7 @@ contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
 	"             ELSE 0 END) AS holders" \
 	"    FROM r GROUP BY r.biz_date)," \
 	" h AS (" \
-	"  SELECT u.biz_date, pg_catalog.sum(u.users) AS users," \
+	"  SELECT u.biz_date COLLATE pg_catalog.\"C\" AS biz_date, pg_catalog.sum(u.users) AS users," \
 	"         pg_catalog.sum(u.premium::pg_catalog.numeric) AS premium" \
 	"    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int8[])," \
 	"                    pg_catalog.unnest($3::pg_catalog.float8[])) AS u(biz_date, users, premium)" \
@@ -836,8 +843,8 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 
 /*
  * Processes the statement's rows: validates, filters, folds per (user, day)
- * and flushes every IS_CHUNK_ROWS rows, so memory stays bounded whatever
- * the size of the COPY.
+ * and flushes when the chunk's memory reaches IS_CHUNK_BYTES, so memory
+ * stays bounded whatever the size of the COPY.
  */
 static void
 process_rows(OrderBatch *batch, Tuplestorestate *rows)
@@ -871,7 +878,9 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		{
 			fold_row(batch, slot, &cols, id, gmt, seq);
 			batch->accepted++;
-			if (++batch->rows >= IS_CHUNK_ROWS)
+			/* fold as much as memory allows: each key is written once per chunk */
+			if ((++batch->rows % 1024) == 0 &&
+				MemoryContextMemAllocated(batch->chunkcxt, true) > IS_CHUNK_BYTES)
 				flush_chunk(batch);
 		}
 		MemoryContextSwitchTo(oldcxt);
