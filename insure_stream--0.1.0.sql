@@ -38,7 +38,8 @@ INSERT INTO insure_stream.config (name, value, is_default) VALUES
 	('order_window', 'day', true),
 	('saved_events', '', true),
 	('max_future', '1 day', true),
-	('on_bad_input', 'error', true);
+	('on_bad_input', 'error', true),
+	('retention', '', true);
 
 CREATE VIEW insure_stream.settings AS
 	SELECT DISTINCT ON (c.name) c.name, c.value, c.is_default, c.changed_at
@@ -344,6 +345,28 @@ COMMENT ON FUNCTION insure_stream.order_biz_date(bigint, text) IS
 	'hour key yyyymmddhh of an epoch-milliseconds time in a zone';
 
 /*
+ * purge_events() removes whole local days of events and records where it
+ * stopped; results of the days before stay as they are through re-derives.
+ * Without a purge: -infinity.
+ */
+CREATE FUNCTION insure_stream.orders_purged_before(
+	OUT epoch_ms bigint, OUT day date, OUT biz_date varchar)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT COALESCE(w.ms, (-9223372036854775807)::pg_catalog.int8),
+		   COALESCE(pg_catalog.timezone(insure_stream.setting('time_zone'),
+					'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+					(w.ms::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval))::pg_catalog.date,
+					'-infinity'::pg_catalog.date),
+		   COALESCE(insure_stream.order_biz_date(w.ms, insure_stream.setting('time_zone')), '')
+	  FROM (SELECT (SELECT m.value::pg_catalog.int8 FROM insure_stream.maintenance_state m
+					 WHERE m.name OPERATOR(pg_catalog.=) 'events_purged_before_ms') AS ms) w
+	$$;
+COMMENT ON FUNCTION insure_stream.orders_purged_before() IS
+	'first moment whose events are still all in the log (epoch ms, local day, biz_date)';
+
+/*
  * The per-(user, day) state recomputed from user_order with plain SQL: what
  * the trigger must have produced if every non-quarantined event had been
  * ingested when it really was, under the current settings.
@@ -408,9 +431,12 @@ CREATE FUNCTION insure_stream.verify_orders(
 	WITH d AS MATERIALIZED (
 		SELECT * FROM insure_stream.derive_order_state()
 	), closed AS (
-		SELECT COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
-						  WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
-						'-infinity'::pg_catalog.date) AS before
+		SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+								   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+								 '-infinity'::pg_catalog.date), p.day) AS before
+		  FROM insure_stream.orders_purged_before() p
+	), purged AS (
+		SELECT * FROM insure_stream.orders_purged_before()
 	), state_diff AS (
 		/* open days: every state; closed days: the states kept for last_order */
 		SELECT 'order_state'::text AS relation,
@@ -423,8 +449,9 @@ CREATE FUNCTION insure_stream.verify_orders(
 				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
 				s.account_payble, s.account_payble_at, s.account_payble_seq)::text AS actual
 		  FROM d FULL JOIN insure_stream.order_state s
-			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed
+			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
 		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
+		   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
 		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
 				d.account_payble, d.account_payble_at, d.account_payble_seq)
@@ -455,6 +482,7 @@ CREATE FUNCTION insure_stream.verify_orders(
 							   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
 					   ) AS c(name, e, a)
 		 WHERE c.e IS DISTINCT FROM c.a
+		   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
 	), refs_expected AS (
 		SELECT d.biz_date, v.kind, v.value, pg_catalog.count(*) AS refs
 		  FROM d, LATERAL (VALUES ('p'::"char", d.order_no), ('t'::"char", d.customer_tel)) AS v(kind, value), closed
@@ -480,7 +508,8 @@ CREATE FUNCTION insure_stream.verify_orders(
 		  FROM d ORDER BY d.id, d.day DESC
 	), last_diff AS (
 		SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
-		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id,
+		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
+			   CROSS JOIN purged,
 			   LATERAL (VALUES ('id', e.id::text, a.id::text),
 							   ('order_no', e.order_no::text, a.order_no::text),
 							   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
@@ -488,6 +517,7 @@ CREATE FUNCTION insure_stream.verify_orders(
 							   ('account_payble', e.account_payble::text, a.account_payble::text)
 					   ) AS c(name, e, a)
 		 WHERE c.e IS DISTINCT FROM c.a
+		   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
 	)
 	SELECT * FROM state_diff
 	UNION ALL SELECT * FROM hour_diff
@@ -504,12 +534,15 @@ CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
 	AS $$
 DECLARE
 	zone text := insure_stream.setting('time_zone');
+	kept_day date;		/* days before it lost their events to purge_events() */
+	kept_biz varchar;
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
-	DELETE FROM insure_stream.order_state;
-	DELETE FROM insure_stream.order_hour_value;
-	DELETE FROM insure_stream.order_hour_part;
+	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
+	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
+	DELETE FROM insure_stream.order_hour_value v WHERE v.biz_date OPERATOR(pg_catalog.>=) kept_biz;
+	DELETE FROM insure_stream.order_hour_part p WHERE p.biz_date OPERATOR(pg_catalog.>=) kept_biz;
 	DELETE FROM insure_stream.maintenance_state
 	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
 
@@ -520,13 +553,14 @@ BEGIN
 	SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 		   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
 		   d.account_payble, d.account_payble_at, d.account_payble_seq
-	  FROM insure_stream.derive_order_state() d;
+	  FROM insure_stream.derive_order_state() d
+	 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
 
 	INSERT INTO insure_stream.order_hour_value (biz_date, kind, value, refs)
 	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), v.kind, v.value, pg_catalog.count(*)
 	  FROM insure_stream.order_state s,
 		   LATERAL (VALUES ('p'::"char", s.order_no), ('t'::"char", s.customer_tel)) AS v(kind, value)
-	 WHERE v.value IS NOT NULL
+	 WHERE v.value IS NOT NULL AND s.day OPERATOR(pg_catalog.>=) kept_day
 	 GROUP BY 1, 2, 3;
 
 	INSERT INTO insure_stream.order_hour_part (biz_date, writer, users, premium, policies, holders)
@@ -534,6 +568,7 @@ BEGIN
 		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
 		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
 	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.>=) kept_day
 	 GROUP BY 1;
 END
 $$;
@@ -717,5 +752,196 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild() IS 're-derives every result from the event tables';
+
+CREATE FUNCTION insure_stream.purge_event_rows(table_name text, before_ms bigint, before_ts timestamptz)
+	RETURNS bigint
+	LANGUAGE C VOLATILE STRICT
+	AS 'MODULE_PATHNAME', 'insure_stream_purge_event_rows';
+COMMENT ON FUNCTION insure_stream.purge_event_rows(text, bigint, timestamptz) IS
+	'internal: deletes the events of one event table before an event time';
+REVOKE ALL ON FUNCTION insure_stream.purge_event_rows(text, bigint, timestamptz) FROM PUBLIC;
+
+/*
+ * Retention: events whose local day (in time_zone) ends more than
+ * older_than ago go, whole days at a time; rows without an event time go
+ * by ingested_at.  Results stay; re-derives keep the purged days' results.
+ */
+CREATE FUNCTION insure_stream.purge_events(older_than interval)
+	RETURNS TABLE (table_name text, events_removed bigint)
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	zone text := insure_stream.setting('time_zone');
+	cutoff timestamptz;
+	cutoff_ms bigint;
+BEGIN
+	IF older_than OPERATOR(pg_catalog.<) '0'::pg_catalog.interval THEN
+		RAISE EXCEPTION 'retention interval must not be negative: %', older_than
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cutoff := pg_catalog.timezone(zone, pg_catalog.date_trunc('day',
+				pg_catalog.timezone(zone, pg_catalog.now() OPERATOR(pg_catalog.-) older_than)));
+	cutoff_ms := (pg_catalog.date_part('epoch', cutoff) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8;
+	FOREACH table_name IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
+		events_removed := insure_stream.purge_event_rows(table_name, cutoff_ms, cutoff);
+		RETURN NEXT;
+	END LOOP;
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('events_purged_before_ms', cutoff_ms::text)
+		ON CONFLICT (name) DO UPDATE
+		SET value = GREATEST(m.value::pg_catalog.int8, excluded.value::pg_catalog.int8)::text,
+			updated_at = pg_catalog.now();
+END
+$$;
+COMMENT ON FUNCTION insure_stream.purge_events(interval) IS
+	'deletes event rows of the days older than the interval; results are kept';
+REVOKE ALL ON FUNCTION insure_stream.purge_events(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.purge_events(interval) TO @extowner@;
+
+/* periodic work, safe while ingest runs: compaction, then retention */
+CREATE FUNCTION insure_stream.maintenance() RETURNS TABLE (task text, affected bigint)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	keep text := insure_stream.setting('retention');
+BEGIN
+	task := 'compact_orders';
+	affected := insure_stream.compact_orders();
+	RETURN NEXT;
+	IF keep OPERATOR(pg_catalog.<>) '' THEN
+		RETURN QUERY SELECT 'purge_events ' OPERATOR(pg_catalog.||) p.table_name, p.events_removed
+					   FROM insure_stream.purge_events(keep::pg_catalog.interval) p;
+	END IF;
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('last_maintenance', started::text),
+			   ('last_maintenance_ms',
+				pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
+					OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000)::text)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+END
+$$;
+COMMENT ON FUNCTION insure_stream.maintenance() IS
+	'compacts closed days and partial rows, then purges events past the retention setting';
+REVOKE ALL ON FUNCTION insure_stream.maintenance() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.maintenance() TO @extowner@;
+
+CREATE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, value text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY
+	SELECT 'events', t.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind,
+		   COALESCE(k.n, 0)::text
+	  FROM (VALUES ('user_order'), ('update_info'), ('user_log')) AS t(table_name)
+	  LEFT JOIN (SELECT c.table_name, pg_catalog.sum(c.accepted) AS a, pg_catalog.sum(c.filtered) AS f,
+						pg_catalog.sum(c.rejected) AS r
+				   FROM insure_stream.event_counts c GROUP BY c.table_name) c
+		ON c.table_name OPERATOR(pg_catalog.=) t.table_name,
+		   LATERAL (VALUES ('accepted', c.a), ('filtered', c.f), ('rejected', c.r)) AS k(kind, n);
+	RETURN QUERY
+	SELECT 'results', r.rel OPERATOR(pg_catalog.||) ' rows', r.n::text
+	  FROM (VALUES ('hs_order', (SELECT pg_catalog.count(*) FROM insure_stream.hs_order)),
+				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
+				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
+				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
+				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
+		   ) AS r(rel, n);
+	RETURN QUERY
+	SELECT 'state', c.relname::text,
+		   pg_catalog.format('~%s rows, %s', GREATEST(c.reltuples, 0)::pg_catalog.int8,
+							 pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)))
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace
+	   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+	 ORDER BY c.relname;
+	RETURN QUERY
+	SELECT 'pending', p.what, p.n::text
+	  FROM (VALUES
+			('order hour rows to fold', (SELECT pg_catalog.count(*) FROM insure_stream.order_hour_part h
+										  WHERE h.writer OPERATOR(pg_catalog.<>) 0)),
+			('zero reference counts', (SELECT pg_catalog.count(*) FROM insure_stream.order_hour_value v
+										WHERE v.refs OPERATOR(pg_catalog.=) 0)),
+			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
+								  WHERE s.day OPERATOR(pg_catalog.>=) COALESCE(
+									(SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+									  WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+									'-infinity'::pg_catalog.date)))
+		   ) AS p(what, n);
+	RETURN QUERY
+	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)
+		   m.updated_at::text OPERATOR(pg_catalog.||) ')'
+	  FROM insure_stream.maintenance_state m ORDER BY m.name;
+	IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+		RETURN QUERY EXECUTE
+			'SELECT ''pg_cron''::text, j.jobname::text, j.schedule OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) j.command
+			   FROM cron.job j WHERE j.command OPERATOR(pg_catalog.~~) ''%insure_stream%'' ORDER BY j.jobid';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.status() IS
+	'events accepted, filtered and rejected; result rows; state size; pending work; maintenance; pg_cron jobs';
+REVOKE ALL ON FUNCTION insure_stream.status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.status() TO @extowner@;
+
+CREATE VIEW insure_stream.status AS SELECT * FROM insure_stream.status();
+COMMENT ON VIEW insure_stream.status IS 'insure_stream.status() as a view';
+REVOKE ALL ON insure_stream.status FROM PUBLIC;
+GRANT SELECT ON insure_stream.status TO @extowner@;
+
+/* pg_cron is optional: used when installed in this database */
+CREATE FUNCTION insure_stream.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
+	RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	job bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
+				    WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', pg_catalog.current_database()
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = pg_catalog.format('Create extension pg_cron here, or run in the database of pg_cron: '
+						 'SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+						 'insure_stream_maintenance', schedule,
+						 'SELECT insure_stream.maintenance()', pg_catalog.current_database());
+	END IF;
+	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+		INTO job
+		USING 'insure_stream_maintenance', schedule, 'SELECT insure_stream.maintenance()',
+			  pg_catalog.current_database();
+	RETURN job;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.schedule_maintenance(text) IS
+	'registers insure_stream.maintenance() with pg_cron (job insure_stream_maintenance)';
+REVOKE ALL ON FUNCTION insure_stream.schedule_maintenance(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.schedule_maintenance(text) TO @extowner@;
+
+CREATE FUNCTION insure_stream.unschedule_maintenance() RETURNS boolean
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	removed boolean;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
+				    WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', pg_catalog.current_database()
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Run in the database of pg_cron: SELECT cron.unschedule(''insure_stream_maintenance'');';
+	END IF;
+	EXECUTE 'SELECT cron.unschedule($1)' INTO removed USING 'insure_stream_maintenance';
+	RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.unschedule_maintenance() IS
+	'removes the pg_cron job of insure_stream.maintenance()';
+REVOKE ALL ON FUNCTION insure_stream.unschedule_maintenance() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.unschedule_maintenance() TO @extowner@;
 REVOKE ALL ON FUNCTION insure_stream.rebuild() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.rebuild() TO @extowner@;

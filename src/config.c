@@ -37,7 +37,7 @@
 
 static const char *const setting_names[] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input", NULL
+	"max_future", "on_bad_input", "retention", NULL
 };
 
 static void
@@ -149,7 +149,7 @@ is_format_duration(int64 us)
 }
 
 static char *
-normalize_max_future(const char *value)
+normalize_interval(const char *name, const char *value)
 {
 	Interval   *iv;
 	int64		us;
@@ -159,11 +159,11 @@ normalize_max_future(const char *value)
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
 	if (iv->month != 0)
-		invalid_setting("max_future", value,
+		invalid_setting(name, value,
 						"Use days, hours, minutes or seconds, not months or years.");
 	us = iv->time + (int64) iv->day * USECS_PER_DAY;
 	if (us < 0)
-		invalid_setting("max_future", value, "The interval must not be negative.");
+		invalid_setting(name, value, "The interval must not be negative.");
 	return is_format_duration(us);
 }
 
@@ -220,7 +220,14 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 		result = buf.data;
 	}
 	else if (strcmp(name, "max_future") == 0)
-		result = normalize_max_future(value);
+		result = normalize_interval(name, value);
+	else if (strcmp(name, "retention") == 0)
+	{
+		/* empty: events are kept forever */
+		result = keyword(value);
+		if (*result != '\0')
+			result = normalize_interval(name, value);
+	}
 	else if (strcmp(name, "on_bad_input") == 0)
 	{
 		result = keyword(value);
