@@ -91,7 +91,7 @@ COMMENT ON FUNCTION insure_stream.configure(text, text) IS
 
 /*
  * ======================================================================
- * Shared bookkeeping: bad input and event counters
+ * Shared bookkeeping: bad input
  * ======================================================================
  */
 CREATE TABLE insure_stream.rejected_events (
@@ -110,22 +110,6 @@ COMMENT ON TABLE insure_stream.rejected_events IS
 	'event rows kept in their event table but quarantined (on_bad_input = quarantine)';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.rejected_events', '');
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.rejected_events_rejection_id_seq', '');
-
-/*
- * One row per (event table, writer slot) so that concurrent sessions never
- * update the same counter row; status() folds them.
- */
-CREATE TABLE insure_stream.event_counts (
-	table_name	text NOT NULL,
-	writer		integer NOT NULL,
-	accepted	bigint NOT NULL DEFAULT 0,
-	filtered	bigint NOT NULL DEFAULT 0,
-	rejected	bigint NOT NULL DEFAULT 0,
-	PRIMARY KEY (table_name, writer)
-);
-COMMENT ON TABLE insure_stream.event_counts IS
-	'events accepted, filtered and rejected, as partial rows per writer slot';
-SELECT pg_catalog.pg_extension_config_dump('insure_stream.event_counts', '');
 
 /* event tables are append-only logs */
 CREATE FUNCTION insure_stream.refuse_event_change() RETURNS trigger
@@ -367,6 +351,25 @@ COMMENT ON FUNCTION insure_stream.orders_purged_before() IS
 	'first moment whose events are still all in the log (epoch ms, local day, biz_date)';
 
 /*
+ * Is an order row accepted (under the given zone and window)?  The rule the
+ * trigger applies, for re-derives and status(); quarantine is checked apart.
+ */
+CREATE FUNCTION insure_stream.order_accepted(id bigint, gmt_modified bigint,
+											 ingested_at timestamptz, zone text, window_day boolean)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT id IS NOT NULL AND gmt_modified IS NOT NULL
+	   AND (NOT window_day OR gmt_modified OPERATOR(pg_catalog.>=)
+			(pg_catalog.date_part('epoch', pg_catalog.timezone(zone,
+				pg_catalog.date_trunc('day', pg_catalog.timezone(zone, ingested_at))))
+			 OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8)
+	$$;
+COMMENT ON FUNCTION insure_stream.order_accepted(bigint, bigint, timestamptz, text, boolean) IS
+	'whether an order row counts: id and gmt_modified set, and inside the window of its ingest day';
+
+/*
  * The per-(user, day) state recomputed from user_order with plain SQL: what
  * the trigger must have produced if every non-quarantined event had been
  * ingested when it really was, under the current settings.
@@ -389,14 +392,10 @@ CREATE FUNCTION insure_stream.derive_order_state()
 			   pg_catalog.timezone(cfg.tz, 'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
 				   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval))::pg_catalog.date AS day
 		  FROM insure_stream.user_order e, cfg
-		 WHERE e.id IS NOT NULL AND e.gmt_modified IS NOT NULL
+		 WHERE insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
 		   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
 							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
 							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
-		   AND (NOT cfg.window_day OR e.gmt_modified OPERATOR(pg_catalog.>=)
-				(pg_catalog.date_part('epoch', pg_catalog.timezone(cfg.tz,
-					pg_catalog.date_trunc('day', pg_catalog.timezone(cfg.tz, e.ingested_at))))
-				 OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8)
 	), s AS (
 		SELECT ev.id, ev.day,
 			   pg_catalog.max(ev.g) AS g,
@@ -785,6 +784,11 @@ BEGIN
 	cutoff_ms := (pg_catalog.date_part('epoch', cutoff) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8;
 	FOREACH table_name IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
 		events_removed := insure_stream.purge_event_rows(table_name, cutoff_ms, cutoff);
+		INSERT INTO insure_stream.maintenance_state AS m (name, value)
+			VALUES ('purged ' OPERATOR(pg_catalog.||) table_name, events_removed::text)
+			ON CONFLICT (name) DO UPDATE
+			SET value = (m.value::pg_catalog.int8 OPERATOR(pg_catalog.+) excluded.value::pg_catalog.int8)::text,
+				updated_at = pg_catalog.now();
 		RETURN NEXT;
 	END LOOP;
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
@@ -828,20 +832,70 @@ COMMENT ON FUNCTION insure_stream.maintenance() IS
 REVOKE ALL ON FUNCTION insure_stream.maintenance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.maintenance() TO @extowner@;
 
+/*
+ * Events per table as the current settings classify the log (the rule that
+ * rebuild() applies): no counter is written while ingesting, so counting
+ * costs nothing there and cannot become a hot row.  Purged rows are counted
+ * by purge_events().
+ */
+CREATE FUNCTION insure_stream.event_classes()
+	RETURNS TABLE (table_name text, accepted bigint, filtered bigint, rejected bigint, purged bigint)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cfg AS (
+		SELECT insure_stream.setting('time_zone') AS tz,
+			   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day,
+			   pg_catalog.string_to_array(NULLIF(insure_stream.setting('saved_events'), ''), ',') AS saved
+	), q AS (
+		SELECT r.table_name, r.ingest_seq FROM insure_stream.rejected_events r
+	), classified AS (
+		SELECT 'user_order' AS table_name,
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'user_order'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
+					THEN 'a' ELSE 'f' END AS class
+		  FROM insure_stream.user_order e, cfg
+		UNION ALL
+		SELECT 'update_info',
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'update_info'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN e.id IS NOT NULL AND e.now_premium IS NOT NULL
+						 AND (cfg.saved IS NULL OR e.event OPERATOR(pg_catalog.=) ANY (cfg.saved))
+					THEN 'a' ELSE 'f' END
+		  FROM insure_stream.update_info e, cfg
+		UNION ALL
+		SELECT 'user_log',
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'user_log'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+					THEN 'a' ELSE 'f' END
+		  FROM insure_stream.user_log e
+	)
+	SELECT t.table_name,
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'a'),
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'f'),
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'r'),
+		   COALESCE((SELECT m.value::pg_catalog.int8 FROM insure_stream.maintenance_state m
+					  WHERE m.name OPERATOR(pg_catalog.=) ('purged ' OPERATOR(pg_catalog.||) t.table_name)), 0)
+	  FROM (VALUES ('user_order'), ('update_info'), ('user_log')) AS t(table_name)
+	  LEFT JOIN classified c ON c.table_name OPERATOR(pg_catalog.=) t.table_name
+	 GROUP BY t.table_name
+	$$;
+COMMENT ON FUNCTION insure_stream.event_classes() IS
+	'events accepted, filtered (not counted by the rules), rejected (quarantined) and purged, per event table';
+REVOKE ALL ON FUNCTION insure_stream.event_classes() FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, value text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	RETURN QUERY
-	SELECT 'events', t.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind,
-		   COALESCE(k.n, 0)::text
-	  FROM (VALUES ('user_order'), ('update_info'), ('user_log')) AS t(table_name)
-	  LEFT JOIN (SELECT c.table_name, pg_catalog.sum(c.accepted) AS a, pg_catalog.sum(c.filtered) AS f,
-						pg_catalog.sum(c.rejected) AS r
-				   FROM insure_stream.event_counts c GROUP BY c.table_name) c
-		ON c.table_name OPERATOR(pg_catalog.=) t.table_name,
-		   LATERAL (VALUES ('accepted', c.a), ('filtered', c.f), ('rejected', c.r)) AS k(kind, n);
+	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
+	  FROM insure_stream.event_classes() c,
+		   LATERAL (VALUES ('accepted', c.accepted), ('filtered', c.filtered),
+						   ('rejected', c.rejected), ('purged', c.purged)) AS k(kind, n);
 	RETURN QUERY
 	SELECT 'results', r.rel OPERATOR(pg_catalog.||) ' rows', r.n::text
 	  FROM (VALUES ('hs_order', (SELECT pg_catalog.count(*) FROM insure_stream.hs_order)),

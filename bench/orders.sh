@@ -56,7 +56,7 @@ COLS="id, order_no, customer_tel, gmt_modified, account_payble"
 
 reset_all() {
 	psql_q -c "TRUNCATE bench_bare, insure_stream.user_order, insure_stream.order_state,
-		insure_stream.order_hour_part, insure_stream.order_hour_value, insure_stream.event_counts,
+		insure_stream.order_hour_part, insure_stream.order_hour_value,
 		plpgsql_baseline.user_order, plpgsql_baseline.state, plpgsql_baseline.hour_figures,
 		plpgsql_baseline.hour_value" -c "CHECKPOINT" >/dev/null
 }

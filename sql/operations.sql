@@ -18,6 +18,7 @@ SELECT count(*) > 0 AS has_state_sizes FROM insure_stream.status() WHERE section
 CREATE TEMP TABLE hours_before AS SELECT * FROM insure_stream.hs_order;
 SELECT table_name, events_removed FROM insure_stream.purge_events('5 days') ORDER BY table_name;
 SELECT id, order_no FROM insure_stream.user_order ORDER BY ingest_seq;
+SELECT name, value FROM insure_stream.status() WHERE name LIKE '% purged' ORDER BY name;
 SELECT count(*) AS hours_changed FROM (
   SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM hours_before) d;
 -- a re-derive keeps the purged days' results
@@ -51,6 +52,6 @@ SELECT insure_stream.unschedule_maintenance();
 
 -- leave the database as we found it
 TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value, insure_stream.event_counts, insure_stream.maintenance_state;
+  insure_stream.order_hour_value, insure_stream.maintenance_state;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);

@@ -134,35 +134,6 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 					   row_label, (long long) ingest_seq)));
 }
 
-/* adds to this writer's counter row of an event table */
-void
-is_count_events(const char *table_name, int64 accepted, int64 filtered, int64 rejected)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		args[5];
-
-	if (plan == NULL)
-	{
-		Oid			types[5] = {TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID};
-
-		plan = is_prepare_kept("INSERT INTO insure_stream.event_counts AS c"
-							   " (table_name, writer, accepted, filtered, rejected)"
-							   " VALUES ($1, $2, $3, $4, $5)"
-							   " ON CONFLICT (table_name, writer) DO UPDATE"
-							   " SET accepted = c.accepted OPERATOR(pg_catalog.+) excluded.accepted,"
-							   "     filtered = c.filtered OPERATOR(pg_catalog.+) excluded.filtered,"
-							   "     rejected = c.rejected OPERATOR(pg_catalog.+) excluded.rejected",
-							   5, types);
-	}
-	args[0] = CStringGetTextDatum(table_name);
-	args[1] = Int32GetDatum(IS_WRITER_SLOT());
-	args[2] = Int64GetDatum(accepted);
-	args[3] = Int64GetDatum(filtered);
-	args[4] = Int64GetDatum(rejected);
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not update event counters");
-}
-
 PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
 
 /* BEFORE UPDATE OR DELETE FOR EACH STATEMENT on the event tables */

@@ -52,8 +52,6 @@ extern void is_reject_event(const IsSettings *settings, Relation rel,
 							int sqlstate, const char *problem,
 							const char *column, const char *value,
 							const char *row_label);
-extern void is_count_events(const char *table_name, int64 accepted,
-							int64 filtered, int64 rejected);
 extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);
 extern bool is_purge_in_progress;

@@ -97,9 +97,6 @@ typedef struct OrderBatch
 	MemoryContext chunkcxt;
 	HTAB	   *entries;
 	int			rows;			/* rows folded into entries */
-	int64		accepted;
-	int64		filtered;
-	int64		rejected;
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
 	int64		window_start_ms;	/* start of that ingest time's local day */
 } OrderBatch;
@@ -729,12 +726,8 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 	if (isnull)
 		return;
 	for (k = 0; k < *nkeys; k++)
-	{
-		if (keys[k]->key.day < closed_before)
-			batch->filtered++;	/* counted per (user, day), not per row */
-		else
+		if (keys[k]->key.day >= closed_before)
 			keys[kept++] = keys[k];
-	}
 	*nkeys = kept;
 }
 
@@ -868,16 +861,13 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		CHECK_FOR_INTERRUPTS();
 		if (!is_slot_int64(slot, cols.ingest_seq, &seq))
 			elog(ERROR, "user_order row without ingest_seq");
-		if (reject_bad_order(batch, slot, &cols, seq))
-			batch->rejected++;
-		else if (!is_slot_int64(slot, cols.id, &id) ||
-				 !is_slot_int64(slot, cols.gmt_modified, &gmt) ||
-				 before_window(batch, slot, &cols, gmt))
-			batch->filtered++;
-		else
+		/* rows neither rejected nor accepted are filtered: kept, not counted */
+		if (!reject_bad_order(batch, slot, &cols, seq) &&
+			is_slot_int64(slot, cols.id, &id) &&
+			is_slot_int64(slot, cols.gmt_modified, &gmt) &&
+			!before_window(batch, slot, &cols, gmt))
 		{
 			fold_row(batch, slot, &cols, id, gmt, seq);
-			batch->accepted++;
 			/* fold as much as memory allows: each key is written once per chunk */
 			if ((++batch->rows % 1024) == 0 &&
 				MemoryContextMemAllocated(batch->chunkcxt, true) > IS_CHUNK_BYTES)
@@ -905,7 +895,6 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	callcxt = CurrentMemoryContext;
 	batch.chunkcxt = AllocSetContextCreate(callcxt, "insure_stream order chunk",
 										   ALLOCSET_DEFAULT_SIZES);
-	batch.accepted = batch.filtered = batch.rejected = 0;
 	batch.window_ingested_at = DT_NOBEGIN;
 	batch.window_start_ms = 0;
 
@@ -915,7 +904,6 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(callcxt);
 	new_chunk(&batch);
 	process_rows(&batch, trigdata->tg_newtable);
-	is_count_events("user_order", batch.accepted, batch.filtered, batch.rejected);
 	SPI_finish();
 	MemoryContextDelete(batch.chunkcxt);
 	return PointerGetDatum(NULL);
