@@ -14,6 +14,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "storage/backendid.h"
 #include "utils/builtins.h"
@@ -35,6 +36,38 @@ is_prepare_kept(const char *query, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	return plan;
+}
+
+/*
+ * A plan for a statement that takes arrays of a batch.  Small batches (most
+ * single-row statements) use a generic plan made once: a custom plan would
+ * be made again at every execution, since it looks cheaper for one-element
+ * arrays, and planning would cost more than running.  Large batches get
+ * custom plans, sized for their arrays.
+ */
+SPIPlanPtr
+is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
+			  int batch_size)
+{
+	if (batch_size > IS_SMALL_BATCH)
+	{
+		if (plans->large == NULL)
+			plans->large = is_prepare_kept(query, nargs, argtypes);
+		return plans->large;
+	}
+	if (plans->small == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 query, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans->small = plan;
+	}
+	return plans->small;
 }
 
 /* value of an int8 column of the slot; false when null */

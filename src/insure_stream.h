@@ -53,6 +53,16 @@ extern void is_reject_event(const IsSettings *settings, Relation rel,
 							const char *column, const char *value,
 							const char *row_label);
 extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
+
+/* batches up to this many keys run with a generic plan (see is_batch_plan) */
+#define IS_SMALL_BATCH 64
+typedef struct IsBatchPlan
+{
+	SPIPlanPtr	small;
+	SPIPlanPtr	large;
+} IsBatchPlan;
+extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
+								Oid *argtypes, int batch_size);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);
 extern bool is_purge_in_progress;
 

@@ -431,25 +431,24 @@ getint8(HeapTuple tup, TupleDesc desc, int attnum, bool *isnull)
 static void
 load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 {
-	static SPIPlanPtr plan = NULL;
+	static IsBatchPlan plans;
+	Oid			types[2] = {INT8ARRAYOID, DATEARRAYOID};
+	SPIPlanPtr	plan;
 	IsArray		ids;
 	IsArray		days;
 	Datum		args[2];
 	uint64		i;
 	MemoryContext oldcxt;
 
-	if (plan == NULL)
 	{
-		Oid			types[2] = {INT8ARRAYOID, DATEARRAYOID};
-
-		plan = is_prepare_kept("SELECT " STATE_COLUMNS
+		plan = is_batch_plan(&plans, "SELECT " STATE_COLUMNS
 							   "  FROM insure_stream.order_state s"
 							   " WHERE (s.id, s.day) IN (SELECT k.id, k.day FROM"
 							   "        ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
 							   "                   pg_catalog.unnest($2::pg_catalog.date[])) AS k(id, day))"
 							   " ORDER BY s.id, s.day"
 							   "   FOR UPDATE OF s",
-							   2, types);
+							   2, types, nkeys);
 	}
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	is_array_init(&ids, INT8OID);
@@ -503,19 +502,19 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 static void
 insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 {
-	static SPIPlanPtr plan = NULL;
+	static IsBatchPlan plans;
+	SPIPlanPtr	plan;
 	StateArrays sa;
 	Datum		args[NUM_STATE_ARGS];
 	uint64		i;
 	MemoryContext oldcxt;
 
-	if (plan == NULL)
-		plan = is_prepare_kept("INSERT INTO insure_stream.order_state AS s (" STATE_COLUMNS ")"
+	plan = is_batch_plan(&plans, "INSERT INTO insure_stream.order_state AS s (" STATE_COLUMNS ")"
 							   " SELECT * FROM " STATE_UNNEST
 							   " ORDER BY 1, 2"
 							   " ON CONFLICT (id, day) DO NOTHING"
 							   " RETURNING s.id, s.day",
-							   NUM_STATE_ARGS, (Oid *) state_arg_types);
+							   NUM_STATE_ARGS, (Oid *) state_arg_types, nkeys);
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	state_arrays_init(&sa);
 	for (int k = 0; k < nkeys; k++)
@@ -540,14 +539,14 @@ insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 static void
 update_states(OrderBatch *batch, StateArrays *sa)
 {
-	static SPIPlanPtr plan = NULL;
+	static IsBatchPlan plans;
+	SPIPlanPtr	plan;
 	Datum		args[NUM_STATE_ARGS];
 	MemoryContext oldcxt;
 
 	if (sa->arr[0].count == 0)
 		return;
-	if (plan == NULL)
-		plan = is_prepare_kept("UPDATE insure_stream.order_state AS s"
+	plan = is_batch_plan(&plans, "UPDATE insure_stream.order_state AS s"
 							   "   SET gmt_modified = u.g, gmt_seq = u.gs,"
 							   "       order_no = u.o, order_no_at = u.oa, order_no_seq = u.os,"
 							   "       customer_tel = u.t, customer_tel_at = u.ta, customer_tel_seq = u.ts,"
@@ -556,7 +555,7 @@ update_states(OrderBatch *batch, StateArrays *sa)
 							   "       AS u(id, day, g, gs, o, oa, os, t, ta, ts, p, pa, ps)"
 							   " WHERE s.id OPERATOR(pg_catalog.=) u.id"
 							   "   AND s.day OPERATOR(pg_catalog.=) u.day",
-							   NUM_STATE_ARGS, (Oid *) state_arg_types);
+							   NUM_STATE_ARGS, (Oid *) state_arg_types, sa->arr[0].count);
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	state_arrays_datums(sa, args);
 	MemoryContextSwitchTo(oldcxt);
@@ -666,19 +665,16 @@ contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
 static void
 apply_hours(OrderBatch *batch, HourChanges *hc)
 {
-	static SPIPlanPtr plan = NULL;
+	static IsBatchPlan plans;
+	Oid			types[8] = {TEXTARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID,
+		TEXTARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT4OID};
+	SPIPlanPtr	plan;
 	Datum		args[8];
 	MemoryContext oldcxt;
 
 	if (hc->hour_biz.count == 0)
 		return;
-	if (plan == NULL)
-	{
-		Oid			types[8] = {TEXTARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID,
-			TEXTARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT4OID};
-
-		plan = is_prepare_kept(APPLY_HOURS_QUERY, 8, types);
-	}
+	plan = is_batch_plan(&plans, APPLY_HOURS_QUERY, 8, types, hc->value_biz.count);
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	args[0] = is_array_datum(&hc->hour_biz);
 	args[1] = is_array_datum(&hc->hour_users);
