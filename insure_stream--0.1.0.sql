@@ -276,9 +276,15 @@ CREATE VIEW insure_stream.last_order AS
 COMMENT ON VIEW insure_stream.last_order IS
 	'per user: last non-null order values of the user''s latest day';
 
+/*
+ * The trigger's statements touch a few keys of large tables; plans cached
+ * while a table was small must not become sequential scans as it grows,
+ * hence enable_seqscan = off inside the trigger.
+ */
 CREATE FUNCTION insure_stream.user_order_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
 	AS 'MODULE_PATHNAME', 'insure_stream_user_order_apply';
 COMMENT ON FUNCTION insure_stream.user_order_apply() IS
 	'trigger: folds a statement''s orders into order_state and the hour figures';

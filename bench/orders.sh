@@ -29,7 +29,7 @@ timed() {
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-dropdb --if-exists "$DB" 2>/dev/null || true
+dropdb --if-exists --force "$DB" 2>/dev/null || true
 createdb "$DB"
 psql_q <<'SQL'
 SET client_min_messages = warning;
@@ -126,24 +126,28 @@ COPY (SELECT (random() * (:users - 1))::bigint + 1, 'PO' || g, '138' || (g % :us
              :day0 + (random() * 86399999)::bigint, round((random() * 1000)::numeric, 2)::float8
         FROM generate_series(1, :rows) g) TO '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv);
 SQL
-	psql -X -q -v ON_ERROR_STOP=1 <<SQL &
-SELECT pg_backend_pid() AS pid \gset
-\! echo :pid > /tmp/insure_stream_bench_pid
-COPY insure_stream.user_order ($COLS) FROM '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv);
-\! grep -E 'VmHWM' /proc/:pid/status > /tmp/insure_stream_bench_hwm
-SQL
+	PGAPPNAME=insure_stream_big_copy psql_q -c "COPY insure_stream.user_order ($COLS) FROM '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv)" &
 	psql_pid=$!
-	sleep 1
-	pid=$(cat /tmp/insure_stream_bench_pid)
+	pid=""
+	while [ -z "$pid" ] && kill -0 "$psql_pid" 2>/dev/null; do
+		sleep 0.2
+		pid=$(psql_q -Atc "SELECT pid FROM pg_stat_activity WHERE application_name = 'insure_stream_big_copy'")
+	done
 	peak_anon=0
+	peak_rss=0
+	t0=$(now_ns)
 	while kill -0 "$psql_pid" 2>/dev/null; do
-		anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+		anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+		hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 		[ -n "$anon" ] && [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
+		[ -n "$hwm" ] && [ "$hwm" -gt "$peak_rss" ] && peak_rss=$hwm
 		sleep 0.2
 	done
 	wait "$psql_pid"
+	t1=$(now_ns)
+	echo "| COPY of $BIG orders with insure_stream | $(((t1 - t0) / 1000000)) ms | |"
 	echo "| backend peak private memory (RssAnon) during a $BIG-row COPY | $((peak_anon / 1024)) MB | target <= 256 MB |"
-	echo "| backend peak RSS incl. shared buffers touched (VmHWM) | $(awk '{print int($2/1024)}' /tmp/insure_stream_bench_hwm) MB | |"
+	echo "| backend peak RSS incl. shared buffers touched (VmHWM) | $((peak_rss / 1024)) MB | |"
 	psql_q -Atc "SELECT 'verify() differences after the big COPY: ' || count(*) FROM insure_stream.verify()"
 	rm -f /tmp/insure_stream_bench_big.csv
 fi

@@ -59,12 +59,10 @@ is_zone_lookup(const char *name)
 	return tz;
 }
 
-/* lower-cased, trimmed copy of a keyword value */
+/* cuts blanks off both ends of a writable string, in place */
 static char *
-keyword(const char *value)
+trim_blanks(char *start)
 {
-	char	   *copy = pstrdup(value);
-	char	   *start = copy;
 	char	   *end;
 
 	while (*start == ' ' || *start == '\t')
@@ -72,8 +70,17 @@ keyword(const char *value)
 	end = start + strlen(start);
 	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
-	for (end = start; *end; end++)
-		*end = pg_tolower((unsigned char) *end);
+	return start;
+}
+
+/* lower-cased, trimmed copy of a keyword value */
+static char *
+keyword(const char *value)
+{
+	char	   *start = trim_blanks(pstrdup(value));
+
+	for (char *c = start; *c; c++)
+		*c = pg_tolower((unsigned char) *c);
 	return start;
 }
 
@@ -89,14 +96,8 @@ split_event_list(const char *value)
 	for (token = strtok_r(copy, ",", &saveptr); token != NULL;
 		 token = strtok_r(NULL, ",", &saveptr))
 	{
-		char	   *start = token;
-		char	   *end;
+		char	   *start = trim_blanks(token);
 
-		while (*start == ' ' || *start == '\t')
-			start++;
-		end = start + strlen(start);
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
 		if (*start != '\0')
 			result = lappend(result, pstrdup(start));
 	}
@@ -417,13 +418,7 @@ PG_FUNCTION_INFO_V1(insure_stream_settings_changed);
 Datum
 insure_stream_settings_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"settings_changed")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	is_check_trigger_call(fcinfo, "settings_changed");
+	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
 	return PointerGetDatum(NULL);
 }

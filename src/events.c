@@ -82,6 +82,16 @@ is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
 	return !isnull;
 }
 
+/* errors out unless called by the trigger manager */
+void
+is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", funcname)));
+}
+
 /*
  * Checks that we run as an AFTER INSERT ... FOR EACH STATEMENT trigger with
  * a transition table, and returns the trigger's relation.
@@ -91,10 +101,7 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager", funcname)));
+	is_check_trigger_call(fcinfo, funcname);
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -175,11 +182,7 @@ insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"refuse_event_change")));
+	is_check_trigger_call(fcinfo, "refuse_event_change");
 	if (is_purge_in_progress)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,

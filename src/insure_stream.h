@@ -22,6 +22,8 @@
 #define IS_CHUNK_ROWS 65536
 /* Memory a trigger may fold into before it flushes (orders) */
 #define IS_CHUNK_BYTES ((Size) 64 * 1024 * 1024)
+/* Keys written per round of set-based statements when a chunk is flushed */
+#define IS_FLUSH_SLICE 16384
 
 /* config.c: the effective settings, read once per statement */
 typedef struct IsSettings
@@ -46,6 +48,7 @@ extern int64 is_day_start_ms(int64 epoch_ms, pg_tz *tz);
 extern void is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm);
 
 /* events.c: helpers shared by the event-table triggers */
+extern void is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname);
 extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname);
 extern void is_reject_event(const IsSettings *settings, Relation rel,
 							TupleTableSlot *slot, int64 ingest_seq,

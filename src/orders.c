@@ -72,8 +72,7 @@ typedef struct OrderEntry
 {
 	OrderKey	key;
 	OrderState	fold;			/* this statement's rows */
-	OrderState	old;			/* stored state, when has_old */
-	bool		has_old;
+	OrderState *old;			/* stored state, read while flushing */
 	bool		inserted;
 } OrderEntry;
 
@@ -94,7 +93,8 @@ typedef struct OrderBatch
 {
 	IsSettings *settings;
 	Relation	rel;
-	MemoryContext chunkcxt;
+	MemoryContext chunkcxt;		/* the folded entries */
+	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	HTAB	   *entries;
 	int			rows;			/* rows folded into entries */
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
@@ -310,7 +310,7 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 		entry->fold.gmt_seq = PG_INT64_MIN;
 		for (int i = 0; i < NUM_COLS; i++)
 			entry->fold.cols[i].isnull = true;
-		entry->has_old = false;
+		entry->old = NULL;
 		entry->inserted = false;
 	}
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
@@ -450,7 +450,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 							   "   FOR UPDATE OF s",
 							   2, types, nkeys);
 	}
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	is_array_init(&ids, INT8OID);
 	is_array_init(&days, DATEOID);
 	for (int k = 0; k < nkeys; k++)
@@ -465,7 +465,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read order states");
 
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -474,7 +474,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 		int64		id = getint8(tup, desc, 1, &isnull);
 		int32		day = DatumGetDateADT(SPI_getbinval(tup, desc, 2, &isnull));
 		OrderEntry *entry = lookup_entry(batch, id, day);
-		OrderState *st = &entry->old;
+		OrderState *st = palloc(sizeof(OrderState));
 
 		st->gmt = getint8(tup, desc, 3, &isnull);
 		st->gmt_seq = getint8(tup, desc, 4, &isnull);
@@ -488,7 +488,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 			v->at = getint8(tup, desc, 6 + 3 * c, &isnull);
 			v->seq = getint8(tup, desc, 7 + 3 * c, &isnull);
 		}
-		entry->has_old = true;
+		entry->old = st;
 	}
 	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
@@ -515,7 +515,7 @@ insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 							   " ON CONFLICT (id, day) DO NOTHING"
 							   " RETURNING s.id, s.day",
 							   NUM_STATE_ARGS, (Oid *) state_arg_types, nkeys);
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	state_arrays_init(&sa);
 	for (int k = 0; k < nkeys; k++)
 		state_arrays_push(&sa, &keys[k]->key, &keys[k]->fold);
@@ -556,7 +556,7 @@ update_states(OrderBatch *batch, StateArrays *sa)
 							   " WHERE s.id OPERATOR(pg_catalog.=) u.id"
 							   "   AND s.day OPERATOR(pg_catalog.=) u.day",
 							   NUM_STATE_ARGS, (Oid *) state_arg_types, sa->arr[0].count);
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	state_arrays_datums(sa, args);
 	MemoryContextSwitchTo(oldcxt);
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -675,7 +675,7 @@ apply_hours(OrderBatch *batch, HourChanges *hc)
 	if (hc->hour_biz.count == 0)
 		return;
 	plan = is_batch_plan(&plans, APPLY_HOURS_QUERY, 8, types, hc->value_biz.count);
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	args[0] = is_array_datum(&hc->hour_biz);
 	args[1] = is_array_datum(&hc->hour_users);
 	args[2] = is_array_datum(&hc->hour_premium);
@@ -727,35 +727,29 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 	*nkeys = kept;
 }
 
+/*
+ * Writes one slice of a chunk's keys (sorted): locks what exists, inserts
+ * what does not (retrying keys that others inserted meanwhile), updates the
+ * changed states and applies their hour changes.  Everything it allocates
+ * goes with the slice, so a flush needs little memory beyond the fold.
+ */
 static void
-flush_chunk(OrderBatch *batch)
+flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 {
-	OrderEntry **keys;
 	OrderEntry **pending;
-	int			nkeys = 0;
 	int			npending;
-	HASH_SEQ_STATUS seq;
-	OrderEntry *entry;
 	StateArrays updates;
 	HourChanges hc;
 	MemoryContext oldcxt;
 
-	if (batch->rows == 0)
-		return;
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	keys = palloc(sizeof(OrderEntry *) * hash_get_num_entries(batch->entries));
-	pending = palloc(sizeof(OrderEntry *) * hash_get_num_entries(batch->entries));
-	hash_seq_init(&seq, batch->entries);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		keys[nkeys++] = entry;
-	qsort(keys, nkeys, sizeof(OrderEntry *), entry_cmp);
+	drop_closed_days(batch, keys, &nkeys);
+
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
+	pending = palloc(sizeof(OrderEntry *) * Max(nkeys, 1));
 	state_arrays_init(&updates);
 	hour_changes_init(&hc);
 	MemoryContextSwitchTo(oldcxt);
 
-	drop_closed_days(batch, keys, &nkeys);
-
-	/* lock what exists, insert what does not; retry keys others inserted */
 	npending = nkeys;
 	memcpy(pending, keys, sizeof(OrderEntry *) * nkeys);
 	while (npending > 0)
@@ -765,7 +759,7 @@ flush_chunk(OrderBatch *batch)
 		CHECK_FOR_INTERRUPTS();
 		load_states(batch, pending, npending);
 		for (int k = 0; k < npending; k++)
-			if (!pending[k]->has_old)
+			if (pending[k]->old == NULL)
 				pending[nmissing++] = pending[k];
 		if (nmissing == 0)
 			break;
@@ -776,31 +770,53 @@ flush_chunk(OrderBatch *batch)
 				pending[npending++] = pending[k];
 	}
 
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	for (int k = 0; k < nkeys; k++)
 	{
 		OrderEntry *e = keys[k];
+		OrderState	merged;
 
 		if (e->inserted)
 		{
 			contribute(&hc, &e->fold, 1, batch->settings->tz);
 			continue;
 		}
-		{
-			OrderState merged = e->old;
-
-			merge_state(&merged, &e->fold);
-			if (same_ordering(&merged, &e->old))
-				continue;
-			state_arrays_push(&updates, &e->key, &merged);
-			contribute(&hc, &e->old, -1, batch->settings->tz);
-			contribute(&hc, &merged, 1, batch->settings->tz);
-		}
+		merged = *e->old;
+		merge_state(&merged, &e->fold);
+		if (same_ordering(&merged, e->old))
+			continue;
+		state_arrays_push(&updates, &e->key, &merged);
+		contribute(&hc, e->old, -1, batch->settings->tz);
+		contribute(&hc, &merged, 1, batch->settings->tz);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
 	update_states(batch, &updates);
 	apply_hours(batch, &hc);
+	for (int k = 0; k < nkeys; k++)
+		keys[k]->old = NULL;
+	MemoryContextReset(batch->slicecxt);
+}
+
+/* writes the chunk's keys in ascending order, slice by slice */
+static void
+flush_chunk(OrderBatch *batch)
+{
+	OrderEntry **keys;
+	int			nkeys = 0;
+	HASH_SEQ_STATUS seq;
+	OrderEntry *entry;
+
+	if (batch->rows == 0)
+		return;
+	keys = MemoryContextAlloc(batch->chunkcxt,
+							  sizeof(OrderEntry *) * hash_get_num_entries(batch->entries));
+	hash_seq_init(&seq, batch->entries);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		keys[nkeys++] = entry;
+	qsort(keys, nkeys, sizeof(OrderEntry *), entry_cmp);
+	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
+		flush_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
 	new_chunk(batch);
 }
 
@@ -891,6 +907,8 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	callcxt = CurrentMemoryContext;
 	batch.chunkcxt = AllocSetContextCreate(callcxt, "insure_stream order chunk",
 										   ALLOCSET_DEFAULT_SIZES);
+	batch.slicecxt = AllocSetContextCreate(callcxt, "insure_stream order slice",
+										   ALLOCSET_DEFAULT_SIZES);
 	batch.window_ingested_at = DT_NOBEGIN;
 	batch.window_start_ms = 0;
 
@@ -902,5 +920,6 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	process_rows(&batch, trigdata->tg_newtable);
 	SPI_finish();
 	MemoryContextDelete(batch.chunkcxt);
+	MemoryContextDelete(batch.slicecxt);
 	return PointerGetDatum(NULL);
 }
