@@ -169,3 +169,6 @@ SELECT * FROM insure_stream.verify();
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
+  insure_stream.order_hour_value, insure_stream.rejected_events, insure_stream.maintenance_state;
+SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);

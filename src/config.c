@@ -387,11 +387,10 @@ settings_read(MemoryContext cxt)
  * The settings for this statement, with now() in epoch milliseconds and the
  * start of its local day.  The result lives in cxt.
  */
-IsSettings *
-is_settings_load(MemoryContext cxt)
+/* fills the cache if needed; the caller is connected to SPI */
+static IsSettings *
+settings_cached(void)
 {
-	IsSettings *s;
-
 	if (settings_cache == NULL)
 	{
 		if (settings_cxt == NULL)
@@ -402,6 +401,30 @@ is_settings_load(MemoryContext cxt)
 										   get_namespace_oid("insure_stream", false));
 		settings_cache = settings_read(settings_cxt);
 	}
+	return settings_cache;
+}
+
+/* the configured time zone, for callers not connected to SPI */
+pg_tz *
+is_configured_zone(void)
+{
+	pg_tz	   *tz;
+
+	if (settings_cache != NULL)
+		return settings_cache->tz;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	tz = settings_cached()->tz;	/* zones live in PostgreSQL's own cache */
+	SPI_finish();
+	return tz;
+}
+
+IsSettings *
+is_settings_load(MemoryContext cxt)
+{
+	IsSettings *s;
+
+	settings_cached();
 	s = MemoryContextAlloc(cxt, sizeof(IsSettings));
 	*s = *settings_cache;
 	s->now_ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());

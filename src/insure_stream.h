@@ -41,6 +41,7 @@ typedef struct IsSettings
 
 extern IsSettings *is_settings_load(MemoryContext cxt);
 extern void is_settings_register_invalidation(void);
+extern pg_tz *is_configured_zone(void);
 extern pg_tz *is_zone_lookup(const char *name);
 extern char *is_format_duration(int64 us);
 extern int64 is_timestamptz_to_ms(TimestampTz ts);
