@@ -1,0 +1,98 @@
+-- Scenario 3: last page per account, from user_log and track_page()
+SET TimeZone = 'UTC';
+CREATE TEMP VIEW pages AS
+  SELECT account_id, device_id, bury_point_type, page_name FROM insure_stream.user_last_log ORDER BY account_id;
+
+-- nulls are skipped per column; the latest log_time wins
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (1000, 'phone', 'a1', 'view', 'home'),
+  (2000, 'phone', 'a1', NULL, 'detail'),
+  (1500, 'phone', 'a1', 'click', NULL);
+SELECT * FROM pages;
+
+-- a late (older) event never overwrites newer values, and never moves the device
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (3000, 'pad', 'a1', 'view', 'cart'),
+  (2500, 'phone', 'a1', 'buy', 'pay');
+SELECT * FROM pages;
+-- a late row fills a null column of the current pair
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (3500, 'laptop', 'a2', NULL, 'home'),
+  (100, 'laptop', 'a2', 'view', 'old-page');
+SELECT * FROM pages WHERE account_id = 'a2';
+
+-- ties on log_time go to the row ingested later
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (5000, 'd', 'a3', 't1', 'first'), (5000, 'd', 'a3', 't2', 'second');
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (5000, 'e', 'a3', 't3', 'other device, same time, later');
+SELECT * FROM pages WHERE account_id = 'a3';
+
+-- switching devices and back
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES (4000, 'phone', 'a1', 'view', 'back-on-phone');
+SELECT * FROM pages WHERE account_id = 'a1';
+
+-- a null device is a device of its own; '' is a real device (and account)
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
+  (100, NULL, 'a4', 'view', 'null-device'),
+  (200, '', 'a4', 'view', 'empty-device'),
+  (150, NULL, 'a4', 'click', NULL),
+  (10, 'x', '', 'view', 'empty-account');
+SELECT account_id, device_key, device_id, log_time, bury_point_type, page_name
+  FROM insure_stream.page_state WHERE account_id IN ('a4', '') ORDER BY 1, 2;
+SELECT * FROM pages WHERE account_id IN ('a4', '');
+
+-- rows without account_id or log_time are kept and filtered
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id) VALUES (1, 'x', NULL), (NULL, 'x', 'a5');
+SELECT count(*) AS a5_rows FROM insure_stream.user_last_log WHERE account_id = 'a5';
+SELECT accepted, filtered, rejected FROM insure_stream.event_classes() WHERE table_name = 'user_log';
+
+-- COPY and multi-row statements fold per (account, device)
+COPY insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) FROM STDIN WITH (FORMAT csv);
+7000,tv,a6,view,p1
+7002,tv,a6,,p3
+7001,tv,a6,click,p2
+\.
+SELECT * FROM pages WHERE account_id = 'a6';
+
+-- track_page(): same state, ordered with the log; mixing both paths
+SELECT insure_stream.track_page('a6', 'tv', 'buy', NULL, 7003);
+SELECT insure_stream.track_page('a7', NULL, 'view', 'only-calls', 10);
+SELECT insure_stream.track_page(NULL, 'x', 'view', 'ignored', 10);
+SELECT * FROM pages WHERE account_id IN ('a6', 'a7');
+SELECT account_id, from_calls FROM insure_stream.page_state WHERE account_id IN ('a6', 'a7') ORDER BY 1;
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES (6999, 'tv', 'a6', 'old', 'older');
+SELECT * FROM pages WHERE account_id = 'a6';
+
+-- everything fed by the log alone matches a recomputation; rebuild keeps all
+SELECT * FROM insure_stream.verify();
+CREATE TEMP TABLE pages_before AS SELECT * FROM pages;
+SELECT insure_stream.rebuild();
+SELECT * FROM pages EXCEPT SELECT * FROM pages_before;
+SELECT * FROM pages_before EXCEPT SELECT * FROM pages;
+SELECT * FROM insure_stream.verify();
+
+-- bad input: an event time beyond max_future
+\set VERBOSITY default
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (1, 'd', 'a8', 'ok'), (4102444800000, 'd', 'a8', 'future');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS a8_rows FROM insure_stream.user_last_log WHERE account_id = 'a8';
+SELECT insure_stream.track_page('a8', 'd', 'view', 'future', 4102444800000);
+\echo :LAST_ERROR_SQLSTATE
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (1, 'd', 'a8', 'ok'), (4102444800000, 'd', 'a8', 'future');
+SELECT * FROM pages WHERE account_id = 'a8';
+SELECT table_name, column_name, bad_value, reason, event->>'page_name' AS page_name
+  FROM insure_stream.rejected_events WHERE table_name = 'user_log';
+SELECT insure_stream.configure('on_bad_input', 'error');
+\set VERBOSITY terse
+SELECT * FROM insure_stream.verify();
+
+-- the log is append-only
+DELETE FROM insure_stream.user_log;
+
+-- leave the database as we found it
+TRUNCATE insure_stream.user_log, insure_stream.page_state, insure_stream.user_last_log,
+  insure_stream.rejected_events;
+DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
+DROP VIEW pages;

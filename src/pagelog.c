@@ -1,0 +1,680 @@
+/*-------------------------------------------------------------------------
+ *
+ * pagelog.c
+ *		Scenario 3: per (account, device) the last non-null page type and
+ *		page name by log_time, and per account the device with the latest
+ *		page view (user_last_log).
+ *
+ * The trigger on user_log and track_page() share one path: fold the rows
+ * per (account, device) in memory, then per slice of accounts (ascending):
+ * lock the accounts' user_last_log rows (creating them), read and merge the
+ * page states, write the changed ones, and set each account's row from its
+ * latest pair.  Holding the account row while reading its pairs is what
+ * keeps two sessions writing different devices of one account exact.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "insure_stream.h"
+
+enum
+{
+	COL_TYPE,					/* bury_point_type */
+	COL_PAGE,					/* page_name */
+	NUM_PAGE_COLS
+};
+
+/* a value and the (log_time, ingest_seq) of the event that set it */
+typedef struct PageValue
+{
+	bool		isnull;
+	text	   *value;
+	int64		at;
+	int64		seq;
+} PageValue;
+
+typedef struct PageState
+{
+	int64		log_time;
+	int64		log_seq;
+	PageValue	cols[NUM_PAGE_COLS];
+	bool		from_calls;		/* has track_page() input */
+} PageState;
+
+/*
+ * The hash key is the text "account \0 device-key": device-key is "n" for
+ * a null device, "d<id>" otherwise ('' is a device like any other).
+ */
+typedef struct PageEntry
+{
+	char	   *key;			/* hash key (palloc'd) */
+	text	   *account_id;
+	text	   *device_id;		/* NULL for a null device */
+	text	   *device_key;
+	PageState	fold;
+	PageState  *old;
+	bool		inserted;
+} PageEntry;
+
+typedef struct PageBatch
+{
+	IsSettings *settings;
+	MemoryContext chunkcxt;
+	MemoryContext slicecxt;
+	HTAB	   *entries;
+	int			rows;
+} PageBatch;
+
+static inline bool
+comes_after(int64 a_at, int64 a_seq, int64 b_at, int64 b_seq)
+{
+	return a_at > b_at || (a_at == b_at && a_seq > b_seq);
+}
+
+static void
+merge_page_state(PageState *into, const PageState *from)
+{
+	if (comes_after(from->log_time, from->log_seq, into->log_time, into->log_seq))
+	{
+		into->log_time = from->log_time;
+		into->log_seq = from->log_seq;
+	}
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		const PageValue *f = &from->cols[c];
+
+		if (!f->isnull && (into->cols[c].isnull ||
+						   comes_after(f->at, f->seq, into->cols[c].at, into->cols[c].seq)))
+			into->cols[c] = *f;
+	}
+	into->from_calls |= from->from_calls;
+}
+
+static bool
+same_page_state(const PageState *a, const PageState *b)
+{
+	if (a->log_time != b->log_time || a->log_seq != b->log_seq ||
+		a->from_calls != b->from_calls)
+		return false;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		if (a->cols[c].isnull != b->cols[c].isnull ||
+			(!a->cols[c].isnull &&
+			 (a->cols[c].at != b->cols[c].at || a->cols[c].seq != b->cols[c].seq)))
+			return false;
+	return true;
+}
+
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	const char *k = *(char *const *) key;
+	Size		len = strlen(k);
+
+	len += strlen(k + len + 1) + 1;
+	return DatumGetUInt32(hash_any((const unsigned char *) k, len));
+}
+
+static int
+key_compare(const void *a, const void *b, Size keysize)
+{
+	const char *ka = *(char *const *) a;
+	const char *kb = *(char *const *) b;
+	int			r = strcmp(ka, kb);
+
+	return r != 0 ? r : strcmp(ka + strlen(ka) + 1, kb + strlen(kb) + 1);
+}
+
+static void
+new_page_chunk(PageBatch *batch)
+{
+	HASHCTL		ctl;
+
+	MemoryContextReset(batch->chunkcxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(PageEntry);
+	ctl.hash = key_hash;
+	ctl.match = key_compare;
+	ctl.hcxt = batch->chunkcxt;
+	batch->entries = hash_create("insure_stream pages", 1024, &ctl,
+								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	batch->rows = 0;
+}
+
+/* folds one accepted page view (values may be null) */
+static void
+fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text *page,
+		  int64 log_time, int64 seq, bool from_calls)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	char	   *acc = text_to_cstring(account_id);
+	char	   *dev = device_id ? text_to_cstring(device_id) : NULL;
+	Size		acclen = strlen(acc);
+	Size		devlen = dev ? strlen(dev) + 1 : 1;
+	char	   *key = palloc(acclen + 1 + devlen + 1);
+	PageEntry  *entry;
+	bool		found;
+	PageState	row;
+	text	   *values[NUM_PAGE_COLS] = {type, page};
+
+	memcpy(key, acc, acclen + 1);
+	key[acclen + 1] = dev ? 'd' : 'n';
+	if (dev)
+		memcpy(key + acclen + 2, dev, devlen);
+	else
+		key[acclen + 2] = '\0';
+	entry = hash_search(batch->entries, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->key = key;
+		entry->account_id = cstring_to_text(acc);
+		entry->device_id = dev ? cstring_to_text(dev) : NULL;
+		entry->device_key = cstring_to_text(key + acclen + 1);
+		memset(&entry->fold, 0, sizeof(entry->fold));
+		entry->fold.log_time = PG_INT64_MIN;
+		entry->fold.log_seq = PG_INT64_MIN;
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+			entry->fold.cols[c].isnull = true;
+		entry->old = NULL;
+		entry->inserted = false;
+	}
+	else
+		pfree(key);
+
+	memset(&row, 0, sizeof(row));
+	row.log_time = log_time;
+	row.log_seq = seq;
+	row.from_calls = from_calls;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		row.cols[c].isnull = values[c] == NULL;
+		row.cols[c].value = values[c];
+		row.cols[c].at = log_time;
+		row.cols[c].seq = seq;
+	}
+	/* copy only the values that win, so a long COPY does not pile them up */
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		if (!row.cols[c].isnull &&
+			(entry->fold.cols[c].isnull ||
+			 comes_after(log_time, seq, entry->fold.cols[c].at, entry->fold.cols[c].seq)))
+		{
+			if (!entry->fold.cols[c].isnull)
+				pfree(entry->fold.cols[c].value);
+			row.cols[c].value = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(values[c]));
+		}
+	merge_page_state(&entry->fold, &row);
+	batch->rows++;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static int
+entry_order(const void *a, const void *b)
+{
+	const PageEntry *ea = *(PageEntry *const *) a;
+	const PageEntry *eb = *(PageEntry *const *) b;
+
+	return key_compare(&ea->key, &eb->key, sizeof(char *));
+}
+
+static PageEntry *
+find_entry(PageBatch *batch, const char *account, const char *device_key)
+{
+	Size		acclen = strlen(account);
+	char	   *key = palloc(acclen + strlen(device_key) + 2);
+	PageEntry  *entry;
+
+	memcpy(key, account, acclen + 1);
+	strcpy(key + acclen + 1, device_key);
+	entry = hash_search(batch->entries, &key, HASH_FIND, NULL);
+	if (entry == NULL)
+		elog(ERROR, "page state of account \"%s\" was not asked for", account);
+	pfree(key);
+	return entry;
+}
+
+#define PAGE_STATE_COLUMNS \
+	"account_id, device_key, device_id, log_time, log_seq," \
+	" bury_point_type, bury_point_type_at, bury_point_type_seq," \
+	" page_name, page_name_at, page_name_seq, from_calls"
+#define NUM_PAGE_ARGS 12
+
+#define PAGE_STATE_UNNEST \
+	"ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])," \
+	" pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.int8[])," \
+	" pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.text[])," \
+	" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.int8[])," \
+	" pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.int8[])," \
+	" pg_catalog.unnest($11::pg_catalog.int8[]), pg_catalog.unnest($12::pg_catalog.bool[]))"
+
+static Oid	page_arg_types[NUM_PAGE_ARGS] = {
+	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID
+};
+
+static void
+page_args(PageEntry **keys, int nkeys, bool use_fold, Datum *args)
+{
+	static const Oid elem[NUM_PAGE_ARGS] = {
+		TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID,
+		TEXTOID, INT8OID, INT8OID, BOOLOID
+	};
+	IsArray		arr[NUM_PAGE_ARGS];
+
+	for (int i = 0; i < NUM_PAGE_ARGS; i++)
+		is_array_init(&arr[i], elem[i]);
+	for (int k = 0; k < nkeys; k++)
+	{
+		PageEntry  *e = keys[k];
+		PageState  *st = use_fold ? &e->fold : e->old;
+
+		is_array_push(&arr[0], PointerGetDatum(e->account_id), false);
+		is_array_push(&arr[1], PointerGetDatum(e->device_key), false);
+		is_array_push(&arr[2], PointerGetDatum(e->device_id), e->device_id == NULL);
+		is_array_push(&arr[3], Int64GetDatum(st->log_time), false);
+		is_array_push(&arr[4], Int64GetDatum(st->log_seq), false);
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+		{
+			PageValue  *v = &st->cols[c];
+
+			is_array_push(&arr[5 + 3 * c], PointerGetDatum(v->value), v->isnull);
+			is_array_push(&arr[6 + 3 * c], Int64GetDatum(v->at), v->isnull);
+			is_array_push(&arr[7 + 3 * c], Int64GetDatum(v->seq), v->isnull);
+		}
+		is_array_push(&arr[11], BoolGetDatum(st->from_calls), false);
+	}
+	for (int i = 0; i < NUM_PAGE_ARGS; i++)
+		args[i] = is_array_datum(&arr[i]);
+}
+
+static void
+exec_plan(SPIPlanPtr plan, Datum *args, int expected, const char *what)
+{
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != expected)
+		elog(ERROR, "could not %s", what);
+}
+
+/* creates and locks the user_last_log rows of the slice's accounts */
+static void
+lock_accounts(PageEntry **keys, int nkeys)
+{
+	static IsBatchPlan plans;
+	Oid			types[1] = {TEXTARRAYOID};
+	IsArray		accounts;
+	Datum		args[1];
+
+	is_array_init(&accounts, TEXTOID);
+	for (int k = 0; k < nkeys; k++)
+		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
+			is_array_push(&accounts, PointerGetDatum(keys[k]->account_id), false);
+	args[0] = is_array_datum(&accounts);
+	exec_plan(is_batch_plan(&plans,
+							"INSERT INTO insure_stream.user_last_log AS u (account_id)"
+							" SELECT a FROM pg_catalog.unnest($1::pg_catalog.text[]) AS a"
+							" ORDER BY a COLLATE pg_catalog.\"C\""
+							" ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id",
+							1, types, accounts.count),
+			  args, SPI_OK_INSERT, "lock accounts");
+}
+
+static void
+load_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
+{
+	static IsBatchPlan plans;
+	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	IsArray		acc;
+	IsArray		dev;
+	Datum		args[2];
+
+	is_array_init(&acc, TEXTOID);
+	is_array_init(&dev, TEXTOID);
+	for (int k = 0; k < nkeys; k++)
+	{
+		is_array_push(&acc, PointerGetDatum(keys[k]->account_id), false);
+		is_array_push(&dev, PointerGetDatum(keys[k]->device_key), false);
+	}
+	args[0] = is_array_datum(&acc);
+	args[1] = is_array_datum(&dev);
+	exec_plan(is_batch_plan(&plans,
+							"SELECT " PAGE_STATE_COLUMNS " FROM insure_stream.page_state s"
+							" WHERE (s.account_id, s.device_key) IN"
+							"  (SELECT k.a, k.d FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+							"   pg_catalog.unnest($2::pg_catalog.text[])) AS k(a, d))"
+							" ORDER BY s.account_id, s.device_key FOR UPDATE OF s",
+							2, types, nkeys),
+			  args, SPI_OK_SELECT, "read page states");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		PageEntry  *e = find_entry(batch, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2));
+		PageState  *st = palloc0(sizeof(PageState));
+		bool		isnull;
+
+		st->log_time = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		st->log_seq = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+		{
+			PageValue  *v = &st->cols[c];
+			Datum		d = SPI_getbinval(tup, desc, 6 + 3 * c, &v->isnull);
+
+			if (!v->isnull)
+			{
+				v->value = DatumGetTextPCopy(d);
+				v->at = DatumGetInt64(SPI_getbinval(tup, desc, 7 + 3 * c, &isnull));
+				v->seq = DatumGetInt64(SPI_getbinval(tup, desc, 8 + 3 * c, &isnull));
+			}
+		}
+		st->from_calls = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+		e->old = st;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static void
+insert_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
+{
+	static IsBatchPlan plans;
+	Datum		args[NUM_PAGE_ARGS];
+
+	page_args(keys, nkeys, true, args);
+	exec_plan(is_batch_plan(&plans,
+							"INSERT INTO insure_stream.page_state AS s (" PAGE_STATE_COLUMNS ")"
+							" SELECT * FROM " PAGE_STATE_UNNEST " ORDER BY 1, 2"
+							" ON CONFLICT (account_id, device_key) DO NOTHING"
+							" RETURNING s.account_id, s.device_key",
+							NUM_PAGE_ARGS, page_arg_types, nkeys),
+			  args, SPI_OK_INSERT_RETURNING, "insert page states");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		find_entry(batch, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))->inserted = true;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static void
+update_page_states(PageEntry **keys, int nkeys)
+{
+	static IsBatchPlan plans;
+	Datum		args[NUM_PAGE_ARGS];
+
+	if (nkeys == 0)
+		return;
+	page_args(keys, nkeys, false, args);
+	exec_plan(is_batch_plan(&plans,
+							"UPDATE insure_stream.page_state AS s"
+							"   SET log_time = u.lt, log_seq = u.ls,"
+							"       bury_point_type = u.t, bury_point_type_at = u.ta, bury_point_type_seq = u.ts,"
+							"       page_name = u.p, page_name_at = u.pa, page_name_seq = u.ps,"
+							"       from_calls = u.fc"
+							"  FROM " PAGE_STATE_UNNEST
+							"       AS u(a, d, di, lt, ls, t, ta, ts, p, pa, ps, fc)"
+							" WHERE s.account_id OPERATOR(pg_catalog.=) u.a"
+							"   AND s.device_key OPERATOR(pg_catalog.=) u.d",
+							NUM_PAGE_ARGS, page_arg_types, nkeys),
+			  args, SPI_OK_UPDATE, "update page states");
+}
+
+/* user_last_log of the slice's accounts from their latest pair */
+static void
+refresh_accounts(PageEntry **keys, int nkeys)
+{
+	static IsBatchPlan plans;
+	Oid			types[1] = {TEXTARRAYOID};
+	IsArray		accounts;
+	Datum		args[1];
+
+	is_array_init(&accounts, TEXTOID);
+	for (int k = 0; k < nkeys; k++)
+		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
+			is_array_push(&accounts, PointerGetDatum(keys[k]->account_id), false);
+	args[0] = is_array_datum(&accounts);
+	exec_plan(is_batch_plan(&plans,
+							"UPDATE insure_stream.user_last_log AS u"
+							"   SET device_id = l.device_id, bury_point_type = l.bury_point_type,"
+							"       page_name = l.page_name"
+							"  FROM (SELECT DISTINCT ON (s.account_id) s.account_id, s.device_id,"
+							"               s.bury_point_type, s.page_name"
+							"          FROM insure_stream.page_state s"
+							"         WHERE s.account_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
+							"         ORDER BY s.account_id, s.log_time DESC, s.log_seq DESC) AS l"
+							" WHERE u.account_id OPERATOR(pg_catalog.=) l.account_id"
+							"   AND (u.device_id, u.bury_point_type, u.page_name) IS DISTINCT FROM"
+							"       (l.device_id, l.bury_point_type, l.page_name)",
+							1, types, accounts.count),
+			  args, SPI_OK_UPDATE, "update user_last_log");
+}
+
+/* writes a slice of keys (sorted; whole accounts) */
+static void
+flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
+	PageEntry **pending = palloc(sizeof(PageEntry *) * nkeys);
+	PageEntry **changed = palloc(sizeof(PageEntry *) * nkeys);
+	int			npending = nkeys;
+	int			nchanged = 0;
+
+	lock_accounts(keys, nkeys);
+	memcpy(pending, keys, sizeof(PageEntry *) * nkeys);
+	while (npending > 0)
+	{
+		int			nmissing = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		load_page_states(batch, pending, npending);
+		for (int k = 0; k < npending; k++)
+			if (pending[k]->old == NULL)
+				pending[nmissing++] = pending[k];
+		if (nmissing == 0)
+			break;
+		insert_page_states(batch, pending, nmissing);
+		npending = 0;
+		for (int k = 0; k < nmissing; k++)
+			if (!pending[k]->inserted)
+				pending[npending++] = pending[k];
+	}
+	for (int k = 0; k < nkeys; k++)
+	{
+		PageEntry  *e = keys[k];
+		PageState	merged;
+
+		if (e->inserted)
+			continue;
+		merged = *e->old;
+		merge_page_state(&merged, &e->fold);
+		if (same_page_state(&merged, e->old))
+			continue;
+		*e->old = merged;
+		changed[nchanged++] = e;
+	}
+	update_page_states(changed, nchanged);
+	refresh_accounts(keys, nkeys);
+	for (int k = 0; k < nkeys; k++)
+		keys[k]->old = NULL;
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(batch->slicecxt);
+}
+
+/* writes the chunk in ascending key order, slices ending at account bounds */
+static void
+flush_page_chunk(PageBatch *batch)
+{
+	PageEntry **keys;
+	int			nkeys = 0;
+	HASH_SEQ_STATUS seq;
+	PageEntry  *entry;
+	int			first = 0;
+
+	if (batch->rows == 0)
+		return;
+	keys = MemoryContextAlloc(batch->chunkcxt,
+							  sizeof(PageEntry *) * hash_get_num_entries(batch->entries));
+	hash_seq_init(&seq, batch->entries);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		keys[nkeys++] = entry;
+	qsort(keys, nkeys, sizeof(PageEntry *), entry_order);
+	while (first < nkeys)
+	{
+		int			last = Min(first + IS_FLUSH_SLICE, nkeys);
+
+		while (last < nkeys && strcmp(keys[last]->key, keys[last - 1]->key) == 0)
+			last++;
+		flush_page_slice(batch, keys + first, last - first);
+		first = last;
+	}
+	new_page_chunk(batch);
+}
+
+static void
+start_batch(PageBatch *batch)
+{
+	batch->chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page chunk",
+											ALLOCSET_DEFAULT_SIZES);
+	batch->slicecxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page slice",
+											ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* outlives the chunks; goes with SPI_finish */
+	batch->settings = is_settings_load(CurrentMemoryContext);
+	new_page_chunk(batch);
+}
+
+static void
+end_batch(PageBatch *batch)
+{
+	flush_page_chunk(batch);
+	SPI_finish();
+	MemoryContextDelete(batch->chunkcxt);
+	MemoryContextDelete(batch->slicecxt);
+}
+
+static text *
+slot_text(TupleTableSlot *slot, int attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return isnull ? NULL : (text *) DatumGetPointer(d);
+}
+
+static int
+log_column(TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of table \"user_log\" is missing", name);
+	return attnum;
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
+
+/* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
+Datum
+insure_stream_user_log_apply(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply");
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			att_time = log_column(desc, "log_time");
+	int			att_device = log_column(desc, "device_id");
+	int			att_account = log_column(desc, "account_id");
+	int			att_type = log_column(desc, "bury_point_type");
+	int			att_page = log_column(desc, "page_name");
+	int			att_seq = log_column(desc, "ingest_seq");
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
+												 ALLOCSET_SMALL_SIZES);
+	PageBatch	batch;
+
+	start_batch(&batch);
+	tuplestore_rescan(trigdata->tg_newtable);
+	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+		int64		log_time;
+		int64		seq;
+		text	   *account = slot_text(slot, att_account);
+		bool		has_time = is_slot_int64(slot, att_time, &log_time);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!is_slot_int64(slot, att_seq, &seq))
+			elog(ERROR, "user_log row without ingest_seq");
+		if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
+		{
+			char		value[32];
+			char		label[128];
+
+			snprintf(value, sizeof(value), "%lld", (long long) log_time);
+			snprintf(label, sizeof(label), "account_id %s",
+					 account ? text_to_cstring(account) : "NULL");
+			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							"event time too far in the future", "log_time", value, label);
+		}
+		else if (account != NULL && has_time)
+		{
+			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
+					  slot_text(slot, att_page), log_time, seq, false);
+			if ((batch.rows % 1024) == 0 &&
+				MemoryContextMemAllocated(batch.chunkcxt, true) > IS_CHUNK_BYTES)
+				flush_page_chunk(&batch);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	end_batch(&batch);
+	MemoryContextDelete(rowcxt);
+	ExecDropSingleTupleTableSlot(slot);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_track_page);
+
+/*
+ * track_page(account_id, device_id, bury_point_type, page_name, log_time):
+ * the same upsert for callers that keep no log.  Its ordering key takes a
+ * number from user_log's ingest sequence, so it is ordered with logged
+ * events.  A null account_id or log_time does nothing, as in the log.
+ */
+Datum
+insure_stream_track_page(PG_FUNCTION_ARGS)
+{
+	PageBatch	batch;
+	int64		log_time;
+	int64		seq;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(4))
+		PG_RETURN_VOID();
+	log_time = PG_GETARG_INT64(4);
+	seq = DatumGetInt64(DirectFunctionCall1(nextval_oid,
+											ObjectIdGetDatum(get_relname_relid("user_log_ingest_seq_seq",
+																			   get_namespace_oid("insure_stream", false)))));
+	start_batch(&batch);
+	if (log_time > batch.settings->now_ms + batch.settings->max_future_ms)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("event time too far in the future \"%lld\" in argument \"%s\" of function \"%s\"",
+						(long long) log_time, "log_time", "track_page"),
+				 errdetail("It lies more than max_future after now().")));
+	fold_page(&batch, PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
+			  PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
+			  PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3), log_time, seq, true);
+	end_batch(&batch);
+	PG_RETURN_VOID();
+}
