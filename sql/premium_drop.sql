@@ -1,0 +1,115 @@
+-- Scenario 2: premium-drop alerts of key customers (threshold 0.15)
+SET TimeZone = 'UTC';
+CREATE TEMP VIEW alerts AS
+  SELECT id, raw_info, now_info, raw_premium, now_premium FROM insure_stream.premium_alert ORDER BY id;
+CREATE TEMP VIEW keys AS SELECT id, raw_premium, raw_info FROM insure_stream.raw_info ORDER BY id;
+INSERT INTO insure_stream.raw_info VALUES
+  (1, '100', 'policy-1'), (2, '100', 'policy-2'), (3, NULL, 'no premium yet'), (4, '1e2', 'exp'),
+  (5, ' 200.00 ', 'blanks');
+
+-- exactly 15% less: no alert; just over: alert; raw_info rewritten either way
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (1, 'saved', '85', 'policy-1b'),
+  (2, 'saved', '84.99', 'policy-2b');
+SELECT * FROM alerts;
+SELECT * FROM keys;
+
+-- several rows for one key customer in one statement, in arrival order:
+-- 85 -> 50 alerts, 50 -> 49 does not, 49 -> 20 alerts (the latest alert stays)
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (1, 'saved', '50', 'step-1'), (1, 'saved', '49', 'step-2'), (1, 'saved', '20', 'step-3');
+SELECT * FROM alerts WHERE id = 1;
+SELECT * FROM keys WHERE id = 1;
+
+-- unknown ids change nothing; a null raw_premium never alerts but is rewritten
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (99, 'saved', '1', 'unknown'), (3, 'saved', '1', NULL);
+SELECT * FROM keys WHERE id IN (3, 99);
+SELECT count(*) AS alerts_for_3_or_99 FROM insure_stream.premium_alert WHERE id IN (3, 99);
+
+-- premiums are exact decimals: exponents, blanks, signs, .5
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (4, 'saved', ' +.5e2 ', 'exp-b'), (5, 'saved', '169.9999999999999999999', 'blanks-b');
+SELECT * FROM alerts WHERE id IN (4, 5);
+SELECT * FROM keys WHERE id IN (4, 5);
+
+-- rows without id or now_premium are filtered; saved_events filters by event
+SELECT insure_stream.configure('saved_events', 'saved, paid');
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (2, 'draft', '1', 'not saved'), (2, NULL, '1', 'no event'), (NULL, 'saved', '1', 'no id'),
+  (2, 'saved', NULL, 'no premium'), (2, 'paid', '84.99', 'paid counts');
+SELECT * FROM keys WHERE id = 2;
+SELECT accepted, filtered, rejected FROM insure_stream.event_classes() WHERE table_name = 'update_info';
+SELECT insure_stream.configure('saved_events', '');
+
+-- a different threshold
+SELECT insure_stream.configure('drop_threshold', '0.5');
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (5, 'saved', '100', 'half');
+SELECT * FROM alerts WHERE id = 5;
+SELECT insure_stream.configure('drop_threshold', '0.15');
+
+-- operators edit raw_info; later events see the edit; deleting keeps alerts
+UPDATE insure_stream.raw_info SET raw_premium = '1000' WHERE id = 2;
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (2, 'saved', '800', 'after edit');
+SELECT * FROM alerts WHERE id = 2;
+DELETE FROM insure_stream.raw_info WHERE id = 2;
+SELECT count(*) AS alert_kept FROM insure_stream.premium_alert WHERE id = 2;
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (2, 'saved', '1', 'deleted customer');
+SELECT * FROM alerts WHERE id = 2;
+
+-- replaying events already applied changes nothing (a restore replays)
+CREATE TEMP TABLE keys_before AS SELECT * FROM keys;
+INSERT INTO insure_stream.update_info (id, channel, open_id, event, now_premium, creator, modifier,
+                                       gmt_modified, now_info, ingest_seq, ingested_at)
+  SELECT id, channel, open_id, event, now_premium, creator, modifier, gmt_modified, now_info,
+         ingest_seq, ingested_at
+    FROM insure_stream.update_info WHERE id = 1 ORDER BY ingest_seq;
+SELECT count(*) AS changed FROM (SELECT * FROM keys EXCEPT SELECT * FROM keys_before) d;
+
+SELECT * FROM insure_stream.verify();
+
+-- bad input, error mode: nothing changes
+\set VERBOSITY default
+INSERT INTO insure_stream.update_info (id, event, now_premium) VALUES (1, 'saved', '10'), (1, 'saved', 'abc');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+INSERT INTO insure_stream.update_info (id, now_premium) VALUES (1, '');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium) VALUES (1, 'NaN');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium) VALUES (1, 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium) VALUES (1, '1e999999');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium) VALUES (1, '1,000');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium, gmt_modified) VALUES (1, '5', 4102444800000);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM keys WHERE id = 1;
+-- raw_info.raw_premium is checked when written, by anyone
+INSERT INTO insure_stream.raw_info VALUES (7, 'twelve', 'x');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE insure_stream.raw_info SET raw_premium = 'NaN' WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+
+-- quarantine mode: the bad row is kept aside, the others are processed
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+\set VERBOSITY default
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES
+  (1, 'saved', 'Infinity', 'bad'), (1, 'saved', '15', 'good');
+\set VERBOSITY terse
+SELECT * FROM keys WHERE id = 1;
+SELECT table_name, column_name, bad_value, reason, sqlstate, event->>'now_info' AS now_info
+  FROM insure_stream.rejected_events WHERE table_name = 'update_info';
+SELECT insure_stream.configure('on_bad_input', 'error');
+SELECT * FROM insure_stream.verify();
+
+-- the log is append-only
+UPDATE insure_stream.update_info SET now_premium = '0';
+
+-- leave the database as we found it
+TRUNCATE insure_stream.update_info, insure_stream.raw_info, insure_stream.premium_alert,
+  insure_stream.premium_applied, insure_stream.rejected_events;
+DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
+DROP VIEW alerts;
+DROP VIEW keys;

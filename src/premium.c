@@ -1,0 +1,511 @@
+/*-------------------------------------------------------------------------
+ *
+ * premium.c
+ *		Scenario 2: an update_info event of a key customer (raw_info) whose
+ *		premium drops by more than drop_threshold upserts premium_alert and
+ *		notifies listeners; every matched event rewrites raw_info.
+ *
+ * Rows are processed in arrival order against raw_info as it is at that
+ * moment.  Per chunk, the key customers are locked in ascending id order
+ * first (so statements cannot deadlock), the rows are applied to an
+ * in-memory copy, and the changed rows are written back set-based.
+ * premium_applied remembers the last event applied per key customer, so
+ * replaying events (a restore) changes nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+#include "insure_stream.h"
+
+#define ALERT_CHANNEL "insure_stream_premium_drop"
+/* NOTIFY payloads must be shorter than this (see async.c) */
+#define MAX_PAYLOAD 8000
+/* numeric_in refuses exponents beyond this */
+#define MAX_EXPONENT 1000
+
+/*
+ * Is the text a finite decimal that numeric_in accepts?  Blanks around it,
+ * a sign, ".5", "5." and exponents are fine; NaN, Infinity, thousands
+ * separators and empty text are not.  Checked before numeric_in so that it
+ * cannot throw in the middle of a statement.
+ */
+static bool
+is_valid_premium(const char *s)
+{
+	int			digits = 0;
+	long		exponent = 0;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	if (*s == '+' || *s == '-')
+		s++;
+	while (isdigit((unsigned char) *s))
+		s++, digits++;
+	if (*s == '.')
+	{
+		s++;
+		while (isdigit((unsigned char) *s))
+			s++, digits++;
+	}
+	if (digits == 0)
+		return false;
+	if (*s == 'e' || *s == 'E')
+	{
+		bool		negative = false;
+		int			exp_digits = 0;
+
+		s++;
+		if (*s == '+' || *s == '-')
+			negative = (*s++ == '-');
+		while (isdigit((unsigned char) *s))
+		{
+			if (exponent <= MAX_EXPONENT)
+				exponent = exponent * 10 + (*s - '0');
+			s++, exp_digits++;
+		}
+		if (exp_digits == 0 || exponent > MAX_EXPONENT)
+			return false;
+		(void) negative;
+	}
+	while (isspace((unsigned char) *s))
+		s++;
+	return *s == '\0' && digits <= MAX_EXPONENT;
+}
+
+static Datum
+premium_numeric(const char *s)
+{
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* a key customer as the statement sees it, rows applied so far included */
+typedef struct KeyCustomer
+{
+	int64		id;				/* hash key */
+	bool		exists;			/* raw_info has the row */
+	char	   *raw_premium;	/* NULL when null */
+	char	   *raw_info;
+	int64		applied_seq;	/* last event applied (replays are skipped) */
+	bool		rewritten;
+	bool		alerted;
+	char	   *alert[4];		/* raw_info, now_info, raw_premium, now_premium */
+} KeyCustomer;
+
+typedef struct PendingEvent
+{
+	int64		id;
+	int64		seq;
+	char	   *now_premium;
+	char	   *now_info;
+} PendingEvent;
+
+typedef struct PremiumBatch
+{
+	IsSettings *settings;
+	Datum		keep_factor;	/* 1 - drop_threshold, numeric */
+	MemoryContext chunkcxt;
+	PendingEvent *events;
+	int			nevents;
+} PremiumBatch;
+
+static char *
+json_text_or_null(const char *s)
+{
+	StringInfoData buf;
+
+	if (s == NULL)
+		return "null";
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return buf.data;
+}
+
+/* the alert as JSON; the id alone when it would not fit in a NOTIFY */
+static char *
+alert_payload(KeyCustomer *kc)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"raw_info\": %s, \"now_info\": %s, "
+					 "\"raw_premium\": %s, \"now_premium\": %s}",
+					 kc->id, json_text_or_null(kc->alert[0]), json_text_or_null(kc->alert[1]),
+					 json_text_or_null(kc->alert[2]), json_text_or_null(kc->alert[3]));
+	if (buf.len >= MAX_PAYLOAD)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"truncated\": true}", kc->id);
+	}
+	return buf.data;
+}
+
+static char *
+copy_or_null(HeapTuple tup, TupleDesc desc, int attnum)
+{
+	return SPI_getvalue(tup, desc, attnum);
+}
+
+static int
+event_id_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* locks and reads the chunk's key customers, ascending */
+static HTAB *
+lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
+{
+	static IsBatchPlan plans;
+	Oid			types[1] = {INT8ARRAYOID};
+	HASHCTL		ctl;
+	HTAB	   *customers;
+	int64	   *ids = palloc(sizeof(int64) * batch->nevents);
+	int			nids = 0;
+	IsArray		arr;
+	Datum		args[1];
+
+	for (int i = 0; i < batch->nevents; i++)
+		ids[i] = batch->events[i].id;
+	qsort(ids, batch->nevents, sizeof(int64), event_id_cmp);
+	for (int i = 0; i < batch->nevents; i++)
+		if (i == 0 || ids[i] != ids[nids - 1])
+			ids[nids++] = ids[i];
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(KeyCustomer);
+	ctl.hcxt = CurrentMemoryContext;
+	customers = hash_create("insure_stream key customers", nids, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	is_array_init(&arr, INT8OID);
+	for (int i = 0; i < nids; i++)
+		is_array_push(&arr, Int64GetDatum(ids[i]), false);
+	args[0] = is_array_datum(&arr);
+	if (SPI_execute_plan(is_batch_plan(&plans,
+									   "SELECT r.id, r.raw_premium, r.raw_info, a.applied_seq"
+									   "  FROM insure_stream.raw_info r"
+									   "  LEFT JOIN insure_stream.premium_applied a"
+									   "    ON a.id OPERATOR(pg_catalog.=) r.id"
+									   " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+									   " ORDER BY r.id FOR UPDATE OF r",
+									   1, types, nids),
+						 args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock key customers");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		KeyCustomer *kc = hash_search(customers, &id, HASH_ENTER, NULL);
+		Datum		seq = SPI_getbinval(tup, desc, 4, &isnull);
+
+		memset(((char *) kc) + sizeof(int64), 0, sizeof(KeyCustomer) - sizeof(int64));
+		kc->exists = true;
+		kc->raw_premium = copy_or_null(tup, desc, 2);
+		kc->raw_info = copy_or_null(tup, desc, 3);
+		kc->applied_seq = isnull ? PG_INT64_MIN : DatumGetInt64(seq);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*ids_out = ids;
+	*nids_out = nids;
+	return customers;
+}
+
+/* one event against its key customer as it is now */
+static void
+apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
+{
+	if (ev->seq <= kc->applied_seq)
+		return;					/* already applied: a replay */
+	if (kc->raw_premium != NULL &&
+		DatumGetBool(DirectFunctionCall2(numeric_lt, premium_numeric(ev->now_premium),
+										 DirectFunctionCall2(numeric_mul,
+															 premium_numeric(kc->raw_premium),
+															 batch->keep_factor))))
+	{
+		kc->alerted = true;
+		kc->alert[0] = kc->raw_info;
+		kc->alert[1] = ev->now_info;
+		kc->alert[2] = kc->raw_premium;
+		kc->alert[3] = ev->now_premium;
+		Async_Notify(ALERT_CHANNEL, alert_payload(kc));
+	}
+	kc->raw_premium = ev->now_premium;
+	kc->raw_info = ev->now_info;
+	kc->applied_seq = ev->seq;
+	kc->rewritten = true;
+}
+
+/* writes back raw_info, premium_applied and premium_alert, ascending */
+static void
+write_key_customers(HTAB *customers, int64 *ids, int nids)
+{
+	static IsBatchPlan rewrite_plans;
+	static IsBatchPlan alert_plans;
+	Oid			rewrite_types[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+	Oid			alert_types[5] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	IsArray		rw[4];
+	IsArray		al[5];
+	Datum		args[5];
+
+	for (int c = 0; c < 4; c++)
+		is_array_init(&rw[c], c == 0 || c == 3 ? INT8OID : TEXTOID);
+	for (int c = 0; c < 5; c++)
+		is_array_init(&al[c], c == 0 ? INT8OID : TEXTOID);
+	for (int i = 0; i < nids; i++)
+	{
+		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+
+		if (kc == NULL || !kc->rewritten)
+			continue;
+		is_array_push(&rw[0], Int64GetDatum(kc->id), false);
+		is_array_push(&rw[1], kc->raw_premium ? CStringGetTextDatum(kc->raw_premium) : 0,
+					  kc->raw_premium == NULL);
+		is_array_push(&rw[2], kc->raw_info ? CStringGetTextDatum(kc->raw_info) : 0,
+					  kc->raw_info == NULL);
+		is_array_push(&rw[3], Int64GetDatum(kc->applied_seq), false);
+		if (!kc->alerted)
+			continue;
+		is_array_push(&al[0], Int64GetDatum(kc->id), false);
+		for (int c = 0; c < 4; c++)
+			is_array_push(&al[c + 1], kc->alert[c] ? CStringGetTextDatum(kc->alert[c]) : 0,
+						  kc->alert[c] == NULL);
+	}
+	if (rw[0].count == 0)
+		return;
+	for (int c = 0; c < 4; c++)
+		args[c] = is_array_datum(&rw[c]);
+	if (SPI_execute_plan(is_batch_plan(&rewrite_plans,
+									   "WITH u AS ("
+									   "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+									   "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
+									   "    pg_catalog.unnest($4::pg_catalog.int8[])) AS u(id, premium, info, seq)),"
+									   " r AS (UPDATE insure_stream.raw_info AS r"
+									   "          SET raw_premium = u.premium, raw_info = u.info"
+									   "         FROM u WHERE r.id OPERATOR(pg_catalog.=) u.id)"
+									   "INSERT INTO insure_stream.premium_applied AS a (id, applied_seq)"
+									   " SELECT u.id, u.seq FROM u ORDER BY u.id"
+									   " ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq",
+									   4, rewrite_types, rw[0].count),
+						 args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not rewrite key customers");
+	if (al[0].count == 0)
+		return;
+	for (int c = 0; c < 5; c++)
+		args[c] = is_array_datum(&al[c]);
+	if (SPI_execute_plan(is_batch_plan(&alert_plans,
+									   "INSERT INTO insure_stream.premium_alert AS p"
+									   "       (id, raw_info, now_info, raw_premium, now_premium)"
+									   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+									   "   pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
+									   "   pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]))"
+									   " ORDER BY 1"
+									   " ON CONFLICT (id) DO UPDATE SET raw_info = excluded.raw_info,"
+									   "   now_info = excluded.now_info, raw_premium = excluded.raw_premium,"
+									   "   now_premium = excluded.now_premium",
+									   5, alert_types, al[0].count),
+						 args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not upsert premium alerts");
+}
+
+static void
+flush_events(PremiumBatch *batch)
+{
+	MemoryContext oldcxt;
+	HTAB	   *customers;
+	int64	   *ids;
+	int			nids;
+
+	if (batch->nevents == 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	customers = lock_key_customers(batch, &ids, &nids);
+	for (int i = 0; i < batch->nevents; i++)
+	{
+		KeyCustomer *kc = hash_search(customers, &batch->events[i].id, HASH_FIND, NULL);
+
+		CHECK_FOR_INTERRUPTS();
+		if (kc != NULL)
+			apply_event(batch, kc, &batch->events[i]);
+	}
+	write_key_customers(customers, ids, nids);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(batch->chunkcxt);
+	batch->events = MemoryContextAlloc(batch->chunkcxt, sizeof(PendingEvent) * IS_CHUNK_ROWS);
+	batch->nevents = 0;
+}
+
+static char *
+slot_cstring(TupleTableSlot *slot, int attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static int
+info_column(TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of table \"update_info\" is missing", name);
+	return attnum;
+}
+
+static bool
+saved_event(IsSettings *settings, const char *event)
+{
+	ListCell   *lc;
+
+	if (settings->saved_events == NIL)
+		return true;
+	if (event == NULL)
+		return false;
+	foreach(lc, settings->saved_events)
+		if (strcmp((char *) lfirst(lc), event) == 0)
+			return true;
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_update_info_apply);
+
+/* AFTER INSERT ON update_info REFERENCING NEW TABLE FOR EACH STATEMENT */
+Datum
+insure_stream_update_info_apply(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply");
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			att_id = info_column(desc, "id");
+	int			att_event = info_column(desc, "event");
+	int			att_premium = info_column(desc, "now_premium");
+	int			att_time = info_column(desc, "gmt_modified");
+	int			att_info = info_column(desc, "now_info");
+	int			att_seq = info_column(desc, "ingest_seq");
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium row",
+												 ALLOCSET_SMALL_SIZES);
+	PremiumBatch batch;
+
+	batch.chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium chunk",
+										   ALLOCSET_DEFAULT_SIZES);
+	batch.events = MemoryContextAlloc(batch.chunkcxt, sizeof(PendingEvent) * IS_CHUNK_ROWS);
+	batch.nevents = 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	batch.settings = is_settings_load(CurrentMemoryContext);
+	batch.keep_factor = DirectFunctionCall2(numeric_sub, premium_numeric("1"),
+											premium_numeric(batch.settings->drop_threshold));
+
+	tuplestore_rescan(trigdata->tg_newtable);
+	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+		int64		id;
+		int64		seq;
+		int64		gmt;
+		bool		has_id = is_slot_int64(slot, att_id, &id);
+		char	   *premium = slot_cstring(slot, att_premium);
+		char		label[64];
+
+		CHECK_FOR_INTERRUPTS();
+		if (!is_slot_int64(slot, att_seq, &seq))
+			elog(ERROR, "update_info row without ingest_seq");
+		if (has_id)
+			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
+		else
+			snprintf(label, sizeof(label), "id NULL");
+		if (premium != NULL && !is_valid_premium(premium))
+			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
+							"invalid premium", "now_premium", premium, label);
+		else if (is_slot_int64(slot, att_time, &gmt) &&
+				 gmt > batch.settings->now_ms + batch.settings->max_future_ms)
+		{
+			char		value[32];
+
+			snprintf(value, sizeof(value), INT64_FORMAT, gmt);
+			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							"event time too far in the future", "gmt_modified", value, label);
+		}
+		else if (has_id && premium != NULL && saved_event(batch.settings, slot_cstring(slot, att_event)))
+		{
+			PendingEvent *ev = &batch.events[batch.nevents++];
+
+			ev->id = id;
+			ev->seq = seq;
+			ev->now_premium = MemoryContextStrdup(batch.chunkcxt, premium);
+			ev->now_info = slot_cstring(slot, att_info);
+			if (ev->now_info)
+				ev->now_info = MemoryContextStrdup(batch.chunkcxt, ev->now_info);
+			if (batch.nevents == IS_CHUNK_ROWS)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				flush_events(&batch);
+				oldcxt = MemoryContextSwitchTo(rowcxt);
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	flush_events(&batch);
+	SPI_finish();
+	MemoryContextDelete(batch.chunkcxt);
+	MemoryContextDelete(rowcxt);
+	ExecDropSingleTupleTableSlot(slot);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_raw_info_check);
+
+/* BEFORE INSERT OR UPDATE ON raw_info FOR EACH ROW: raw_premium is a decimal */
+Datum
+insure_stream_raw_info_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	char	   *premium;
+
+	is_check_trigger_call(fcinfo, "raw_info_check");
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	premium = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "raw_premium"));
+	if (premium != NULL && !is_valid_premium(premium))
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(tuple, desc, SPI_fnumber(desc, "id"), &isnull);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid premium \"%s\" in column \"%s\" of table \"%s\"",
+						premium, "raw_premium", "raw_info"),
+				 errdetail("The key customer with id %s was not written.",
+						   isnull ? "NULL" : DatumGetCString(DirectFunctionCall1(int8out, id))),
+				 errhint("A premium is a finite decimal number such as \"1200.50\".")));
+	}
+	return PointerGetDatum(tuple);
+}
