@@ -65,7 +65,7 @@ COMMENT ON FUNCTION insure_stream.normalize_setting(text, text) IS
 	'checks a setting value and returns it in canonical form (errors on bad values)';
 
 CREATE FUNCTION insure_stream.configure(setting_name text, setting_value text) RETURNS text
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -88,6 +88,8 @@ END
 $$;
 COMMENT ON FUNCTION insure_stream.configure(text, text) IS
 	'validates and changes a setting; a new time_zone or order_window re-derives the results';
+REVOKE ALL ON FUNCTION insure_stream.configure(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.configure(text, text) TO @extowner@;
 
 /*
  * ======================================================================
