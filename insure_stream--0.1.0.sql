@@ -1083,7 +1083,7 @@ CREATE FUNCTION insure_stream.verify(
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE
+	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT * FROM insure_stream.verify_orders()
@@ -1098,7 +1098,7 @@ REVOKE ALL ON FUNCTION insure_stream.verify() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.verify() TO @extowner@;
 
 CREATE FUNCTION insure_stream.rebuild() RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
@@ -1356,3 +1356,26 @@ REVOKE ALL ON FUNCTION insure_stream.unschedule_maintenance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.unschedule_maintenance() TO @extowner@;
 REVOKE ALL ON FUNCTION insure_stream.rebuild() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.rebuild() TO @extowner@;
+
+/*
+ * ======================================================================
+ * Privileges: the installing role (a database owner, not necessarily a
+ * superuser) runs everything and may grant on; triggers and admin
+ * functions run as the extension's owner, so ingest roles need only INSERT
+ * on the event tables (and USAGE on their sequences).
+ * ======================================================================
+ */
+GRANT USAGE ON SCHEMA insure_stream TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log
+	TO @extowner@ WITH GRANT OPTION;
+GRANT USAGE, SELECT ON SEQUENCE insure_stream.user_order_ingest_seq_seq,
+	insure_stream.update_info_ingest_seq_seq, insure_stream.user_log_ingest_seq_seq
+	TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, INSERT, UPDATE, DELETE ON insure_stream.raw_info TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
+	insure_stream.user_last_log, insure_stream.settings, insure_stream.rejected_events
+	TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON insure_stream.config, insure_stream.order_state, insure_stream.order_hour_part,
+	insure_stream.order_hour_value, insure_stream.page_state, insure_stream.premium_applied,
+	insure_stream.maintenance_state
+	TO @extowner@;

@@ -1,0 +1,69 @@
+# A database owner who is not a superuser creates the (trusted) extension
+# and uses it; an ingest role can ingest and nothing more; a role without
+# grants cannot run the admin functions.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('nonsuperuser');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE ROLE dbowner LOGIN;
+	CREATE DATABASE owned OWNER dbowner;
+	CREATE ROLE ingest LOGIN;
+	CREATE ROLE stranger LOGIN;
+});
+
+sub as
+{
+	my ($role, $sql) = @_;
+	return $node->psql('owned', $sql, extra_params => [ '-U', $role ], on_error_stop => 1);
+}
+
+is($node->safe_psql('owned', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dbowner'}), 'f',
+	'the owner is not a superuser');
+my ($ret, $out, $err) = $node->psql('owned', 'CREATE EXTENSION insure_stream',
+	extra_params => [ '-U', 'dbowner' ]);
+is($ret, 0, 'the database owner creates the extension') or diag($err);
+
+($ret, $out, $err) = $node->psql('owned', q{
+	SELECT insure_stream.configure('time_zone', 'UTC');
+	SELECT insure_stream.configure('order_window', 'none');
+	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p');
+	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+		VALUES (1, 'o1', 1795572000000, 10);
+	INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '10', 'n');
+	SELECT insure_stream.track_page('acc', 'dev', 'view', 'home', 1);
+	GRANT USAGE ON SCHEMA insure_stream TO ingest;
+	GRANT INSERT ON insure_stream.user_order TO ingest;
+	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq TO ingest;
+	SELECT count(*) FROM insure_stream.verify();
+	SELECT biz_date || ' ' || total_premium FROM insure_stream.hs_order;
+}, extra_params => [ '-U', 'dbowner' ], on_error_stop => 1);
+is($ret, 0, 'the owner configures, ingests and verifies') or diag($err);
+like($out, qr/^0$/m, 'verify() finds no difference');
+like($out, qr/^2026112502 10$/m, 'the owner sees the hour figures');
+
+($ret, $out, $err) = $node->psql('owned', q{INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+	VALUES (2, 'o2', 1795572000000, 5)}, extra_params => [ '-U', 'ingest' ]);
+is($ret, 0, 'the ingest role can insert events (the trigger runs as the owner)') or diag($err);
+for my $forbidden (
+	q{UPDATE insure_stream.order_hour_part SET premium = 0},
+	q{DELETE FROM insure_stream.order_state},
+	q{SELECT insure_stream.configure('drop_threshold', '0.5')},
+	q{SELECT insure_stream.rebuild()})
+{
+	($ret, $out, $err) = $node->psql('owned', $forbidden, extra_params => [ '-U', 'ingest' ]);
+	like($err, qr/permission denied/, "ingest role refused: $forbidden");
+}
+($ret, $out, $err) = $node->psql('owned', 'SELECT insure_stream.rebuild()',
+	extra_params => [ '-U', 'stranger' ]);
+like($err, qr/permission denied/, 'a role without grants cannot rebuild');
+
+is($node->safe_psql('owned', 'SELECT count(*) FROM insure_stream.verify()'), '0',
+	'consistent after the ingest role wrote');
+$node->stop;
+done_testing();
