@@ -7,16 +7,19 @@ SELECT insure_stream.configure('order_window', 'none') AS order_window;
 
 -- 3000 orders of 400 users between 08:00 and 22:00, streamed in 6 batches
 -- in time order; ~10% of amounts, order numbers and phones are null
-SELECT setseed(0.42);
+-- (deterministic pseudo-random values from hashes of the row number)
 CREATE TEMP TABLE demo_orders AS
-SELECT (1 + floor(random() * 400))::bigint AS id,
-       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || lpad(g::text, 6, '0') END AS order_no,
-       CASE WHEN random() < 0.1 THEN NULL ELSE '1380000' || lpad((1 + floor(random() * 400))::text, 4, '0') END AS customer_tel,
+SELECT 1 + (h1 % 400) AS id,
+       CASE WHEN h2 % 10 = 0 THEN NULL ELSE 'PO' || lpad(g::text, 6, '0') END AS order_no,
+       CASE WHEN h3 % 10 = 0 THEN NULL ELSE '1380000' || lpad((1 + h1 % 400)::text, 4, '0') END AS customer_tel,
        (extract(epoch FROM timestamptz '2026-11-24 08:00:00+08') * 1000)::bigint
-         + (random() * 14 * 3600 * 1000)::bigint AS gmt_modified,
-       CASE WHEN random() < 0.1 THEN NULL ELSE round((50 + random() * 950)::numeric, 2)::float8 END AS account_payble,
-       ntile(6) OVER (ORDER BY random()) AS batch
-  FROM generate_series(1, 3000) g;
+         + h4 % (14 * 3600 * 1000) AS gmt_modified,
+       CASE WHEN h5 % 10 = 0 THEN NULL ELSE round(50 + (h5 % 95000) / 100.0, 2)::float8 END AS account_payble,
+       1 + h6 % 6 AS batch
+  FROM generate_series(1, 3000) g,
+       LATERAL (SELECT abs(hashint4(g))::bigint AS h1, abs(hashint4(g + 100000))::bigint AS h2,
+                       abs(hashint4(g + 200000))::bigint AS h3, abs(hashint8(g + 300000))::bigint AS h4,
+                       abs(hashint4(g + 400000))::bigint AS h5, abs(hashint4(g + 500000))::bigint AS h6) h;
 
 INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
 SELECT id, order_no, customer_tel, gmt_modified, account_payble FROM demo_orders WHERE batch = 1 ORDER BY gmt_modified;
