@@ -18,9 +18,7 @@
 
 #include "compat.h"
 
-/* Rows of a transition table processed before intermediate state is flushed */
-#define IS_CHUNK_ROWS 65536
-/* Memory a trigger may fold into before it flushes (orders) */
+/* Memory a trigger may fold a statement's rows into before it writes them */
 #define IS_CHUNK_BYTES ((Size) 64 * 1024 * 1024)
 /* Keys written per round of set-based statements when a chunk is flushed */
 #define IS_FLUSH_SLICE 16384

@@ -124,7 +124,11 @@ typedef struct PremiumBatch
 	MemoryContext chunkcxt;
 	PendingEvent *events;
 	int			nevents;
+	int			maxevents;
 } PremiumBatch;
+
+/* true while this module rewrites raw_info: values were checked already */
+static bool rewriting_raw_info = false;
 
 static char *
 json_text_or_null(const char *s)
@@ -297,7 +301,10 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 		return;
 	for (int c = 0; c < 4; c++)
 		args[c] = is_array_datum(&rw[c]);
-	if (SPI_execute_plan(is_batch_plan(&rewrite_plans,
+	rewriting_raw_info = true;
+	PG_TRY();
+	{
+		if (SPI_execute_plan(is_batch_plan(&rewrite_plans,
 									   "WITH u AS ("
 									   "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
 									   "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
@@ -309,8 +316,14 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 									   " SELECT u.id, u.seq FROM u ORDER BY u.id"
 									   " ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq",
 									   4, rewrite_types, rw[0].count),
-						 args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not rewrite key customers");
+							 args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not rewrite key customers");
+	}
+	PG_FINALLY();
+	{
+		rewriting_raw_info = false;
+	}
+	PG_END_TRY();
 	if (al[0].count == 0)
 		return;
 	for (int c = 0; c < 5; c++)
@@ -353,7 +366,8 @@ flush_events(PremiumBatch *batch)
 	write_key_customers(customers, ids, nids);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->chunkcxt);
-	batch->events = MemoryContextAlloc(batch->chunkcxt, sizeof(PendingEvent) * IS_CHUNK_ROWS);
+	batch->maxevents = 1024;
+	batch->events = MemoryContextAlloc(batch->chunkcxt, sizeof(PendingEvent) * batch->maxevents);
 	batch->nevents = 0;
 }
 
@@ -413,7 +427,8 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 
 	batch.chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium chunk",
 										   ALLOCSET_DEFAULT_SIZES);
-	batch.events = MemoryContextAlloc(batch.chunkcxt, sizeof(PendingEvent) * IS_CHUNK_ROWS);
+	batch.maxevents = 1024;
+	batch.events = MemoryContextAlloc(batch.chunkcxt, sizeof(PendingEvent) * batch.maxevents);
 	batch.nevents = 0;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -453,7 +468,14 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 		}
 		else if (has_id && premium != NULL && saved_event(batch.settings, slot_cstring(slot, att_event)))
 		{
-			PendingEvent *ev = &batch.events[batch.nevents++];
+			PendingEvent *ev;
+
+			if (batch.nevents == batch.maxevents)
+			{
+				batch.maxevents *= 2;
+				batch.events = repalloc(batch.events, sizeof(PendingEvent) * batch.maxevents);
+			}
+			ev = &batch.events[batch.nevents++];
 
 			ev->id = id;
 			ev->seq = seq;
@@ -461,7 +483,9 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 			ev->now_info = slot_cstring(slot, att_info);
 			if (ev->now_info)
 				ev->now_info = MemoryContextStrdup(batch.chunkcxt, ev->now_info);
-			if (batch.nevents == IS_CHUNK_ROWS)
+			/* each key customer is written once per chunk: make chunks big */
+			if ((batch.nevents % 1024) == 0 &&
+				MemoryContextMemAllocated(batch.chunkcxt, true) > IS_CHUNK_BYTES)
 			{
 				MemoryContextSwitchTo(oldcxt);
 				flush_events(&batch);
@@ -492,6 +516,8 @@ insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 
 	is_check_trigger_call(fcinfo, "raw_info_check");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (rewriting_raw_info)
+		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
 	premium = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "raw_premium"));
 	if (premium != NULL && !is_valid_premium(premium))

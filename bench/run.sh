@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# All benchmarks on a throwaway cluster (Debian 12, root or sudo):
+#   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), events
+# Each bench/*.sh also runs alone against the server in the PG* variables.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+PGVER=${PGVER:-15}
+EXTRA_PACKAGES="postgresql-$PGVER-first-last-agg" bash scripts/setup-deps.sh
+work="$top"
+RUN_AS=()
+if [ "$(id -u)" -eq 0 ]; then
+	work=$(mktemp -d /tmp/insure_stream_bench.XXXXXX)
+	cp -a "$top/bench" "$work/"
+	chown -R postgres: "$work"
+	RUN_AS=(runuser -u postgres --)
+fi
+"${RUN_AS[@]}" env PGVER="$PGVER" bash -c '
+	cd "$1"
+	export PATH=/usr/lib/postgresql/$PGVER/bin:$PATH
+	pg_virtualenv -v "$PGVER" bash -c "
+		set -e
+		echo; echo \"== last_value\"; bash bench/last_value.sh
+		echo; echo \"== Scenario 1 (orders)\"; bash bench/orders.sh --memory
+		echo; echo \"== Scenarios 2 and 3 (events)\"; bash bench/events.sh
+	"
+' _ "$work"
