@@ -162,8 +162,7 @@ static void
 fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text *page,
 		  int64 log_time, int64 seq, bool from_calls)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	char	   *acc = text_to_cstring(account_id);
+	char	   *acc = text_to_cstring(account_id);	/* in the caller's (row) context */
 	char	   *dev = device_id ? text_to_cstring(device_id) : NULL;
 	Size		acclen = strlen(acc);
 	Size		devlen = dev ? strlen(dev) + 1 : 1;
@@ -172,6 +171,7 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 	bool		found;
 	PageState	row;
 	text	   *values[NUM_PAGE_COLS] = {type, page};
+	MemoryContext oldcxt;
 
 	memcpy(key, acc, acclen + 1);
 	key[acclen + 1] = dev ? 'd' : 'n';
@@ -180,12 +180,16 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 	else
 		key[acclen + 2] = '\0';
 	entry = hash_search(batch->entries, &key, HASH_ENTER, &found);
+	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	if (!found)
 	{
-		entry->key = key;
+		/* the entry keeps copies; what the row brought goes with the row */
+		Size		keylen = acclen + 1 + strlen(key + acclen + 1) + 1;
+
+		entry->key = memcpy(palloc(keylen), key, keylen);
 		entry->account_id = cstring_to_text(acc);
 		entry->device_id = dev ? cstring_to_text(dev) : NULL;
-		entry->device_key = cstring_to_text(key + acclen + 1);
+		entry->device_key = cstring_to_text(entry->key + acclen + 1);
 		memset(&entry->fold, 0, sizeof(entry->fold));
 		entry->fold.log_time = PG_INT64_MIN;
 		entry->fold.log_seq = PG_INT64_MIN;
@@ -194,8 +198,6 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 		entry->old = NULL;
 		entry->inserted = false;
 	}
-	else
-		pfree(key);
 
 	memset(&row, 0, sizeof(row));
 	row.log_time = log_time;
@@ -310,6 +312,17 @@ exec_plan(SPIPlanPtr plan, Datum *args, int expected, const char *what)
 		elog(ERROR, "could not %s", what);
 }
 
+/* the distinct accounts of sorted keys, as a text[] */
+static Datum
+accounts_array(PageEntry **keys, int nkeys, IsArray *accounts)
+{
+	is_array_init(accounts, TEXTOID);
+	for (int k = 0; k < nkeys; k++)
+		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
+			is_array_push(accounts, PointerGetDatum(keys[k]->account_id), false);
+	return is_array_datum(accounts);
+}
+
 /* creates and locks the user_last_log rows of the slice's accounts */
 static void
 lock_accounts(PageEntry **keys, int nkeys)
@@ -319,11 +332,7 @@ lock_accounts(PageEntry **keys, int nkeys)
 	IsArray		accounts;
 	Datum		args[1];
 
-	is_array_init(&accounts, TEXTOID);
-	for (int k = 0; k < nkeys; k++)
-		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
-			is_array_push(&accounts, PointerGetDatum(keys[k]->account_id), false);
-	args[0] = is_array_datum(&accounts);
+	args[0] = accounts_array(keys, nkeys, &accounts);
 	exec_plan(is_batch_plan(&plans,
 							"INSERT INTO insure_stream.user_last_log AS u (account_id)"
 							" SELECT a FROM pg_catalog.unnest($1::pg_catalog.text[]) AS a"
@@ -439,11 +448,7 @@ refresh_accounts(PageEntry **keys, int nkeys)
 	IsArray		accounts;
 	Datum		args[1];
 
-	is_array_init(&accounts, TEXTOID);
-	for (int k = 0; k < nkeys; k++)
-		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
-			is_array_push(&accounts, PointerGetDatum(keys[k]->account_id), false);
-	args[0] = is_array_datum(&accounts);
+	args[0] = accounts_array(keys, nkeys, &accounts);
 	exec_plan(is_batch_plan(&plans,
 							"UPDATE insure_stream.user_last_log AS u"
 							"   SET device_id = l.device_id, bury_point_type = l.bury_point_type,"
