@@ -16,6 +16,11 @@
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 #include "storage/backendid.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -68,6 +73,44 @@ is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
 		plans->small = plan;
 	}
 	return plans->small;
+}
+
+/*
+ * A state table that grew a lot within a statement (a first bulk load) may
+ * still have the statistics of an empty table, and plans made from them
+ * scan it whole for every key.  So once a statement has written at least
+ * 1000 rows into a state table and more than a quarter of what its
+ * statistics count, the table is analyzed, unless someone else (autovacuum)
+ * is at it.  Cached plans are remade from the new statistics.
+ */
+void
+is_analyze_if_grown(const char *table, int64 *written_since)
+{
+	Oid			relid;
+	float4		reltuples;
+	char		query[NAMEDATALEN * 2 + 32];
+
+	if (*written_since < 1000)
+		return;
+	relid = get_relname_relid(table, get_namespace_oid("insure_stream", false));
+	if (!OidIsValid(relid))
+		return;
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+		if (!HeapTupleIsValid(tup))
+			return;
+		reltuples = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
+		ReleaseSysCache(tup);
+	}
+	if (reltuples >= 0 && *written_since * 4 < reltuples)
+		return;
+	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
+		return;
+	snprintf(query, sizeof(query), "ANALYZE insure_stream.%s", quote_identifier(table));
+	if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not analyze %s", table);
+	*written_since = 0;
 }
 
 /* value of an int8 column of the slot; false when null */

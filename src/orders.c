@@ -30,6 +30,7 @@
 #include "utils/datetime.h"
 #include "utils/date.h"
 #include "utils/datum.h"
+#include "storage/itemptr.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -73,6 +74,7 @@ typedef struct OrderEntry
 	OrderKey	key;
 	OrderState	fold;			/* this statement's rows */
 	OrderState *old;			/* stored state, read while flushing */
+	ItemPointerData tid;		/* where old is (locked, so it stays) */
 	bool		inserted;
 } OrderEntry;
 
@@ -97,6 +99,7 @@ typedef struct OrderBatch
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	HTAB	   *entries;
 	int			rows;			/* rows folded into entries */
+	int64		states_written; /* since the last look at statistics */
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
 	int64		window_start_ms;	/* start of that ingest time's local day */
 } OrderBatch;
@@ -441,13 +444,16 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	MemoryContext oldcxt;
 
 	{
-		plan = is_batch_plan(&plans, "SELECT " STATE_COLUMNS
-							   "  FROM insure_stream.order_state s"
-							   " WHERE (s.id, s.day) IN (SELECT k.id, k.day FROM"
-							   "        ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-							   "                   pg_catalog.unnest($2::pg_catalog.date[])) AS k(id, day))"
-							   " ORDER BY s.id, s.day"
-							   "   FOR UPDATE OF s",
+		/*
+		 * One index probe per key, locking in key order, whatever the
+		 * statistics say: a subquery with FOR UPDATE is not flattened.
+		 */
+		plan = is_batch_plan(&plans, "SELECT s.* FROM"
+							   " ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+							   "            pg_catalog.unnest($2::pg_catalog.date[])) AS k(id, day),"
+							   " LATERAL (SELECT " STATE_COLUMNS ", s.ctid FROM insure_stream.order_state s"
+							   "           WHERE s.id OPERATOR(pg_catalog.=) k.id"
+							   "             AND s.day OPERATOR(pg_catalog.=) k.day FOR UPDATE) AS s",
 							   2, types, nkeys);
 	}
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
@@ -489,6 +495,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 			v->seq = getint8(tup, desc, 7 + 3 * c, &isnull);
 		}
 		entry->old = st;
+		entry->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 14, &isnull)));
 	}
 	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
@@ -536,28 +543,39 @@ insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* updates changed states, found by the tids their lock left them at */
 static void
-update_states(OrderBatch *batch, StateArrays *sa)
+update_states(OrderBatch *batch, StateArrays *sa, IsArray *tids)
 {
 	static IsBatchPlan plans;
+	Oid			types[NUM_STATE_ARGS + 1];
+	Datum		args[NUM_STATE_ARGS + 1];
 	SPIPlanPtr	plan;
-	Datum		args[NUM_STATE_ARGS];
 	MemoryContext oldcxt;
 
-	if (sa->arr[0].count == 0)
+	if (tids->count == 0)
 		return;
+	memcpy(types, state_arg_types, sizeof(state_arg_types));
+	types[NUM_STATE_ARGS] = TIDARRAYOID;
 	plan = is_batch_plan(&plans, "UPDATE insure_stream.order_state AS s"
-							   "   SET gmt_modified = u.g, gmt_seq = u.gs,"
-							   "       order_no = u.o, order_no_at = u.oa, order_no_seq = u.os,"
-							   "       customer_tel = u.t, customer_tel_at = u.ta, customer_tel_seq = u.ts,"
-							   "       account_payble = u.p, account_payble_at = u.pa, account_payble_seq = u.ps"
-							   "  FROM " STATE_UNNEST
-							   "       AS u(id, day, g, gs, o, oa, os, t, ta, ts, p, pa, ps)"
-							   " WHERE s.id OPERATOR(pg_catalog.=) u.id"
-							   "   AND s.day OPERATOR(pg_catalog.=) u.day",
-							   NUM_STATE_ARGS, (Oid *) state_arg_types, sa->arr[0].count);
+						 "   SET gmt_modified = u.g, gmt_seq = u.gs,"
+						 "       order_no = u.o, order_no_at = u.oa, order_no_seq = u.os,"
+						 "       customer_tel = u.t, customer_tel_at = u.ta, customer_tel_seq = u.ts,"
+						 "       account_payble = u.p, account_payble_at = u.pa, account_payble_seq = u.ps"
+						 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.date[]),"
+						 "       pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
+						 "       pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.int8[]),"
+						 "       pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
+						 "       pg_catalog.unnest($9::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int8[]),"
+						 "       pg_catalog.unnest($11::pg_catalog.float8[]), pg_catalog.unnest($12::pg_catalog.int8[]),"
+						 "       pg_catalog.unnest($13::pg_catalog.int8[]), pg_catalog.unnest($14::pg_catalog.tid[]))"
+						 "       AS u(id, day, g, gs, o, oa, os, t, ta, ts, p, pa, ps, tid)"
+						 " WHERE s.ctid OPERATOR(pg_catalog.=) ANY ($14::pg_catalog.tid[])"
+						 "   AND s.ctid OPERATOR(pg_catalog.=) u.tid",
+						 NUM_STATE_ARGS + 1, types, tids->count);
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	state_arrays_datums(sa, args);
+	args[NUM_STATE_ARGS] = is_array_datum(tids);
 	MemoryContextSwitchTo(oldcxt);
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update order states");
@@ -739,6 +757,7 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	OrderEntry **pending;
 	int			npending;
 	StateArrays updates;
+	IsArray		tids;
 	HourChanges hc;
 	MemoryContext oldcxt;
 
@@ -747,6 +766,7 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	pending = palloc(sizeof(OrderEntry *) * Max(nkeys, 1));
 	state_arrays_init(&updates);
+	is_array_init(&tids, TIDOID);
 	hour_changes_init(&hc);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -786,13 +806,16 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 		if (same_ordering(&merged, e->old))
 			continue;
 		state_arrays_push(&updates, &e->key, &merged);
+		is_array_push(&tids, PointerGetDatum(&e->tid), false);
 		contribute(&hc, e->old, -1, batch->settings->tz);
 		contribute(&hc, &merged, 1, batch->settings->tz);
 	}
 	MemoryContextSwitchTo(oldcxt);
 
-	update_states(batch, &updates);
+	update_states(batch, &updates, &tids);
 	apply_hours(batch, &hc);
+	batch->states_written += nkeys;
+	is_analyze_if_grown("order_state", &batch->states_written);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;
 	MemoryContextReset(batch->slicecxt);
@@ -910,6 +933,7 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	batch.slicecxt = AllocSetContextCreate(callcxt, "insure_stream order slice",
 										   ALLOCSET_DEFAULT_SIZES);
 	batch.window_ingested_at = DT_NOBEGIN;
+	batch.states_written = 0;
 	batch.window_start_ms = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "storage/itemptr.h"
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -69,6 +70,7 @@ typedef struct PageEntry
 	text	   *device_key;
 	PageState	fold;
 	PageState  *old;
+	ItemPointerData tid;		/* where old is (locked, so it stays) */
 	bool		inserted;
 } PageEntry;
 
@@ -79,6 +81,7 @@ typedef struct PageBatch
 	MemoryContext slicecxt;
 	HTAB	   *entries;
 	int			rows;
+	int64		pairs_written;	/* since the last look at statistics */
 } PageBatch;
 
 static inline bool
@@ -361,11 +364,12 @@ load_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
 	args[0] = is_array_datum(&acc);
 	args[1] = is_array_datum(&dev);
 	exec_plan(is_batch_plan(&plans,
-							"SELECT " PAGE_STATE_COLUMNS " FROM insure_stream.page_state s"
-							" WHERE (s.account_id, s.device_key) IN"
-							"  (SELECT k.a, k.d FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-							"   pg_catalog.unnest($2::pg_catalog.text[])) AS k(a, d))"
-							" ORDER BY s.account_id, s.device_key FOR UPDATE OF s",
+							/* one index probe per key, locking in key order */
+							"SELECT s.* FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+							"   pg_catalog.unnest($2::pg_catalog.text[])) AS k(a, d),"
+							" LATERAL (SELECT " PAGE_STATE_COLUMNS ", s.ctid FROM insure_stream.page_state s"
+							"           WHERE s.account_id OPERATOR(pg_catalog.=) k.a"
+							"             AND s.device_key OPERATOR(pg_catalog.=) k.d FOR UPDATE) AS s",
 							2, types, nkeys),
 			  args, SPI_OK_SELECT, "read page states");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -392,6 +396,7 @@ load_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
 		}
 		st->from_calls = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
 		e->old = st;
+		e->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 13, &isnull)));
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -416,26 +421,41 @@ insert_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* updates changed pairs, found by the tids their lock left them at */
 static void
 update_page_states(PageEntry **keys, int nkeys)
 {
 	static IsBatchPlan plans;
-	Datum		args[NUM_PAGE_ARGS];
+	Oid			types[NUM_PAGE_ARGS + 1];
+	Datum		args[NUM_PAGE_ARGS + 1];
+	IsArray		tids;
 
 	if (nkeys == 0)
 		return;
+	memcpy(types, page_arg_types, sizeof(page_arg_types));
+	types[NUM_PAGE_ARGS] = TIDARRAYOID;
 	page_args(keys, nkeys, false, args);
+	is_array_init(&tids, TIDOID);
+	for (int k = 0; k < nkeys; k++)
+		is_array_push(&tids, PointerGetDatum(&keys[k]->tid), false);
+	args[NUM_PAGE_ARGS] = is_array_datum(&tids);
 	exec_plan(is_batch_plan(&plans,
 							"UPDATE insure_stream.page_state AS s"
 							"   SET log_time = u.lt, log_seq = u.ls,"
 							"       bury_point_type = u.t, bury_point_type_at = u.ta, bury_point_type_seq = u.ts,"
 							"       page_name = u.p, page_name_at = u.pa, page_name_seq = u.ps,"
 							"       from_calls = u.fc"
-							"  FROM " PAGE_STATE_UNNEST
-							"       AS u(a, d, di, lt, ls, t, ta, ts, p, pa, ps, fc)"
-							" WHERE s.account_id OPERATOR(pg_catalog.=) u.a"
-							"   AND s.device_key OPERATOR(pg_catalog.=) u.d",
-							NUM_PAGE_ARGS, page_arg_types, nkeys),
+							"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+							"       pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
+							"       pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.text[]),"
+							"       pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.int8[]),"
+							"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.int8[]),"
+							"       pg_catalog.unnest($11::pg_catalog.int8[]), pg_catalog.unnest($12::pg_catalog.bool[]),"
+							"       pg_catalog.unnest($13::pg_catalog.tid[]))"
+							"       AS u(a, d, di, lt, ls, t, ta, ts, p, pa, ps, fc, tid)"
+							" WHERE s.ctid OPERATOR(pg_catalog.=) ANY ($13::pg_catalog.tid[])"
+							"   AND s.ctid OPERATOR(pg_catalog.=) u.tid",
+							NUM_PAGE_ARGS + 1, types, nkeys),
 			  args, SPI_OK_UPDATE, "update page states");
 }
 
@@ -510,6 +530,8 @@ flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 	}
 	update_page_states(changed, nchanged);
 	refresh_accounts(keys, nkeys);
+	batch->pairs_written += nkeys;
+	is_analyze_if_grown("page_state", &batch->pairs_written);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;
 	MemoryContextSwitchTo(oldcxt);
@@ -555,6 +577,7 @@ start_batch(PageBatch *batch)
 											ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	batch->pairs_written = 0;
 	/* outlives the chunks; goes with SPI_finish */
 	batch->settings = is_settings_load(CurrentMemoryContext);
 	new_page_chunk(batch);
