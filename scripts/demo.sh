@@ -31,4 +31,4 @@ fi
 	"
 ' _ "$demo_dir"
 echo
-echo "demo finished: 3 scenarios shown, 0 errors"
+echo "demo finished: 3 scenarios and status shown (the one ERROR above is the bad-input example)"
