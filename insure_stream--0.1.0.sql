@@ -1379,3 +1379,5 @@ GRANT SELECT ON insure_stream.config, insure_stream.order_state, insure_stream.o
 	insure_stream.order_hour_value, insure_stream.page_state, insure_stream.premium_applied,
 	insure_stream.maintenance_state
 	TO @extowner@;
+/* settings are no secret: any role the owner lets into the schema reads them (the time helpers need the zone) */
+GRANT SELECT ON insure_stream.config, insure_stream.settings TO PUBLIC;

@@ -62,6 +62,9 @@ for my $forbidden (
 ($ret, $out, $err) = $node->psql('owned', 'SELECT insure_stream.rebuild()',
 	extra_params => [ '-U', 'stranger' ]);
 like($err, qr/permission denied/, 'a role without grants cannot rebuild');
+($ret, $out, $err) = $node->psql('owned', q{SELECT insure_stream.from_unixtime(0, 'yyyy-MM-dd HH')},
+	extra_params => [ '-U', 'ingest' ]);
+is($out, '1970-01-01 00', 'a role let into the schema can use the time helpers') or diag($err);
 
 is($node->safe_psql('owned', 'SELECT count(*) FROM insure_stream.verify()'), '0',
 	'consistent after the ingest role wrote');
