@@ -113,6 +113,17 @@ is_analyze_if_grown(const char *table, int64 *written_since)
 	*written_since = 0;
 }
 
+/* attribute number of a column the extension's own event table must have */
+int
+is_column_number(TupleDesc desc, const char *table, const char *column)
+{
+	int			attnum = SPI_fnumber(desc, column);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of table \"%s\" is missing", column, table);
+	return attnum;
+}
+
 /* value of an int8 column of the slot; false when null */
 bool
 is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)

@@ -185,27 +185,17 @@ biz_date(int64 epoch_ms, pg_tz *tz)
 	return CStringGetTextDatum(buf);
 }
 
-static int
-column_number(TupleDesc desc, const char *name)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" of table \"user_order\" is missing", name);
-	return attnum;
-}
-
 static void
 find_columns(TupleDesc desc, OrderColumns *cols)
 {
-	cols->id = column_number(desc, "id");
-	cols->order_no = column_number(desc, "order_no");
-	cols->order_price = column_number(desc, "order_price");
-	cols->customer_tel = column_number(desc, "customer_tel");
-	cols->gmt_modified = column_number(desc, "gmt_modified");
-	cols->account_payble = column_number(desc, "account_payble");
-	cols->ingest_seq = column_number(desc, "ingest_seq");
-	cols->ingested_at = column_number(desc, "ingested_at");
+	cols->id = is_column_number(desc, "user_order", "id");
+	cols->order_no = is_column_number(desc, "user_order", "order_no");
+	cols->order_price = is_column_number(desc, "user_order", "order_price");
+	cols->customer_tel = is_column_number(desc, "user_order", "customer_tel");
+	cols->gmt_modified = is_column_number(desc, "user_order", "gmt_modified");
+	cols->account_payble = is_column_number(desc, "user_order", "account_payble");
+	cols->ingest_seq = is_column_number(desc, "user_order", "ingest_seq");
+	cols->ingested_at = is_column_number(desc, "user_order", "ingested_at");
 }
 
 static void

@@ -601,16 +601,6 @@ slot_text(TupleTableSlot *slot, int attnum)
 	return isnull ? NULL : (text *) DatumGetPointer(d);
 }
 
-static int
-log_column(TupleDesc desc, const char *name)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" of table \"user_log\" is missing", name);
-	return attnum;
-}
-
 PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
 
 /* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
@@ -621,12 +611,12 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply");
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_time = log_column(desc, "log_time");
-	int			att_device = log_column(desc, "device_id");
-	int			att_account = log_column(desc, "account_id");
-	int			att_type = log_column(desc, "bury_point_type");
-	int			att_page = log_column(desc, "page_name");
-	int			att_seq = log_column(desc, "ingest_seq");
+	int			att_time = is_column_number(desc, "user_log", "log_time");
+	int			att_device = is_column_number(desc, "user_log", "device_id");
+	int			att_account = is_column_number(desc, "user_log", "account_id");
+	int			att_type = is_column_number(desc, "user_log", "bury_point_type");
+	int			att_page = is_column_number(desc, "user_log", "page_name");
+	int			att_seq = is_column_number(desc, "user_log", "ingest_seq");
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
 												 ALLOCSET_SMALL_SIZES);
 	PageBatch	batch;

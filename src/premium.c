@@ -380,16 +380,6 @@ slot_cstring(TupleTableSlot *slot, int attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-static int
-info_column(TupleDesc desc, const char *name)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" of table \"update_info\" is missing", name);
-	return attnum;
-}
-
 static bool
 saved_event(IsSettings *settings, const char *event)
 {
@@ -415,12 +405,12 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply");
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_id = info_column(desc, "id");
-	int			att_event = info_column(desc, "event");
-	int			att_premium = info_column(desc, "now_premium");
-	int			att_time = info_column(desc, "gmt_modified");
-	int			att_info = info_column(desc, "now_info");
-	int			att_seq = info_column(desc, "ingest_seq");
+	int			att_id = is_column_number(desc, "update_info", "id");
+	int			att_event = is_column_number(desc, "update_info", "event");
+	int			att_premium = is_column_number(desc, "update_info", "now_premium");
+	int			att_time = is_column_number(desc, "update_info", "gmt_modified");
+	int			att_info = is_column_number(desc, "update_info", "now_info");
+	int			att_seq = is_column_number(desc, "update_info", "ingest_seq");
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium row",
 												 ALLOCSET_SMALL_SIZES);
 	PremiumBatch batch;
