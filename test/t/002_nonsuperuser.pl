@@ -15,6 +15,7 @@ $node->safe_psql('postgres', q{
 	CREATE DATABASE owned OWNER dbowner;
 	CREATE ROLE ingest LOGIN;
 	CREATE ROLE stranger LOGIN;
+	CREATE ROLE reader LOGIN;
 });
 
 sub as
@@ -40,6 +41,9 @@ is($ret, 0, 'the database owner creates the extension') or diag($err);
 	GRANT USAGE ON SCHEMA insure_stream TO ingest;
 	GRANT INSERT ON insure_stream.user_order TO ingest;
 	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq TO ingest;
+	GRANT USAGE ON SCHEMA insure_stream TO reader;
+	GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
+		insure_stream.user_last_log TO reader;
 	SELECT count(*) FROM insure_stream.verify();
 	SELECT biz_date || ' ' || total_premium FROM insure_stream.hs_order;
 }, extra_params => [ '-U', 'dbowner' ], on_error_stop => 1);
@@ -68,5 +72,14 @@ is($out, '1970-01-01 00', 'a role let into the schema can use the time helpers')
 
 is($node->safe_psql('owned', 'SELECT count(*) FROM insure_stream.verify()'), '0',
 	'consistent after the ingest role wrote');
+
+($ret, $out, $err) = $node->psql('owned',
+	'SELECT (SELECT count(*) FROM insure_stream.hs_order) + (SELECT count(*) FROM insure_stream.user_last_log)',
+	extra_params => [ '-U', 'reader' ]);
+is($out, '2', 'the reader reads the results') or diag($err);
+($ret, $out, $err) = $node->psql('owned',
+	q{INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (3, 1795572000000)},
+	extra_params => [ '-U', 'reader' ]);
+like($err, qr/permission denied/, 'the reader cannot ingest');
 $node->stop;
 done_testing();
