@@ -21,6 +21,21 @@ regress_counts() {
 	fi
 }
 
+# prove and pg_prove: "Tests=N" counts the subtests that ran; a failing file
+# adds "Tests: n Failed: f" (failed among those run) and "Failed x/y
+# subtests" (x = failed plus planned but not run).  A file that dies without
+# a failing subtest still fails (no "Result: PASS").
+prove_counts() {
+	local name=$1 out=$2 ran failed_run bad
+	ran=$(grep -oE 'Tests=[0-9]+' "$out" | tail -1 | grep -oE '[0-9]+')
+	ran=${ran:-0}
+	failed_run=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+' "$out" | awk '{s+=$4} END {print s+0}')
+	bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$out" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+	[ "$bad" -ge "$failed_run" ] || bad=$failed_run
+	grep -q '^Result: PASS' "$out" || [ "$bad" -gt 0 ] || bad=1
+	report "$name" "$((ran - failed_run))" "$bad"
+}
+
 status=0
 make -s installcheck ISOLATION= TAP_TESTS= > regress.out 2>&1 || status=1
 cat regress.out
@@ -33,20 +48,15 @@ regress_counts isolation isolation.out
 # TAP: PostgreSQL::Test::Cluster makes its own clusters
 make -s installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer > tap.out 2>&1 || status=1
 cat tap.out
-tests=$(grep -oE 'Tests=[0-9]+' tap.out | grep -oE '[0-9]+' || echo 0)
-bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' tap.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
-grep -q 'Result: PASS' tap.out || [ "$bad" -gt 0 ] || bad=1
-report tap "$((tests - bad))" "$bad"
+prove_counts tap tap.out
 
 # pgTAP: the schema contract, in a database of its own
+dropdb --if-exists pgtap_contract
 createdb pgtap_contract
 psql -q -d pgtap_contract -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION insure_stream'
 pg_prove -d pgtap_contract test/pgtap/*.sql > pgtap.out 2>&1 || status=1
 cat pgtap.out
-tests=$(grep -oE 'Tests=[0-9]+' pgtap.out | grep -oE '[0-9]+' || echo 0)
-bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' pgtap.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
-grep -q 'Result: PASS' pgtap.out || [ "$bad" -gt 0 ] || bad=1
-report pgtap "$((tests - bad))" "$bad"
+prove_counts pgtap pgtap.out
 dropdb pgtap_contract
 
 exit $status
