@@ -113,6 +113,30 @@ COMMENT ON TABLE insure_stream.rejected_events IS
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.rejected_events', '');
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.rejected_events_rejection_id_seq', '');
 
+/*
+ * rebuild() re-derives in parts of the keys (a part holds every event of
+ * its keys) and reports each part done when the event table is large
+ * enough for a rebuild to take a while.
+ */
+CREATE FUNCTION insure_stream.rebuild_progress(table_name text, part integer, parts integer)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF (SELECT c.reltuples FROM pg_catalog.pg_class c
+		 WHERE c.oid OPERATOR(pg_catalog.=)
+			   pg_catalog.format('insure_stream.%I', table_name)::pg_catalog.regclass)
+		OPERATOR(pg_catalog.>=) 100000 THEN
+		RAISE NOTICE '%', pg_catalog.format('rebuild of %s: %s%% done', table_name,
+											(part OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) 100 OPERATOR(pg_catalog./) parts);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rebuild_progress(text, integer, integer) IS
+	'rebuild(): reports the share of an event table re-derived (tables of 100000 rows or more)';
+REVOKE ALL ON FUNCTION insure_stream.rebuild_progress(text, integer, integer) FROM PUBLIC;
+
 /* event tables are append-only logs */
 CREATE FUNCTION insure_stream.refuse_event_change() RETURNS trigger
 	LANGUAGE C
@@ -382,7 +406,7 @@ COMMENT ON FUNCTION insure_stream.order_accepted(bigint, bigint, timestamptz, te
  * the trigger must have produced if every non-quarantined event had been
  * ingested when it really was, under the current settings.
  */
-CREATE FUNCTION insure_stream.derive_order_state()
+CREATE FUNCTION insure_stream.derive_order_state(part integer DEFAULT 0, parts integer DEFAULT 1)
 	RETURNS TABLE (id bigint, day date, gmt_modified bigint, gmt_seq bigint,
 				   order_no varchar, order_no_at bigint, order_no_seq bigint,
 				   customer_tel varchar, customer_tel_at bigint, customer_tel_seq bigint,
@@ -401,6 +425,8 @@ CREATE FUNCTION insure_stream.derive_order_state()
 				   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval))::pg_catalog.date AS day
 		  FROM insure_stream.user_order e, cfg
 		 WHERE insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
+		   AND ((e.id OPERATOR(pg_catalog.%) parts) OPERATOR(pg_catalog.+) parts)
+				OPERATOR(pg_catalog.%) parts OPERATOR(pg_catalog.=) part
 		   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
 							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
 							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
@@ -424,9 +450,9 @@ CREATE FUNCTION insure_stream.derive_order_state()
 		   insure_stream.order_biz_date(s.g, cfg.tz)
 	  FROM s, cfg
 	$$;
-COMMENT ON FUNCTION insure_stream.derive_order_state() IS
-	'per (user, day) order state recomputed from user_order with plain SQL';
-REVOKE ALL ON FUNCTION insure_stream.derive_order_state() FROM PUBLIC;
+COMMENT ON FUNCTION insure_stream.derive_order_state(integer, integer) IS
+	'per (user, day) order state recomputed from user_order with plain SQL (the users of one part of several)';
+REVOKE ALL ON FUNCTION insure_stream.derive_order_state(integer, integer) FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.verify_orders(
 	OUT relation text, OUT key text, OUT column_name text,
@@ -543,6 +569,7 @@ DECLARE
 	zone text := insure_stream.setting('time_zone');
 	kept_day date;		/* days before it lost their events to purge_events() */
 	kept_biz varchar;
+	parts CONSTANT integer := 10;
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
@@ -553,15 +580,18 @@ BEGIN
 	DELETE FROM insure_stream.maintenance_state
 	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
 
-	INSERT INTO insure_stream.order_state
-		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
-		 customer_tel, customer_tel_at, customer_tel_seq,
-		 account_payble, account_payble_at, account_payble_seq)
-	SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
-		   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-		   d.account_payble, d.account_payble_at, d.account_payble_seq
-	  FROM insure_stream.derive_order_state() d
-	 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
+	FOR part IN 0 .. parts - 1 LOOP
+		INSERT INTO insure_stream.order_state
+			(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+			 customer_tel, customer_tel_at, customer_tel_seq,
+			 account_payble, account_payble_at, account_payble_seq)
+		SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+			   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+			   d.account_payble, d.account_payble_at, d.account_payble_seq
+		  FROM insure_stream.derive_order_state(part, parts) d
+		 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
+		PERFORM insure_stream.rebuild_progress('user_order', part, parts);
+	END LOOP;
 
 	INSERT INTO insure_stream.order_hour_value (biz_date, kind, value, refs)
 	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), v.kind, v.value, pg_catalog.count(*)
@@ -830,7 +860,7 @@ REVOKE ALL ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) 
 GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO @extowner@;
 
 /* page_state recomputed from user_log with plain SQL */
-CREATE FUNCTION insure_stream.derive_page_state()
+CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1)
 	RETURNS TABLE (account_id varchar, device_key varchar, device_id varchar,
 				   log_time bigint, log_seq bigint,
 				   bury_point_type varchar, bury_point_type_at bigint, bury_point_type_seq bigint,
@@ -851,14 +881,16 @@ CREATE FUNCTION insure_stream.derive_page_state()
 		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1]
 	  FROM insure_stream.user_log e
 	 WHERE e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+	   AND ((pg_catalog.hashtext(e.account_id) OPERATOR(pg_catalog.%) parts) OPERATOR(pg_catalog.+) parts)
+			OPERATOR(pg_catalog.%) parts OPERATOR(pg_catalog.=) part
 	   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
 						WHERE r.table_name OPERATOR(pg_catalog.=) 'user_log'
 						  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
 	 GROUP BY e.account_id, e.device_id
 	$$;
-COMMENT ON FUNCTION insure_stream.derive_page_state() IS
-	'per (account, device) page state recomputed from user_log with plain SQL';
-REVOKE ALL ON FUNCTION insure_stream.derive_page_state() FROM PUBLIC;
+COMMENT ON FUNCTION insure_stream.derive_page_state(integer, integer) IS
+	'per (account, device) page state recomputed from user_log with plain SQL (the accounts of one part of several)';
+REVOKE ALL ON FUNCTION insure_stream.derive_page_state(integer, integer) FROM PUBLIC;
 
 /* log_time before which user_log rows were purged (none: minimum) */
 CREATE FUNCTION insure_stream.events_purged_before_ms() RETURNS bigint
@@ -937,34 +969,39 @@ CREATE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	parts CONSTANT integer := 10;
 BEGIN
 	LOCK TABLE insure_stream.user_log IN SHARE MODE;
 	LOCK TABLE insure_stream.user_last_log IN EXCLUSIVE MODE;
 	DELETE FROM insure_stream.page_state s
 	 WHERE NOT s.from_calls
 	   AND s.log_time OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms();
-	INSERT INTO insure_stream.page_state AS s
-		(account_id, device_key, device_id, log_time, log_seq,
-		 bury_point_type, bury_point_type_at, bury_point_type_seq,
-		 page_name, page_name_at, page_name_seq)
-	SELECT * FROM insure_stream.derive_page_state()
-	ON CONFLICT (account_id, device_key) DO UPDATE SET
-		log_time = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
-						THEN excluded.log_time ELSE s.log_time END,
-		log_seq = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
-					   THEN excluded.log_seq ELSE s.log_seq END,
-		bury_point_type = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-			THEN excluded.bury_point_type ELSE s.bury_point_type END,
-		bury_point_type_at = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-			THEN excluded.bury_point_type_at ELSE s.bury_point_type_at END,
-		bury_point_type_seq = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-			THEN excluded.bury_point_type_seq ELSE s.bury_point_type_seq END,
-		page_name = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-			THEN excluded.page_name ELSE s.page_name END,
-		page_name_at = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-			THEN excluded.page_name_at ELSE s.page_name_at END,
-		page_name_seq = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-			THEN excluded.page_name_seq ELSE s.page_name_seq END;
+	FOR part IN 0 .. parts - 1 LOOP
+		INSERT INTO insure_stream.page_state AS s
+			(account_id, device_key, device_id, log_time, log_seq,
+			 bury_point_type, bury_point_type_at, bury_point_type_seq,
+			 page_name, page_name_at, page_name_seq)
+		SELECT * FROM insure_stream.derive_page_state(part, parts)
+		ON CONFLICT (account_id, device_key) DO UPDATE SET
+			log_time = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
+							THEN excluded.log_time ELSE s.log_time END,
+			log_seq = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
+						   THEN excluded.log_seq ELSE s.log_seq END,
+			bury_point_type = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
+				THEN excluded.bury_point_type ELSE s.bury_point_type END,
+			bury_point_type_at = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
+				THEN excluded.bury_point_type_at ELSE s.bury_point_type_at END,
+			bury_point_type_seq = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
+				THEN excluded.bury_point_type_seq ELSE s.bury_point_type_seq END,
+			page_name = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
+				THEN excluded.page_name ELSE s.page_name END,
+			page_name_at = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
+				THEN excluded.page_name_at ELSE s.page_name_at END,
+			page_name_seq = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
+				THEN excluded.page_name_seq ELSE s.page_name_seq END;
+		PERFORM insure_stream.rebuild_progress('user_log', part, parts);
+	END LOOP;
 	DELETE FROM insure_stream.user_last_log;
 	INSERT INTO insure_stream.user_last_log (account_id, device_id, bury_point_type, page_name)
 	SELECT DISTINCT ON (s.account_id) s.account_id, s.device_id, s.bury_point_type, s.page_name
