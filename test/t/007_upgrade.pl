@@ -1,0 +1,113 @@
+# The upgrade path: an installation of the first version, with data, updated
+# by ALTER EXTENSION ... UPDATE, equals a fresh installation of the default
+# version (objects, definitions, columns, privileges, dump registration),
+# keeps its data and settings, and goes on ingesting with verify() clean.
+# Today a fresh installation runs the same chain of scripts; the comparison
+# starts to bite when a version ships its own full install script (do that
+# with every release that changes objects).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE updated; CREATE DATABASE fresh;');
+
+my $ingest = q{
+	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1') ON CONFLICT DO NOTHING;
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+		SELECT g % 40, 'o' || g, 't' || (g % 9), 1795572000000 + g * 1000, g / 4.0
+		  FROM generate_series(1, 500) g;
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
+		VALUES (1, 'saved', '50', 'a');
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+		SELECT g, 'd' || (g % 3), 'a' || (g % 20), 'p' || g FROM generate_series(1, 200) g;
+};
+
+$node->safe_psql('updated', qq{
+	CREATE EXTENSION insure_stream VERSION '0.1.0';
+	SELECT insure_stream.configure('order_window', 'none');
+	SELECT insure_stream.configure('drop_threshold', '0.2');
+	$ingest
+});
+is($node->safe_psql('updated',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'insure_stream'}),
+	'0.1.0', 'the first version installs');
+
+my $default = $node->safe_psql('updated',
+	q{SELECT default_version FROM pg_available_extensions WHERE name = 'insure_stream'});
+isnt($default, '0.1.0', 'the default version is a later one');
+
+my $before = $node->safe_psql('updated', q{
+	SELECT (SELECT count(*) FROM insure_stream.hs_order) || ' ' ||
+		   (SELECT sum(total_premium) FROM insure_stream.hs_order) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.premium_alert) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.user_last_log)});
+$node->safe_psql('updated', 'ALTER EXTENSION insure_stream UPDATE');
+is($node->safe_psql('updated',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'insure_stream'}),
+	$default, 'ALTER EXTENSION UPDATE reaches the default version');
+is($node->safe_psql('updated', q{
+	SELECT (SELECT count(*) FROM insure_stream.hs_order) || ' ' ||
+		   (SELECT sum(total_premium) FROM insure_stream.hs_order) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.premium_alert) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.user_last_log)}),
+	$before, 'results are kept across the update');
+is($node->safe_psql('updated',
+		q{SELECT string_agg(name || '=' || value, ',' ORDER BY name) FROM insure_stream.settings
+		   WHERE name IN ('order_window', 'drop_threshold')}),
+	'drop_threshold=0.2,order_window=none', 'settings are kept across the update');
+
+# what an installation is made of, as text that does not depend on OIDs
+my $shape = q{
+	WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'insure_stream')
+	SELECT 'member ' || pg_describe_object(d.classid, d.objid, d.objsubid)
+	  FROM pg_depend d, ext WHERE d.refobjid = ext.oid AND d.deptype = 'e'
+	UNION ALL
+	SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid)
+		   || coalesce(array_to_string(p.proacl, ','), '')
+	  FROM pg_proc p WHERE p.pronamespace = 'insure_stream'::regnamespace AND p.prokind <> 'a'
+	UNION ALL
+	SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+		   || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '')
+		   || ' ' || coalesce(array_to_string(c.relacl, ','), '')
+	  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+	  LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
+	 WHERE c.relnamespace = 'insure_stream'::regnamespace
+	UNION ALL
+	SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	 WHERE c.relnamespace = 'insure_stream'::regnamespace
+	UNION ALL
+	SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+	  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+	 WHERE c.relnamespace = 'insure_stream'::regnamespace AND NOT t.tgisinternal
+	UNION ALL
+	SELECT 'dumped ' || cfg::regclass || ' ' || coalesce(cond, '')
+	  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(cfg, cond)
+	 WHERE e.extname = 'insure_stream'
+	ORDER BY 1
+};
+$node->safe_psql('fresh', 'CREATE EXTENSION insure_stream');
+my $updated_shape = $node->safe_psql('updated', $shape);
+my $fresh_shape = $node->safe_psql('fresh', $shape);
+cmp_ok(scalar(split /\n/, $fresh_shape), '>', 100, 'the installation has its objects');
+is($updated_shape, $fresh_shape, 'an updated installation equals a fresh one');
+
+# ingest goes on after the update
+$node->safe_psql('updated', qq{
+	$ingest
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
+		VALUES (1, 'saved', '10', 'b');
+});
+is($node->safe_psql('updated', 'SELECT count(*) FROM insure_stream.verify()'),
+	'0', 'verify() is clean after ingesting on the updated installation');
+is($node->safe_psql('updated',
+		'SELECT now_premium FROM insure_stream.premium_alert WHERE id = 1'),
+	'10', 'the trigger works after the update');
+
+$node->stop;
+done_testing();
