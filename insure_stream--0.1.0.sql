@@ -3,6 +3,34 @@
 \echo Use "CREATE EXTENSION insure_stream" to load this file. \quit
 
 /*
+ * CREATE EXTENSION uses a schema named insure_stream if one is there.  Only
+ * take it when it is empty and belongs to the installing role (or a
+ * superuser): another role's schema would let that role add look-alike
+ * functions or operators beside ours.
+ */
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+				WHERE n.nspname OPERATOR(pg_catalog.=) 'insure_stream'
+				  AND ((n.nspowner OPERATOR(pg_catalog.<>) '@extowner@'::pg_catalog.regrole
+						AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+								  WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner))
+					   OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+								   WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid)
+					   OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+								   WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid)
+					   OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t
+								   WHERE t.typnamespace OPERATOR(pg_catalog.=) n.oid)
+					   OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator o
+								   WHERE o.oprnamespace OPERATOR(pg_catalog.=) n.oid))) THEN
+		RAISE EXCEPTION 'schema "insure_stream" already exists and is not an empty schema of the installing role'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop or rename that schema, or have its owner run CREATE EXTENSION.';
+	END IF;
+END
+$$;
+
+/*
  * ======================================================================
  * Settings
  * ======================================================================
@@ -89,7 +117,7 @@ $$;
 COMMENT ON FUNCTION insure_stream.configure(text, text) IS
 	'validates and changes a setting; a new time_zone or order_window re-derives the results';
 REVOKE ALL ON FUNCTION insure_stream.configure(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.configure(text, text) TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.configure(text, text) TO @extowner@ WITH GRANT OPTION;
 
 /*
  * ======================================================================
@@ -675,7 +703,7 @@ $$;
 COMMENT ON FUNCTION insure_stream.compact_orders() IS
 	'folds partial hour rows and drops the per-user state of closed days; returns the states removed';
 REVOKE ALL ON FUNCTION insure_stream.compact_orders() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.compact_orders() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.compact_orders() TO @extowner@ WITH GRANT OPTION;
 
 /* == end of Scenario 1 == */
 
@@ -857,7 +885,7 @@ CREATE FUNCTION insure_stream.track_page(account_id text, device_id text,
 COMMENT ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) IS
 	'records a page view without a log row: same state and semantics as inserting into user_log';
 REVOKE ALL ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO @extowner@ WITH GRANT OPTION;
 
 /* page_state recomputed from user_log with plain SQL */
 CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1)
@@ -1132,7 +1160,7 @@ CREATE FUNCTION insure_stream.verify(
 COMMENT ON FUNCTION insure_stream.verify() IS
 	'recomputes every result from the event tables; returns the differences (no rows = consistent)';
 REVOKE ALL ON FUNCTION insure_stream.verify() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.verify() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.verify() TO @extowner@ WITH GRANT OPTION;
 
 CREATE FUNCTION insure_stream.rebuild() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1195,7 +1223,7 @@ $$;
 COMMENT ON FUNCTION insure_stream.purge_events(interval) IS
 	'deletes event rows of the days older than the interval; results are kept';
 REVOKE ALL ON FUNCTION insure_stream.purge_events(interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.purge_events(interval) TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.purge_events(interval) TO @extowner@ WITH GRANT OPTION;
 
 /* periodic work, safe while ingest runs: compaction, then retention */
 CREATE FUNCTION insure_stream.maintenance() RETURNS TABLE (task text, affected bigint)
@@ -1224,7 +1252,7 @@ $$;
 COMMENT ON FUNCTION insure_stream.maintenance() IS
 	'compacts closed days and partial rows, then purges events past the retention setting';
 REVOKE ALL ON FUNCTION insure_stream.maintenance() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.maintenance() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.maintenance() TO @extowner@ WITH GRANT OPTION;
 
 /*
  * Events per table as the current settings classify the log (the rule that
@@ -1333,12 +1361,12 @@ $$;
 COMMENT ON FUNCTION insure_stream.status() IS
 	'events accepted, filtered and rejected; result rows; state size; pending work; maintenance; pg_cron jobs';
 REVOKE ALL ON FUNCTION insure_stream.status() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.status() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.status() TO @extowner@ WITH GRANT OPTION;
 
 CREATE VIEW insure_stream.status AS SELECT * FROM insure_stream.status();
 COMMENT ON VIEW insure_stream.status IS 'insure_stream.status() as a view';
 REVOKE ALL ON insure_stream.status FROM PUBLIC;
-GRANT SELECT ON insure_stream.status TO @extowner@;
+GRANT SELECT ON insure_stream.status TO @extowner@ WITH GRANT OPTION;
 
 /* pg_cron is optional: used when installed in this database */
 CREATE FUNCTION insure_stream.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
@@ -1368,7 +1396,7 @@ $$;
 COMMENT ON FUNCTION insure_stream.schedule_maintenance(text) IS
 	'registers insure_stream.maintenance() with pg_cron (job insure_stream_maintenance)';
 REVOKE ALL ON FUNCTION insure_stream.schedule_maintenance(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.schedule_maintenance(text) TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.schedule_maintenance(text) TO @extowner@ WITH GRANT OPTION;
 
 CREATE FUNCTION insure_stream.unschedule_maintenance() RETURNS boolean
 	LANGUAGE plpgsql VOLATILE
@@ -1390,9 +1418,9 @@ $$;
 COMMENT ON FUNCTION insure_stream.unschedule_maintenance() IS
 	'removes the pg_cron job of insure_stream.maintenance()';
 REVOKE ALL ON FUNCTION insure_stream.unschedule_maintenance() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.unschedule_maintenance() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.unschedule_maintenance() TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION insure_stream.rebuild() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.rebuild() TO @extowner@;
+GRANT EXECUTE ON FUNCTION insure_stream.rebuild() TO @extowner@ WITH GRANT OPTION;
 
 /*
  * ======================================================================

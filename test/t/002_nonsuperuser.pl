@@ -26,7 +26,16 @@ sub as
 
 is($node->safe_psql('owned', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dbowner'}), 'f',
 	'the owner is not a superuser');
+# a schema of that name set up by another role is not taken over
+$node->safe_psql('owned', 'GRANT CREATE ON DATABASE owned TO stranger');
+$node->safe_psql('owned', 'CREATE SCHEMA insure_stream', extra_params => [ '-U', 'stranger' ]);
 my ($ret, $out, $err) = $node->psql('owned', 'CREATE EXTENSION insure_stream',
+	extra_params => [ '-U', 'dbowner' ]);
+like($err, qr/schema "insure_stream" already exists and is not an empty schema of the installing role/,
+	"another role's schema named insure_stream is refused");
+$node->safe_psql('owned', 'DROP SCHEMA insure_stream; REVOKE CREATE ON DATABASE owned FROM stranger');
+
+($ret, $out, $err) = $node->psql('owned', 'CREATE EXTENSION insure_stream',
 	extra_params => [ '-U', 'dbowner' ]);
 is($ret, 0, 'the database owner creates the extension') or diag($err);
 
@@ -39,8 +48,10 @@ is($ret, 0, 'the database owner creates the extension') or diag($err);
 	INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '10', 'n');
 	SELECT insure_stream.track_page('acc', 'dev', 'view', 'home', 1);
 	GRANT USAGE ON SCHEMA insure_stream TO ingest;
-	GRANT INSERT ON insure_stream.user_order TO ingest;
-	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq TO ingest;
+	GRANT INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log TO ingest;
+	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq,
+		insure_stream.update_info_ingest_seq_seq, insure_stream.user_log_ingest_seq_seq TO ingest;
+	GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO ingest;
 	GRANT USAGE ON SCHEMA insure_stream TO reader;
 	GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
 		insure_stream.user_last_log TO reader;
@@ -54,11 +65,30 @@ like($out, qr/^2026112502 10$/m, 'the owner sees the hour figures');
 ($ret, $out, $err) = $node->psql('owned', q{INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
 	VALUES (2, 'o2', 1795572000000, 5)}, extra_params => [ '-U', 'ingest' ]);
 is($ret, 0, 'the ingest role can insert events (the trigger runs as the owner)') or diag($err);
+($ret, $out, $err) = $node->psql('owned', q{
+	INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '5', 'm');
+	COPY insure_stream.user_log (log_time, device_id, account_id, page_name) FROM STDIN;
+7	dev	acc	cart
+\.
+	SELECT insure_stream.track_page('acc2', 'dev', 'view', 'home', 1);
+}, extra_params => [ '-U', 'ingest' ], on_error_stop => 1);
+is($ret, 0, 'the ingest role ingests into every event table, by COPY too, and calls track_page()')
+  or diag($err);
 for my $forbidden (
 	q{UPDATE insure_stream.order_hour_part SET premium = 0},
 	q{DELETE FROM insure_stream.order_state},
+	q{UPDATE insure_stream.order_hour_value SET refs = 0},
+	q{DELETE FROM insure_stream.premium_alert},
+	q{UPDATE insure_stream.raw_info SET raw_premium = '1'},
+	q{DELETE FROM insure_stream.page_state},
+	q{UPDATE insure_stream.user_last_log SET page_name = 'x'},
+	q{DELETE FROM insure_stream.user_order},
+	q{TRUNCATE insure_stream.user_log},
+	q{INSERT INTO insure_stream.config VALUES ('drop_threshold', '0.5', false)},
 	q{SELECT insure_stream.configure('drop_threshold', '0.5')},
-	q{SELECT insure_stream.rebuild()})
+	q{SELECT insure_stream.rebuild()},
+	q{SELECT * FROM insure_stream.maintenance()},
+	q{SELECT * FROM insure_stream.purge_events('1 day')})
 {
 	($ret, $out, $err) = $node->psql('owned', $forbidden, extra_params => [ '-U', 'ingest' ]);
 	like($err, qr/permission denied/, "ingest role refused: $forbidden");
@@ -76,7 +106,7 @@ is($node->safe_psql('owned', 'SELECT count(*) FROM insure_stream.verify()'), '0'
 ($ret, $out, $err) = $node->psql('owned',
 	'SELECT (SELECT count(*) FROM insure_stream.hs_order) + (SELECT count(*) FROM insure_stream.user_last_log)',
 	extra_params => [ '-U', 'reader' ]);
-is($out, '2', 'the reader reads the results') or diag($err);
+is($out, '3', 'the reader reads the results') or diag($err);
 ($ret, $out, $err) = $node->psql('owned',
 	q{INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (3, 1795572000000)},
 	extra_params => [ '-U', 'reader' ]);
