@@ -339,6 +339,7 @@ CREATE FUNCTION insure_stream.user_order_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET jit = off
 	AS 'MODULE_PATHNAME', 'insure_stream_user_order_apply';
 COMMENT ON FUNCTION insure_stream.user_order_apply() IS
 	'trigger: folds a statement''s orders into order_state and the hour figures';
@@ -736,6 +737,7 @@ CREATE FUNCTION insure_stream.update_info_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET jit = off
 	AS 'MODULE_PATHNAME', 'insure_stream_update_info_apply';
 COMMENT ON FUNCTION insure_stream.update_info_apply() IS
 	'trigger: applies policy changes to raw_info in arrival order, upserting and notifying premium-drop alerts';
@@ -866,6 +868,7 @@ CREATE FUNCTION insure_stream.user_log_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET jit = off
 	AS 'MODULE_PATHNAME', 'insure_stream_user_log_apply';
 COMMENT ON FUNCTION insure_stream.user_log_apply() IS
 	'trigger: folds a statement''s page views into page_state and user_last_log';
@@ -881,6 +884,7 @@ CREATE FUNCTION insure_stream.track_page(account_id text, device_id text,
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET jit = off
 	AS 'MODULE_PATHNAME', 'insure_stream_track_page';
 COMMENT ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) IS
 	'records a page view without a log row: same state and semantics as inserting into user_log';

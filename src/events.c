@@ -79,9 +79,10 @@ is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
  * A state table that grew a lot within a statement (a first bulk load) may
  * still have the statistics of an empty table, and plans made from them
  * scan it whole for every key.  So once a statement has written at least
- * 1000 rows into a state table and more than a quarter of what its
- * statistics count, the table is analyzed, unless someone else (autovacuum)
- * is at it.  Cached plans are remade from the new statistics.
+ * 1000 rows into a state table and as many as its statistics count, the
+ * table is analyzed (so about log2(rows) times in a first load), unless
+ * someone else (autovacuum) is at it.  Cached plans are remade from the new
+ * statistics.
  */
 void
 is_analyze_if_grown(const char *table, int64 *written_since)
@@ -103,7 +104,7 @@ is_analyze_if_grown(const char *table, int64 *written_since)
 		reltuples = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
 		ReleaseSysCache(tup);
 	}
-	if (reltuples >= 0 && *written_since * 4 < reltuples)
+	if (reltuples >= 0 && *written_since < reltuples)
 		return;
 	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 		return;

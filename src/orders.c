@@ -560,8 +560,7 @@ update_states(OrderBatch *batch, StateArrays *sa, IsArray *tids)
 						 "       pg_catalog.unnest($11::pg_catalog.float8[]), pg_catalog.unnest($12::pg_catalog.int8[]),"
 						 "       pg_catalog.unnest($13::pg_catalog.int8[]), pg_catalog.unnest($14::pg_catalog.tid[]))"
 						 "       AS u(id, day, g, gs, o, oa, os, t, ta, ts, p, pa, ps, tid)"
-						 " WHERE s.ctid OPERATOR(pg_catalog.=) ANY ($14::pg_catalog.tid[])"
-						 "   AND s.ctid OPERATOR(pg_catalog.=) u.tid",
+						 " WHERE s.ctid OPERATOR(pg_catalog.=) u.tid",
 						 NUM_STATE_ARGS + 1, types, tids->count);
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	state_arrays_datums(sa, args);

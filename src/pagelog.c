@@ -453,8 +453,7 @@ update_page_states(PageEntry **keys, int nkeys)
 							"       pg_catalog.unnest($11::pg_catalog.int8[]), pg_catalog.unnest($12::pg_catalog.bool[]),"
 							"       pg_catalog.unnest($13::pg_catalog.tid[]))"
 							"       AS u(a, d, di, lt, ls, t, ta, ts, p, pa, ps, fc, tid)"
-							" WHERE s.ctid OPERATOR(pg_catalog.=) ANY ($13::pg_catalog.tid[])"
-							"   AND s.ctid OPERATOR(pg_catalog.=) u.tid",
+							" WHERE s.ctid OPERATOR(pg_catalog.=) u.tid",
 							NUM_PAGE_ARGS + 1, types, nkeys),
 			  args, SPI_OK_UPDATE, "update page states");
 }
