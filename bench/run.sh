@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All benchmarks on a throwaway cluster (Debian 12, root or sudo):
-#   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), events
+#   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), floor, events
 # Each bench/*.sh also runs alone against the server in the PG* variables.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,7 @@ fi
 		set -e
 		echo; echo \"== last_value\"; bash bench/last_value.sh
 		echo; echo \"== Scenario 1 (orders)\"; bash bench/orders.sh --memory
+		echo; echo \"== Scenario 1 against the SQL floor\"; bash bench/floor.sh
 		echo; echo \"== Scenarios 2 and 3 (events)\"; bash bench/events.sh
 	"
 ' _ "$work"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Scenario 1: how close to the floor of any SQL-level design the trigger is.
+# The "floor" writes what Scenario 1 must persist per order with the
+# cheapest SQL there is, and nothing else: no reading of the old state, no
+# retraction, no locking order, no validation.
+#   single row: one statement, the event row plus an upsert of the user's
+#     state, two reference-count upserts and one hour upsert (CTEs);
+#   bulk: the event rows, then the states, reference counts and hours of the
+#     load written set-based (INSERT ... SELECT ... GROUP BY into empty tables).
+# Ratios of medians against a bare table in the same run.  Uses the server
+# in the PG* environment variables.  Knobs: ROWS (1000000), USERS (200000),
+# RUNS (3), SECS (10).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROWS=${ROWS:-1000000}
+USERS=${USERS:-200000}
+RUNS=${RUNS:-3}
+SECS=${SECS:-10}
+DB=${BENCH_DB:-bench_floor}
+export PGDATABASE=$DB
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+now_ns() { date +%s%N; }
+timed() {
+	local t0 t1
+	t0=$(now_ns)
+	psql_q -c "$1" >/dev/null
+	t1=$(now_ns)
+	echo $(((t1 - t0) / 1000000))
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+dropdb --if-exists --force "$DB" 2>/dev/null || true
+createdb "$DB"
+psql_q <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION insure_stream;
+SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+CREATE TABLE bare (LIKE insure_stream.user_order INCLUDING DEFAULTS);
+CREATE TABLE floor_events (LIKE insure_stream.user_order INCLUDING DEFAULTS);
+CREATE TABLE floor_state (id bigint, day date, gmt_modified bigint, order_no varchar,
+	customer_tel varchar, account_payble double precision, PRIMARY KEY (id, day));
+CREATE TABLE floor_value (biz_date varchar, kind "char", value varchar, refs bigint,
+	PRIMARY KEY (biz_date, kind, value));
+CREATE TABLE floor_hour (biz_date varchar, writer int, users bigint, premium numeric,
+	PRIMARY KEY (biz_date, writer));
+SQL
+
+psql_q -v rows="$ROWS" -v users="$USERS" <<'SQL'
+SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
+CREATE TABLE src AS
+SELECT u.id,
+       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
+       CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,
+       :day0 + (random() * 86399999)::bigint AS gmt_modified,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8 END AS account_payble
+  FROM generate_series(1, :rows) g,
+       LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
+SQL
+COLS="id, order_no, customer_tel, gmt_modified, account_payble"
+BIZ="to_char(to_timestamp(gmt_modified / 1000.0) AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDDHH24')"
+
+reset_all() {
+	psql_q -c "TRUNCATE bare, floor_events, floor_state, floor_value, floor_hour,
+		insure_stream.user_order, insure_stream.order_state,
+		insure_stream.order_hour_part, insure_stream.order_hour_value" -c "CHECKPOINT" >/dev/null
+}
+
+FLOOR_BULK="
+BEGIN;
+INSERT INTO floor_events ($COLS) SELECT $COLS FROM src;
+INSERT INTO floor_state
+SELECT DISTINCT ON (id) id, current_date, gmt_modified, order_no, customer_tel, account_payble
+  FROM src ORDER BY id, gmt_modified DESC;
+INSERT INTO floor_value
+SELECT $BIZ, v.kind, v.value, count(*)
+  FROM floor_state, LATERAL (VALUES ('p'::\"char\", order_no), ('t', customer_tel)) AS v(kind, value)
+ WHERE v.value IS NOT NULL GROUP BY 1, 2, 3;
+INSERT INTO floor_hour
+SELECT $BIZ, 0, count(*), sum(coalesce(account_payble, 0)::numeric) FROM floor_state GROUP BY 1;
+COMMIT;"
+
+declare -a bare_bulk floor_bulk ext_bulk
+for run in $(seq 1 "$RUNS"); do
+	reset_all
+	bare_bulk+=("$(timed "INSERT INTO bare ($COLS) SELECT $COLS FROM src")")
+	floor_bulk+=("$(timed "$FLOOR_BULK")")
+	ext_bulk+=("$(timed "INSERT INTO insure_stream.user_order ($COLS) SELECT $COLS FROM src")")
+	echo "run $run: INSERT ... SELECT bare ${bare_bulk[-1]} ms, floor ${floor_bulk[-1]} ms, insure_stream ${ext_bulk[-1]} ms"
+done
+
+hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
+SETS="\\set uid random(1, $USERS)
+\\set off random(0, 3599999)
+\\set amt random(1, 100000)"
+cat > /tmp/insure_stream_floor_bare.sql <<SQL
+$SETS
+INSERT INTO bare ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+SQL
+cat > /tmp/insure_stream_floor_floor.sql <<SQL
+$SETS
+WITH e AS (INSERT INTO floor_events ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0)),
+ s AS (INSERT INTO floor_state VALUES (:uid, current_date, $hour0 + :off, 'PB' || :off, '139' || :uid, :amt / 100.0)
+       ON CONFLICT (id, day) DO UPDATE SET gmt_modified = excluded.gmt_modified, order_no = excluded.order_no,
+       account_payble = excluded.account_payble),
+ p AS (INSERT INTO floor_value VALUES ('h', 'p', 'PB' || :off, 1)
+       ON CONFLICT (biz_date, kind, value) DO UPDATE SET refs = floor_value.refs + 1),
+ t AS (INSERT INTO floor_value VALUES ('h', 't', '139' || :uid, 1)
+       ON CONFLICT (biz_date, kind, value) DO UPDATE SET refs = floor_value.refs + 1)
+INSERT INTO floor_hour VALUES ('h', pg_backend_pid(), 1, :amt / 100.0)
+ON CONFLICT (biz_date, writer) DO UPDATE SET users = floor_hour.users + 1,
+   premium = floor_hour.premium + excluded.premium;
+SQL
+cat > /tmp/insure_stream_floor_ext.sql <<SQL
+$SETS
+INSERT INTO insure_stream.user_order ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+SQL
+tps() {
+	pgbench -n -c 1 -j 1 -T "$SECS" -f "/tmp/insure_stream_floor_$1.sql" 2>/dev/null |
+		awk '/^tps/ {printf "%d", $3}'
+}
+declare -a bare_tps floor_tps ext_tps
+for run in $(seq 1 "$RUNS"); do
+	reset_all
+	bare_tps+=("$(tps bare)")
+	floor_tps+=("$(tps floor)")
+	ext_tps+=("$(tps ext)")
+	echo "run $run: single-row tps bare ${bare_tps[-1]}, floor ${floor_tps[-1]}, insure_stream ${ext_tps[-1]}"
+done
+psql_q -Atc "SELECT 'verify() differences: ' || count(*) FROM insure_stream.verify()"
+
+m_bb=$(median "${bare_bulk[@]}"); m_fb=$(median "${floor_bulk[@]}"); m_eb=$(median "${ext_bulk[@]}")
+m_bt=$(median "${bare_tps[@]}"); m_ft=$(median "${floor_tps[@]}"); m_et=$(median "${ext_tps[@]}")
+echo
+echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floor / bare | insure_stream / bare |"
+echo "|---|---|---|---|---|---|"
+echo "| INSERT ... SELECT of $ROWS orders | $m_bb ms | $m_fb ms | $m_eb ms | $(ratio "$m_fb" "$m_bb")x time | $(ratio "$m_eb" "$m_bb")x time |"
+echo "| single-row INSERT, pgbench 1 client | $m_bt tps | $m_ft tps | $m_et tps | $(ratio "$m_ft" "$m_bt")x tps | $(ratio "$m_et" "$m_bt")x tps |"
+rm -f /tmp/insure_stream_floor_*.sql
