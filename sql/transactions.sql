@@ -6,6 +6,10 @@
 -- Notifications: psql prints those that arrive after a command, with the
 -- sender's PID; around a COMMIT they are written to a file (\o) and shown
 -- with the PID masked (\!), so that a missing one shows as a missing line.
+--
+-- Prepared transactions need max_prepared_transactions > 0 (the suite's
+-- cluster has 10); expected/transactions_1.out is this file's output on a
+-- server where they are disabled.
 SET TimeZone = 'UTC';
 \set h10 1795572000000
 \set h11 1795575600000
