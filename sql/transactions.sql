@@ -177,8 +177,9 @@ PREPARE TRANSACTION 'insure_stream_tx_1';
 SELECT gid FROM pg_prepared_xacts WHERE database = current_database();
 SELECT * FROM changed;
 SELECT * FROM orders WHERE id IN (1, 10);
--- the prepared transaction holds this session's partial row of the 10:00
--- figures: another order of that hour from this session waits for it
+-- the prepared transaction holds this session's writer slot (its partial
+-- row of the 10:00 figures): another order of that hour from this session
+-- takes another slot and does not wait (lock_timeout would show it)
 SET lock_timeout = '100ms';
 INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble) VALUES (11, 'W-11', :h10, 1);
 RESET lock_timeout;

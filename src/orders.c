@@ -31,6 +31,7 @@
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "storage/itemptr.h"
+#include "storage/lock.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -669,6 +670,31 @@ contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
 	"       policies = p.policies OPERATOR(pg_catalog.+) excluded.policies," \
 	"       holders = p.holders OPERATOR(pg_catalog.+) excluded.holders"
 
+/*
+ * The writer slot of this statement: the backend's number, unless that slot
+ * is still held by a prepared transaction (which outlives the session that
+ * had this number, and keeps its partial hour rows locked until COMMIT or
+ * ROLLBACK PREPARED); then the first free slot above it, in steps of
+ * MaxBackends.  A slot is held with a transaction-level advisory lock,
+ * which PREPARE TRANSACTION hands over to the prepared transaction.  Slots
+ * only spread the partial rows, so a transaction may use several.
+ */
+#define IS_SLOT_LOCK_CLASS 0x15517E0	/* first key of the slot advisory locks */
+
+static int
+writer_slot(void)
+{
+	for (int slot = IS_WRITER_SLOT();; slot += MaxBackends)
+	{
+		LOCKTAG		tag;
+
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, IS_SLOT_LOCK_CLASS, (uint32) slot, 2);
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return slot;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 static void
 apply_hours(OrderBatch *batch, HourChanges *hc)
 {
@@ -690,7 +716,7 @@ apply_hours(OrderBatch *batch, HourChanges *hc)
 	args[4] = is_array_datum(&hc->value_kind);
 	args[5] = is_array_datum(&hc->value_text);
 	args[6] = is_array_datum(&hc->value_delta);
-	args[7] = Int32GetDatum(IS_WRITER_SLOT());
+	args[7] = Int32GetDatum(writer_slot());
 	MemoryContextSwitchTo(oldcxt);
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not update hour figures");
