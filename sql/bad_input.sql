@@ -566,6 +566,41 @@ SELECT * FROM insure_stream.event_classes() ORDER BY table_name;
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
+-- 9. Order times before the Unix epoch (user_order.gmt_modified < 0) are
+-- bad input (22008), whatever order_window: they have no local day and
+-- hour that the trigger and the SQL re-derive agree on (BC years; before
+-- 4714 BC no timestamp at all), so once in the log, even filtered, they
+-- broke verify() and configure('order_window') (fixed with this test).
+-- Other event times only order events: anything up to max_future (cases
+-- 70, 71).
+-- ======================================================================
+INSERT INTO cases (n, target, shown, val, rowref, stmt)
+SELECT n, 'user_order.gmt_modified', shown, shown, 'id ' || (500 + n),
+       format('INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (%s, ''PO-%s'', %s)',
+              500 + n, 500 + n, shown)
+  FROM (VALUES (131, '-1'), (132, '-62135596800000'), (133, '-210866803200001'),
+               (134, '-9223372036854775808'), (135, '0')) AS v(n, shown);
+
+SELECT insure_stream.configure('on_bad_input', 'error');
+SELECT * FROM pg_temp.run(131, 135);
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+SELECT * FROM pg_temp.run(131, 135);
+SELECT id, order_no, gmt_modified FROM insure_stream.last_order WHERE id > 630 ORDER BY id;
+SELECT biz_date, total_premium, policy_cnt, policy_holder_cnt FROM insure_stream.hs_order
+ WHERE biz_date < '2000' ORDER BY biz_date;
+SELECT * FROM insure_stream.verify();
+-- under order_window = day too (checked on every row, accepted or not);
+-- switching the window re-derives from the log, which works
+SELECT insure_stream.configure('order_window', 'day');
+SELECT insure_stream.configure('on_bad_input', 'error');
+SELECT * FROM pg_temp.run(134, 134);
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+SELECT * FROM pg_temp.run(134, 134);
+SELECT insure_stream.configure('order_window', 'none');
+SELECT * FROM quarantined WHERE tag ~ '^PO-63';
+SELECT * FROM insure_stream.verify();
+
+-- ======================================================================
 -- leave the database as we found it
 -- ======================================================================
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,

@@ -221,8 +221,8 @@ float_text(double d)
 }
 
 /*
- * Bad input of an order row: a non-finite amount, or an event time beyond
- * max_future.  Returns true when the row was rejected (quarantine mode;
+ * Bad input of an order row: a non-finite amount, or an event time before
+ * the Unix epoch or beyond max_future.  Returns true when the row was rejected (quarantine mode;
  * error mode does not return).
  */
 static bool
@@ -254,15 +254,21 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 			return true;
 		}
 	}
+	/*
+	 * Before the Unix epoch there is no local day and hour that the SQL
+	 * re-derive agrees on (BC years, or no timestamp at all), so verify()
+	 * and rebuild() would fail on the row even where it is only filtered.
+	 */
 	if (is_slot_int64(slot, cols->gmt_modified, &gmt) &&
-		gmt > batch->settings->now_ms + batch->settings->max_future_ms)
+		(gmt < 0 || gmt > batch->settings->now_ms + batch->settings->max_future_ms))
 	{
 		char		value[32];
 
 		snprintf(value, sizeof(value), "%lld", (long long) gmt);
 		is_reject_event(batch->settings, batch->rel, slot, seq,
 						ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-						"event time too far in the future", "gmt_modified", value, label);
+						gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
+						"gmt_modified", value, label);
 		return true;
 	}
 	return false;
