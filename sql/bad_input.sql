@@ -601,6 +601,26 @@ SELECT * FROM quarantined WHERE tag ~ '^PO-63';
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
+-- 10. A long account_id with multibyte characters: the message names its
+-- row with the id cut at a character boundary.  (Fixed with this test: the
+-- cut fell inside a character, and a client in another encoding got
+-- "invalid byte sequence" (22021) instead of the error, or in quarantine
+-- mode an error instead of the WARNING.)  The client here reads LATIN1.
+-- ======================================================================
+SET client_encoding = 'LATIN1';
+SELECT insure_stream.configure('on_bad_input', 'error');
+INSERT INTO insure_stream.user_log VALUES
+  (9223372036854775807, 'dev', repeat('a', 115) || repeat(chr(233), 10), 'view', 'long account');
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+INSERT INTO insure_stream.user_log VALUES
+  (9223372036854775807, 'dev', repeat('a', 115) || repeat(chr(233), 10), 'view', 'long account');
+RESET client_encoding;
+SELECT table_name, ingest_seq, column_name, bad_value, reason, sqlstate,
+       length(event->>'account_id') AS account_id_length
+  FROM insure_stream.rejected_events WHERE event->>'page_name' = 'long account';
+SELECT * FROM insure_stream.verify();
+
+-- ======================================================================
 -- leave the database as we found it
 -- ======================================================================
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,

@@ -22,6 +22,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -600,6 +601,30 @@ slot_text(TupleTableSlot *slot, int attnum)
 	return isnull ? NULL : (text *) DatumGetPointer(d);
 }
 
+/*
+ * "account_id <id>" naming a row in messages.  A long id is cut at a
+ * character boundary (a cut inside a multibyte character would make the
+ * message invalid in the server encoding, and its conversion to the
+ * client's encoding would fail in place of the message).
+ */
+static void
+account_label(char *label, size_t size, text *account)
+{
+	char	   *id;
+	int			len;
+	int			clip;
+
+	if (account == NULL)
+	{
+		snprintf(label, size, "account_id NULL");
+		return;
+	}
+	id = text_to_cstring(account);
+	len = strlen(id);
+	clip = pg_mbcliplen(id, len, 64);
+	snprintf(label, size, "account_id %.*s%s", clip, id, clip < len ? "..." : "");
+}
+
 PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
 
 /* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
@@ -639,8 +664,7 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 			char		label[128];
 
 			snprintf(value, sizeof(value), "%lld", (long long) log_time);
-			snprintf(label, sizeof(label), "account_id %s",
-					 account ? text_to_cstring(account) : "NULL");
+			account_label(label, sizeof(label), account);
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
 							"event time too far in the future", "log_time", value, label);
 		}
