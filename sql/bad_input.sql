@@ -40,7 +40,7 @@ CREATE FUNCTION pg_temp.changes() RETURNS text LANGUAGE sql AS $$
     FROM plus p FULL JOIN minus m USING (rel)
 $$;
 CREATE FUNCTION pg_temp.short(t text) RETURNS text LANGUAGE sql AS $$
-  SELECT CASE WHEN length(t) > 120 THEN left(t, 40) || '...[' || length(t) || ' chars]...' || right(t, 40)
+  SELECT CASE WHEN length(t) > 170 THEN left(t, 60) || '...[' || length(t) || ' chars]...' || right(t, 60)
               ELSE t END
 $$;
 CREATE FUNCTION pg_temp.eval(expr text) RETURNS text LANGUAGE plpgsql STRICT AS $$
@@ -319,8 +319,11 @@ SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
 -- 5. Huge strings (100000 characters) in text columns: accepted, stored
--- and carried into the results whole, never truncated.  Each mode writes
--- its own value (the mode's name is appended).
+-- and carried into the results whole, never truncated; except in the four
+-- columns that are part of a result's key (order_no, customer_tel,
+-- account_id, device_id), where more than 1024 bytes are bad input, 22001
+-- (see group 11).  Each mode writes its own value (the mode's name is
+-- appended).
 -- ======================================================================
 INSERT INTO cases (n, target, shown, rowref, stmt)
 SELECT n, target, format('repeat(%L, 100000)', ch), '',
@@ -345,17 +348,21 @@ SELECT n, target, format('repeat(%L, 100000)', ch), '',
     (89, 'user_log.page_name', 'p',
          'INSERT INTO insure_stream.user_log VALUES (1790000000000, ''dev-89'', ''acc-89'', ''view'', %s)')
   ) AS v(n, target, ch, stmt);
+-- the message quotes the start of a value too long for a key
+UPDATE cases SET val = repeat(left(split_part(shown, '''', 2), 1), 32) || '...' WHERE n IN (81, 82, 87, 88);
+UPDATE cases SET rowref = CASE n WHEN 81 THEN 'id 181' WHEN 82 THEN 'id 182'
+                                 WHEN 87 THEN 'account_id ' || repeat('a', 64) ELSE 'account_id acc-88' END
+ WHERE n IN (81, 82, 87, 88);
 
 SELECT insure_stream.configure('on_bad_input', 'error');
-SELECT n, target, shown, state, changed FROM pg_temp.run(81, 89);
+SELECT * FROM pg_temp.run(81, 89);
 SELECT insure_stream.configure('on_bad_input', 'quarantine');
-SELECT n, target, shown, state, changed FROM pg_temp.run(81, 89);
--- whole in the event tables and in the results
-SELECT id, left(order_no, 3) AS order_no, length(order_no) AS order_no_length,
-       left(customer_tel, 3) AS customer_tel, length(customer_tel) AS customer_tel_length
-  FROM insure_stream.last_order WHERE id BETWEEN 181 AND 183 ORDER BY id;
-SELECT id, length(certificate_no) AS certificate_no_length
-  FROM insure_stream.user_order WHERE id = 183 ORDER BY ingest_seq;
+SELECT * FROM pg_temp.run(81, 89);
+-- whole in the event tables (quarantined rows too) and in the results
+SELECT id, length(order_no) AS order_no_length, length(customer_tel) AS customer_tel_length,
+       length(certificate_no) AS certificate_no_length
+  FROM insure_stream.user_order WHERE id BETWEEN 181 AND 183 ORDER BY ingest_seq;
+SELECT id, order_no, customer_tel FROM insure_stream.last_order WHERE id BETWEEN 181 AND 183 ORDER BY id;
 SELECT biz_date, total_premium, policy_cnt, policy_holder_cnt FROM insure_stream.hs_order
  WHERE biz_date = '2026092122';
 SELECT id, raw_premium, left(raw_info, 3) AS raw_info, length(raw_info) AS raw_info_length
@@ -365,10 +372,12 @@ SELECT id, raw_premium, now_premium, length(now_info) AS now_info_length
 SELECT length(channel) AS channel_length, length(event) AS event_length
   FROM insure_stream.update_info WHERE id IN (23, 24) ORDER BY ingest_seq;
 SELECT left(account_id, 6) AS account_id, length(account_id) AS account_id_length,
-       left(device_id, 6) AS device_id, length(device_id) AS device_id_length,
-       left(page_name, 6) AS page_name, length(page_name) AS page_name_length
+       left(device_id, 6) AS device_id, length(device_id) AS device_id_length
+  FROM insure_stream.user_log WHERE length(account_id) > 1024 OR length(device_id) > 1024
+ ORDER BY ingest_seq;
+SELECT account_id, device_id, left(page_name, 6) AS page_name, length(page_name) AS page_name_length
   FROM insure_stream.user_last_log WHERE account_id LIKE 'aaa%' OR account_id IN ('acc-88', 'acc-89')
- ORDER BY account_id, length(account_id);
+ ORDER BY account_id;
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
@@ -618,6 +627,49 @@ RESET client_encoding;
 SELECT table_name, ingest_seq, column_name, bad_value, reason, sqlstate,
        length(event->>'account_id') AS account_id_length
   FROM insure_stream.rejected_events WHERE event->>'page_name' = 'long account';
+SELECT * FROM insure_stream.verify();
+
+-- ======================================================================
+-- 11. Values too long for a key: order_no, customer_tel, account_id and
+-- device_id end up in btree keys of the results (order_hour_value,
+-- page_state, user_last_log), so more than 1024 bytes are bad input, 22001,
+-- however well the value compresses.  (Fixed with this test: a value that
+-- did not compress below the btree limit failed the statement with 54000
+-- "index row size ... exceeds" naming an internal index, even in
+-- quarantine mode, where the rest of the statement was lost.)
+-- ======================================================================
+CREATE TEMP VIEW random_text AS
+  SELECT string_agg(md5(i::text), '' ORDER BY i) AS t FROM generate_series(1, 300) i;
+INSERT INTO cases (n, target, shown, val, rowref, stmt)
+SELECT n, target, shown, val, rowref, stmt
+  FROM random_text r, LATERAL (VALUES
+    (141, 'user_order.order_no', '9600 hex digits', left(r.t, 32) || '...', 'id 641',
+          'INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) SELECT 641, t, 1790000000000 FROM random_text'),
+    (142, 'user_order.customer_tel', '9600 hex digits', left(r.t, 32) || '...', 'id 642',
+          'INSERT INTO insure_stream.user_order (id, customer_tel, gmt_modified) SELECT 642, t, 1790000000000 FROM random_text'),
+    (143, 'user_log.account_id', '9600 hex digits', left(r.t, 32) || '...', 'account_id ' || left(r.t, 64),
+          'INSERT INTO insure_stream.user_log SELECT 1790000000000, ''dev'', t, ''view'', ''long'' FROM random_text'),
+    (144, 'user_log.device_id', '9600 hex digits', left(r.t, 32) || '...', 'account_id acc-644',
+          'INSERT INTO insure_stream.user_log SELECT 1790000000000, t, ''acc-644'', ''view'', ''long'' FROM random_text'),
+    (145, 'track_page.account_id', '9600 hex digits', left(r.t, 32) || '...', 'track_page',
+          'SELECT insure_stream.track_page(t, ''dev'', ''view'', ''long'', 1790000000000) FROM random_text'),
+    (146, 'track_page.device_id', 'repeat(''d'', 1025)', repeat('d', 32) || '...', 'track_page',
+          'SELECT insure_stream.track_page(''acc-646'', repeat(''d'', 1025), ''view'', ''long'', 1790000000000)'),
+    (147, 'user_order.order_no', 'repeat(''k'', 1024)', NULL, '',
+          'INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (647, repeat(''k'', 1024), 1790000000000)'),
+    (148, 'user_order.order_no', 'repeat(''k'', 1025)', repeat('k', 32) || '...', 'id 648',
+          'INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (648, repeat(''k'', 1025), 1790000000000)'),
+    (149, 'user_log.device_id', 'good, 9600 hex digits, good', left(r.t, 32) || '...', 'account_id acc-649',
+          'INSERT INTO insure_stream.user_log SELECT 1790000000000 + k, CASE k WHEN 2 THEN t ELSE ''dev'' END, ''acc-649'', ''view'', ''page '' || k FROM random_text, generate_series(1, 3) k ORDER BY k')
+  ) AS v(n, target, shown, val, rowref, stmt);
+
+SELECT insure_stream.configure('on_bad_input', 'error');
+SELECT * FROM pg_temp.run(141, 149);
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+SELECT * FROM pg_temp.run(141, 149);
+SELECT id, length(order_no) AS order_no_length FROM insure_stream.last_order WHERE id > 640 ORDER BY id;
+SELECT account_id, device_id, page_name FROM insure_stream.user_last_log WHERE account_id = 'acc-649';
+SELECT table_name, ingest_seq, column_name, bad_value, reason, sqlstate FROM quarantined WHERE sqlstate = '22001';
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================

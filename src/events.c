@@ -9,11 +9,13 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -227,6 +229,24 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 					problem, value, column, table),
 			 errdetail("The event with %s (ingest_seq %lld) was quarantined in insure_stream.rejected_events.",
 					   row_label, (long long) ingest_seq)));
+}
+
+/* a non-null text value too long to be part of a result's key */
+bool
+is_key_too_long(Datum value)
+{
+	return toast_raw_datum_size(value) - VARHDRSZ > IS_MAX_KEY_BYTES;
+}
+
+/* the start of a text value for messages, cut at a character boundary */
+char *
+is_text_start(Datum value, int bytes)
+{
+	char	   *s = TextDatumGetCString(value);
+	int			len = strlen(s);
+	int			clip = pg_mbcliplen(s, len, bytes);
+
+	return psprintf("%.*s%s", clip, s, clip < len ? "..." : "");
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);

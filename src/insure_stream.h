@@ -56,6 +56,17 @@ extern void is_reject_event(const IsSettings *settings, Relation rel,
 							const char *row_label);
 extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
 
+/*
+ * Text that becomes part of a result's btree key (order_no, customer_tel,
+ * account_id, device_id) must fit a btree entry (2704 bytes, two such
+ * values in page_state's key) whatever its compressibility: longer values
+ * are bad input (SQLSTATE 22001).
+ */
+#define IS_MAX_KEY_BYTES 1024
+#define IS_KEY_TOO_LONG "value too long for a key (more than " CppAsString2(IS_MAX_KEY_BYTES) " bytes)"
+extern bool is_key_too_long(Datum value);
+extern char *is_text_start(Datum value, int bytes);
+
 /* batches up to this many keys run with a generic plan (see is_batch_plan) */
 #define IS_SMALL_BATCH 64
 typedef struct IsBatchPlan

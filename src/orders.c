@@ -221,8 +221,9 @@ float_text(double d)
 }
 
 /*
- * Bad input of an order row: a non-finite amount, or an event time before
- * the Unix epoch or beyond max_future.  Returns true when the row was rejected (quarantine mode;
+ * Bad input of an order row: a non-finite amount, an event time before
+ * the Unix epoch or beyond max_future, or an order_no or customer_tel too
+ * long for a key.  Returns true when the row was rejected (quarantine mode;
  * error mode does not return).
  */
 static bool
@@ -231,6 +232,8 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 {
 	static const char *const amount_names[] = {"order_price", "account_payble"};
 	int			amount_cols[2] = {cols->order_price, cols->account_payble};
+	static const char *const key_names[] = {"order_no", "customer_tel"};
+	int			key_cols[2] = {cols->order_no, cols->customer_tel};
 	int64		id;
 	char		label[64];
 	int64		gmt;
@@ -270,6 +273,19 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 						gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
 						"gmt_modified", value, label);
 		return true;
+	}
+	for (i = 0; i < 2; i++)
+	{
+		bool		isnull;
+		Datum		text = slot_getattr(slot, key_cols[i], &isnull);
+
+		if (!isnull && is_key_too_long(text))
+		{
+			is_reject_event(batch->settings, batch->rel, slot, seq,
+							ERRCODE_STRING_DATA_RIGHT_TRUNCATION, IS_KEY_TOO_LONG,
+							key_names[i], is_text_start(text, 32), label);
+			return true;
+		}
 	}
 	return false;
 }

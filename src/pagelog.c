@@ -625,6 +625,27 @@ account_label(char *label, size_t size, text *account)
 	snprintf(label, size, "account_id %.*s%s", clip, id, clip < len ? "..." : "");
 }
 
+/* the first of account_id, device_id too long for a key, or NULL */
+static const char *
+long_key(TupleTableSlot *slot, int att_account, int att_device, Datum *value)
+{
+	static const char *const names[] = {"account_id", "device_id"};
+	int			atts[2] = {att_account, att_device};
+
+	for (int i = 0; i < 2; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, atts[i], &isnull);
+
+		if (!isnull && is_key_too_long(d))
+		{
+			*value = d;
+			return names[i];
+		}
+	}
+	return NULL;
+}
+
 PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
 
 /* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
@@ -654,6 +675,8 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 		int64		seq;
 		text	   *account = slot_text(slot, att_account);
 		bool		has_time = is_slot_int64(slot, att_time, &log_time);
+		const char *long_column;
+		Datum		long_value;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!is_slot_int64(slot, att_seq, &seq))
@@ -667,6 +690,14 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 			account_label(label, sizeof(label), account);
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
 							"event time too far in the future", "log_time", value, label);
+		}
+		else if ((long_column = long_key(slot, att_account, att_device, &long_value)) != NULL)
+		{
+			char		label[128];
+
+			account_label(label, sizeof(label), account);
+			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+							IS_KEY_TOO_LONG, long_column, is_text_start(long_value, 32), label);
 		}
 		else if (account != NULL && has_time)
 		{
@@ -713,6 +744,13 @@ insure_stream_track_page(PG_FUNCTION_ARGS)
 				 errmsg("event time too far in the future \"%lld\" in argument \"%s\" of function \"%s\"",
 						(long long) log_time, "log_time", "track_page"),
 				 errdetail("It lies more than max_future after now().")));
+	for (int i = 0; i < 2; i++)
+		if (!PG_ARGISNULL(i) && is_key_too_long(PG_GETARG_DATUM(i)))
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("%s \"%s\" in argument \"%s\" of function \"%s\"", IS_KEY_TOO_LONG,
+							is_text_start(PG_GETARG_DATUM(i), 32), i == 0 ? "account_id" : "device_id",
+							"track_page")));
 	fold_page(&batch, PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
 			  PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
 			  PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3), log_time, seq, true);
