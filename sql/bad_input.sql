@@ -673,6 +673,42 @@ SELECT table_name, ingest_seq, column_name, bad_value, reason, sqlstate FROM qua
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
+-- 12. max_future (and retention) are at most 36500 days, about 100 years.
+-- (Fixed with this test: '200000000 days' overflowed and was called
+-- negative; '106751991 days' was accepted, and an order that far ahead
+-- made verify() fail with "interval out of range"; a retention that large
+-- made every maintenance() fail.)
+-- ======================================================================
+SELECT insure_stream.configure('max_future', '36501 days');
+\echo :SQLSTATE
+SELECT insure_stream.configure('max_future', '200000000 days');
+\echo :SQLSTATE
+SELECT insure_stream.configure('max_future', '106751991 days');
+\echo :SQLSTATE
+SELECT insure_stream.configure('max_future', '-200000000 days');
+\echo :SQLSTATE
+SELECT insure_stream.configure('retention', '106751991 days');
+\echo :SQLSTATE
+SELECT name, value, is_default FROM insure_stream.settings WHERE name IN ('max_future', 'retention') ORDER BY name;
+INSERT INTO cases (n, target, shown, val_sql, rowref, stmt) VALUES
+  (151, 'user_order.gmt_modified', 'now() + 36499 days', '(extract(epoch FROM now() + interval ''36499 days'') * 1000)::bigint', '',
+   'INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (651, ''far'', (extract(epoch FROM now() + interval ''36499 days'') * 1000)::bigint)'),
+  (152, 'user_order.gmt_modified', 'now() + 36501 days', '(extract(epoch FROM now() + interval ''36501 days'') * 1000)::bigint', 'id 652',
+   'INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES (652, ''too far'', (extract(epoch FROM now() + interval ''36501 days'') * 1000)::bigint)');
+BEGIN;   -- now() the same in both modes
+SELECT insure_stream.configure('max_future', '36500 days');
+SELECT insure_stream.configure('on_bad_input', 'error');
+SELECT * FROM pg_temp.run(151, 152);
+SELECT insure_stream.configure('on_bad_input', 'quarantine');
+SET client_min_messages = error;   -- the WARNING quotes a now()-dependent time
+SELECT * FROM pg_temp.run(151, 152);
+RESET client_min_messages;
+SELECT insure_stream.configure('max_future', '1 day');
+COMMIT;
+SELECT id, order_no FROM insure_stream.last_order WHERE id > 650 ORDER BY id;
+SELECT * FROM insure_stream.verify();
+
+-- ======================================================================
 -- leave the database as we found it
 -- ======================================================================
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,

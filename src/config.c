@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -149,6 +150,14 @@ is_format_duration(int64 us)
 	return buf.data;
 }
 
+/*
+ * max_future and retention are at most about 100 years: now() plus or minus
+ * them stays a timestamp (and event times a 4-digit year) that the triggers
+ * and the SQL re-derives agree on.  Larger values used to overflow int64
+ * microseconds here, or make every maintenance() or verify() fail.
+ */
+#define MAX_INTERVAL_DAYS 36500
+
 static char *
 normalize_interval(const char *name, const char *value)
 {
@@ -162,9 +171,14 @@ normalize_interval(const char *name, const char *value)
 	if (iv->month != 0)
 		invalid_setting(name, value,
 						"Use days, hours, minutes or seconds, not months or years.");
-	us = iv->time + (int64) iv->day * USECS_PER_DAY;
+	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us))
+		us = (iv->day < 0 || (iv->day == 0 && iv->time < 0)) ? -1 : PG_INT64_MAX;
 	if (us < 0)
 		invalid_setting(name, value, "The interval must not be negative.");
+	if (us > (int64) MAX_INTERVAL_DAYS * USECS_PER_DAY)
+		invalid_setting(name, value,
+						"The interval must be at most " CppAsString2(MAX_INTERVAL_DAYS) " days (about 100 years).");
 	return is_format_duration(us);
 }
 
