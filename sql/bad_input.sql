@@ -378,6 +378,7 @@ SELECT left(account_id, 6) AS account_id, length(account_id) AS account_id_lengt
 SELECT account_id, device_id, left(page_name, 6) AS page_name, length(page_name) AS page_name_length
   FROM insure_stream.user_last_log WHERE account_id LIKE 'aaa%' OR account_id IN ('acc-88', 'acc-89')
  ORDER BY account_id;
+SELECT * FROM quarantined WHERE sqlstate = '22001';
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
@@ -706,6 +707,7 @@ RESET client_min_messages;
 SELECT insure_stream.configure('max_future', '1 day');
 COMMIT;
 SELECT id, order_no FROM insure_stream.last_order WHERE id > 650 ORDER BY id;
+SELECT table_name, ingest_seq, column_name, reason, sqlstate, tag FROM quarantined WHERE tag = 'too far';
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
