@@ -711,6 +711,17 @@ SELECT table_name, ingest_seq, column_name, reason, sqlstate, tag FROM quarantin
 SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
+-- Quarantined rows never count, not even after a re-derive: rebuild()
+-- changes no result, and the rejected rows are still all there.
+-- ======================================================================
+SELECT pg_temp.mark();
+SELECT insure_stream.rebuild();
+SELECT pg_temp.changes();
+SELECT table_name, count(*) AS quarantined FROM insure_stream.rejected_events GROUP BY 1 ORDER BY 1;
+SELECT * FROM insure_stream.event_classes() ORDER BY table_name;
+SELECT * FROM insure_stream.verify();
+
+-- ======================================================================
 -- leave the database as we found it
 -- ======================================================================
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,
