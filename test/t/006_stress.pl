@@ -1,0 +1,67 @@
+# Concurrency stress, short: test/stress/run.sh for STRESS_SECONDS (20)
+# seconds on a fresh node: 8 pgbench clients on the mixed workload (orders
+# single and multi-row over a shared user pool, update_info and operators
+# on a few key customers, page views, track_page(), transactions into all
+# three tables) plus a client running maintenance() every second.  No
+# deadlock, serialization, duplicate-key or other error, no failed
+# transaction or aborted client, and verify() finds no difference, neither
+# at the end nor inside the running load.  The long run is
+# scripts/test-long.sh.
+use strict;
+use warnings;
+use File::Basename qw(dirname);
+use File::Spec;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $seconds = $ENV{STRESS_SECONDS} || 20;
+my $driver = File::Spec->rel2abs(File::Spec->catfile(dirname(__FILE__), '..', 'stress', 'run.sh'));
+
+my $node = PostgreSQL::Test::Cluster->new('stress');
+$node->init;
+$node->append_conf('postgresql.conf', "max_connections = 30\n");
+$node->start;
+
+my $out = PostgreSQL::Test::Utils::tempdir('stress');
+local $ENV{PGHOST} = $node->host;
+local $ENV{PGPORT} = $node->port;
+local $ENV{PGDATABASE} = 'postgres';
+local $ENV{SERVER_LOG} = $node->logfile;
+local $ENV{STRESS_OUT} = $out;
+local $ENV{STRESS_KEEP_DB} = '1';
+my ($stdout, $stderr);
+my $ok = IPC::Run::run([ 'bash', $driver, $seconds ], '>', \$stdout, '2>', \$stderr);
+note($stdout);
+diag($stderr) if $stderr ne '';
+ok($ok, "the stress driver passes ($seconds s)");
+
+my ($line) = $stdout =~ /^(STRESS .*)$/m;
+ok(defined $line, 'the driver printed its summary line');
+$line //= '';
+my %f = $line =~ /(\w+)=(\S+)/g;
+like($line, qr/^STRESS PASS /, 'summary says PASS');
+cmp_ok($f{transactions} // 0, '>', 1000, 'the load ran (more than 1000 transactions)');
+cmp_ok($f{maintenance_runs} // 0, '>=', $seconds / 2, 'maintenance() ran concurrently about every second');
+is($f{$_} // 'missing', '0', "$_ = 0")
+  for qw(deadlock serialization duplicate_key other_errors failed_tx aborted_clients
+	verify_rows verify_during_load);
+
+# the workload did what it is meant to (so the zeros above mean something)
+my $db = 'insure_stream_stress';
+cmp_ok($node->safe_psql($db, 'SELECT count(*) FROM insure_stream.premium_alert'), '>', 0,
+	'premium drops raised alerts');
+cmp_ok($node->safe_psql($db, q{SELECT count(DISTINCT gmt_modified / 3600000) FROM insure_stream.user_order
+	WHERE gmt_modified >= (SELECT min(gmt_modified) FROM insure_stream.order_state)}), '>=', 6,
+	'orders spread over many hours of today and tomorrow');
+cmp_ok($node->safe_psql($db, q{SELECT value::bigint FROM insure_stream.status()
+	WHERE name = 'user_order filtered'}), '>', 0, 'late orders were filtered');
+cmp_ok($node->safe_psql($db, q{SELECT value::bigint FROM insure_stream.maintenance_state
+	WHERE name = 'purged user_order'}), '>', 0, 'maintenance purged old orders during the load');
+cmp_ok($node->safe_psql($db, 'SELECT count(*) FROM insure_stream.page_state WHERE from_calls'), '>', 0,
+	'track_page() calls were mixed in');
+is($node->safe_psql($db, 'SELECT count(*) FROM insure_stream.verify()'), '0',
+	'verify() is clean at the end');
+
+$node->stop;
+done_testing();
