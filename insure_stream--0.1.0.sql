@@ -659,9 +659,25 @@ DECLARE
 	removed bigint := 0;
 	n bigint;
 BEGIN
-	WITH moved AS (
-		DELETE FROM insure_stream.order_hour_part p
-		 WHERE p.writer OPERATOR(pg_catalog.<>) 0
+	/*
+	 * Never wait for a writer's row lock while holding rows it may want
+	 * next: a trigger locks reference counts, then its own partial hour rows
+	 * (each in key order), and heap-order deletes of those deadlocked with
+	 * it.  Rows a writer holds are skipped (folded or dropped next time);
+	 * writers may wait for us, we never wait for them.  The day-closing
+	 * lock comes first (it waits for writers into past days, which touch
+	 * rows we delete below, before we hold any row) and also serializes
+	 * concurrent compactions on the writer-0 rows.
+	 */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	WITH locked AS (
+		SELECT q.biz_date, q.writer FROM insure_stream.order_hour_part q
+		 WHERE q.writer OPERATOR(pg_catalog.<>) 0
+		   FOR UPDATE SKIP LOCKED
+	), moved AS (
+		DELETE FROM insure_stream.order_hour_part p USING locked l
+		 WHERE p.biz_date OPERATOR(pg_catalog.=) l.biz_date
+		   AND p.writer OPERATOR(pg_catalog.=) l.writer
 		RETURNING p.*
 	)
 	INSERT INTO insure_stream.order_hour_part AS p (biz_date, writer, users, premium, policies, holders)
@@ -677,14 +693,20 @@ BEGIN
 	 WHERE p.writer OPERATOR(pg_catalog.=) 0 AND p.users OPERATOR(pg_catalog.=) 0
 	   AND p.premium OPERATOR(pg_catalog.=) 0 AND p.policies OPERATOR(pg_catalog.=) 0
 	   AND p.holders OPERATOR(pg_catalog.=) 0;
-	DELETE FROM insure_stream.order_hour_value v WHERE v.refs OPERATOR(pg_catalog.=) 0;
+	WITH locked AS (
+		SELECT q.biz_date, q.kind, q.value FROM insure_stream.order_hour_value q
+		 WHERE q.refs OPERATOR(pg_catalog.=) 0
+		   FOR UPDATE SKIP LOCKED
+	)
+	DELETE FROM insure_stream.order_hour_value v USING locked l
+	 WHERE v.biz_date OPERATOR(pg_catalog.=) l.biz_date AND v.kind OPERATOR(pg_catalog.=) l.kind
+	   AND v.value OPERATOR(pg_catalog.=) l.value AND v.refs OPERATOR(pg_catalog.=) 0;
 
 	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day' THEN
 		RETURN removed;
 	END IF;
 
-	/* wait for writers into past days, and keep new ones out while closing */
-	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	/* closing the days: writers into past days wait on the lock taken above */
 	today := pg_catalog.timezone(zone, pg_catalog.now())::pg_catalog.date;
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
 		VALUES ('orders_closed_before', today::text)
