@@ -960,8 +960,8 @@ COMMENT ON FUNCTION insure_stream.events_purged_before_ms() IS
 
 /*
  * verify(): pairs and accounts fed by the log alone are compared with the
- * log; pairs with track_page() input, and pairs whose events were all
- * purged, cannot be recomputed and are left out.
+ * log; accounts with a pair fed by track_page(), or whose time or a value
+ * came from purged events, cannot be recomputed and are left out.
  */
 CREATE FUNCTION insure_stream.verify_pagelog(
 	OUT relation text, OUT key text, OUT column_name text,
@@ -975,6 +975,8 @@ CREATE FUNCTION insure_stream.verify_pagelog(
 	), skipped AS (
 		SELECT DISTINCT s.account_id FROM insure_stream.page_state s
 		 WHERE s.from_calls OR s.log_time OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+			OR s.bury_point_type_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+			OR s.page_name_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
 	), pairs AS (
 		SELECT 'page_state'::text,
 			   pg_catalog.format('%s %s', COALESCE(d.account_id, s.account_id), COALESCE(d.device_key, s.device_key)),
@@ -1030,7 +1032,11 @@ BEGIN
 	LOCK TABLE insure_stream.user_last_log IN EXCLUSIVE MODE;
 	DELETE FROM insure_stream.page_state s
 	 WHERE NOT s.from_calls
-	   AND s.log_time OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms();
+	   AND s.log_time OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms()
+	   AND (s.bury_point_type_at IS NULL
+			OR s.bury_point_type_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms())
+	   AND (s.page_name_at IS NULL
+			OR s.page_name_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms());
 	FOR part IN 0 .. parts - 1 LOOP
 		INSERT INTO insure_stream.page_state AS s
 			(account_id, device_key, device_id, log_time, log_seq,
