@@ -1,7 +1,7 @@
 -- Page views into user_log: single rows or a multi-row statement over a
 -- small account pool, several devices per account (null and '' devices
--- too), null page columns, ties in log_time, late views; a few old views
--- of other accounts that maintenance purges.
+-- too), null page columns, ties in log_time, late views; a few views
+-- four days old, which maintenance purges during the load.
 \set a random(1, :accounts)
 \set d random(0, 4)
 \set t random(0, :span)
@@ -26,5 +26,5 @@ SELECT LEAST(:day0 + :span, GREATEST(:day0, :day0 + ((extract(epoch FROM clock_t
  ORDER BY CASE WHEN :dir = 1 THEN g ELSE -g END;
 \else
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
-VALUES (:day0 - 4 * 86400000 + :t % 86400000, 'dev' || :d, 'old' || :a, 'view', 'old page');
+VALUES (:day0 - 4 * 86400000 + :t % 86400000, 'dev' || :d, 'acc' || :a, 'old view', 'old page');
 \endif
