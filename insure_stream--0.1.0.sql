@@ -333,7 +333,9 @@ COMMENT ON VIEW insure_stream.last_order IS
 /*
  * The trigger's statements touch a few keys of large tables; plans cached
  * while a table was small must not become sequential scans as it grows,
- * hence enable_seqscan = off inside the trigger.
+ * hence enable_seqscan = off inside the trigger.  JIT is off there too:
+ * the per-chunk statements are short, compiling them costs more time than
+ * it saves, and loading LLVM adds about 50 MB to the backend.
  */
 CREATE FUNCTION insure_stream.user_order_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
