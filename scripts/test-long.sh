@@ -3,6 +3,7 @@
 #  1. the concurrency stress, test/stress/run.sh, for STRESS_SECONDS (300):
 #     8 pgbench clients on the mixed workload plus maintenance(); no
 #     deadlock, serialization, duplicate-key or other error, verify() clean;
+#     then a fifth as long with order_window = none;
 #  2. a COPY of BIG_ROWS (10000000) orders into user_order in one statement,
 #     with the COPY backend's peak memory read from /proc/<pid>/status:
 #     VmHWM (peak resident set, shared buffers it touched included) must not
@@ -36,10 +37,15 @@ if [ "${1:-}" = "--inside" ]; then
 	tmp=$(mktemp -d /tmp/insure_stream_long.XXXXXX)
 	chmod a+rwx "$tmp"
 
-	echo "== 1. concurrency stress, $STRESS_SECONDS s"
+	echo "== 1. concurrency stress, $STRESS_SECONDS s (order_window day)"
 	STRESS_OUT="$tmp/stress" bash test/stress/run.sh "$STRESS_SECONDS" | tee "$tmp/stress.out"
 	stress_line=$(grep -E '^STRESS ' "$tmp/stress.out" | tail -1)
 	case "$stress_line" in "STRESS PASS "*) check ok "stress: $stress_line" ;; *) check fail "stress: $stress_line" ;; esac
+	none_seconds=$(( STRESS_SECONDS / 5 > 10 ? STRESS_SECONDS / 5 : 10 ))
+	echo "== 1b. concurrency stress, $none_seconds s (order_window none: old orders count until purged)"
+	STRESS_ORDER_WINDOW=none STRESS_OUT="$tmp/stress-none" bash test/stress/run.sh "$none_seconds" | tee "$tmp/stress-none.out"
+	none_line=$(grep -E '^STRESS ' "$tmp/stress-none.out" | tail -1)
+	case "$none_line" in "STRESS PASS "*) check ok "stress (order_window none): $none_line" ;; *) check fail "stress (order_window none): $none_line" ;; esac
 
 	echo "== 2. COPY of $BIG_ROWS orders: backend peak memory (limit VmHWM <= $MEM_LIMIT_MB MB), then verify()"
 	db=insure_stream_long_copy
@@ -114,6 +120,7 @@ SQL
 
 	echo
 	echo "LONG stress_seconds=$STRESS_SECONDS $(echo "$stress_line" | cut -d' ' -f4-)"
+	echo "LONG stress_none_seconds=$none_seconds $(echo "$none_line" | cut -d' ' -f4-)"
 	echo "LONG copy_rows=$BIG_ROWS copy_ms=$copy_ms vmhwm_mb=$hwm_mb rssanon_peak_mb=$anon_mb limit_mb=$MEM_LIMIT_MB verify_rows_after_copy=${vrows:-error}"
 	echo "SUITE long $passed passed $failed failed"
 	[ "$failed" -eq 0 ] && rm -rf "$tmp"

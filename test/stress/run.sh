@@ -13,7 +13,8 @@
 # (23505) and no other error.  Exit 0 only then.  Last line:
 #   STRESS PASS|FAIL seconds=.. transactions=.. tps=.. deadlock=.. ...
 # Knobs: STRESS_CLIENTS (8), STRESS_DB (insure_stream_stress), STRESS_USERS
-# (200), STRESS_KEYS (20), STRESS_ACCOUNTS (60), STRESS_OUT (a directory
+# (200), STRESS_KEYS (20), STRESS_ACCOUNTS (60), STRESS_ORDER_WINDOW (day;
+# none: old orders count until maintenance purges them), STRESS_OUT (a directory
 # for the logs, default a new one under /tmp), SERVER_LOG (the server's log
 # file, default pg_current_logfile() if the collector runs), STRESS_KEEP_DB=1,
 # STRESS_EXTRA (more pgbench scripts as "file@weight").
@@ -24,6 +25,7 @@ DB=${STRESS_DB:-insure_stream_stress}
 USERS=${STRESS_USERS:-200}
 KEYS=${STRESS_KEYS:-20}
 ACCOUNTS=${STRESS_ACCOUNTS:-60}
+WINDOW=${STRESS_ORDER_WINDOW:-day}
 here=$(cd "$(dirname "$0")" && pwd)
 out=${STRESS_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/insure_stream_stress.XXXXXX")}
 mkdir -p "$out"
@@ -35,12 +37,13 @@ case "$DURATION" in '' | *[!0-9]*) fail "duration must be a number of seconds: $
 
 dropdb --if-exists --force "$DB" >/dev/null 2>&1 || true
 createdb "$DB" || fail "cannot create database $DB"
-psql_q -v keys="$KEYS" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
+psql_q -v keys="$KEYS" -v window="$WINDOW" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
 SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
 SELECT insure_stream.configure('saved_events', 'saved, paid');
 SELECT insure_stream.configure('retention', '2 days');
+SELECT insure_stream.configure('order_window', :'window');
 INSERT INTO insure_stream.raw_info
 SELECT g, (500 + g * 37 % 1000)::text, 'key customer ' || g FROM generate_series(1, :keys) g;
 CREATE TABLE stress_check (at timestamptz NOT NULL DEFAULT clock_timestamp(), differences bigint NOT NULL);
