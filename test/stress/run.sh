@@ -17,7 +17,9 @@
 # none: old orders count until maintenance purges them), STRESS_OUT (a directory
 # for the logs, default a new one under /tmp), SERVER_LOG (the server's log
 # file, default pg_current_logfile() if the collector runs), STRESS_KEEP_DB=1,
-# STRESS_EXTRA (more pgbench scripts as "file@weight").
+# STRESS_ON_BAD_INPUT (error; quarantine: adds bad_input.sql, statements
+# with bad rows that are quarantined), STRESS_EXTRA (more pgbench scripts
+# as "file@weight").
 set -uo pipefail
 DURATION=${1:-60}
 CLIENTS=${STRESS_CLIENTS:-8}
@@ -26,6 +28,7 @@ USERS=${STRESS_USERS:-200}
 KEYS=${STRESS_KEYS:-20}
 ACCOUNTS=${STRESS_ACCOUNTS:-60}
 WINDOW=${STRESS_ORDER_WINDOW:-day}
+BAD=${STRESS_ON_BAD_INPUT:-error}
 here=$(cd "$(dirname "$0")" && pwd)
 out=${STRESS_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/insure_stream_stress.XXXXXX")}
 mkdir -p "$out"
@@ -37,13 +40,14 @@ case "$DURATION" in '' | *[!0-9]*) fail "duration must be a number of seconds: $
 
 dropdb --if-exists --force "$DB" >/dev/null 2>&1 || true
 createdb "$DB" || fail "cannot create database $DB"
-psql_q -v keys="$KEYS" -v window="$WINDOW" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
+psql_q -v keys="$KEYS" -v window="$WINDOW" -v bad="$BAD" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
 SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
 SELECT insure_stream.configure('saved_events', 'saved, paid');
 SELECT insure_stream.configure('retention', '2 days');
 SELECT insure_stream.configure('order_window', :'window');
+SELECT insure_stream.configure('on_bad_input', :'bad');
 INSERT INTO insure_stream.raw_info
 SELECT g, (500 + g * 37 % 1000)::text, 'key customer ' || g FROM generate_series(1, :keys) g;
 CREATE TABLE stress_check (at timestamptz NOT NULL DEFAULT clock_timestamp(), differences bigint NOT NULL);
@@ -80,6 +84,7 @@ SPEED=$(( SPAN / (DURATION * 1000 + 1) + 1 ))
 vars=(-D day0="$DAY0" -D span="$SPAN" -D start="$START" -D speed="$SPEED" -D users="$USERS" -D keys="$KEYS" -D accounts="$ACCOUNTS")
 mix=(-f "$here/orders_single.sql@30" -f "$here/orders_multi.sql@15" -f "$here/premium.sql@15"
 	-f "$here/operators.sql@4" -f "$here/pages.sql@20" -f "$here/track.sql@10" -f "$here/mixed.sql@6")
+[ "$BAD" = quarantine ] && mix+=(-f "$here/bad_input.sql@3")
 # STRESS_EXTRA: more "file@weight" scripts (e.g. one that must fail, to see it counted)
 for extra in ${STRESS_EXTRA:-}; do mix+=(-f "$extra"); done
 echo "== stress: $CLIENTS clients for ${DURATION}s on database $DB (logs in $out)"
@@ -146,12 +151,13 @@ psql_q -Atc "SELECT format('events: %s orders, %s update_info, %s user_log; %s a
 	(SELECT count(*) FROM insure_stream.user_order), (SELECT count(*) FROM insure_stream.update_info),
 	(SELECT count(*) FROM insure_stream.user_log), (SELECT count(*) FROM insure_stream.premium_alert),
 	(SELECT count(*) FROM insure_stream.raw_info), (SELECT count(*) FROM insure_stream.hs_order),
-	(SELECT count(*) FROM insure_stream.user_last_log))" >"$out/counts.txt" 2>&1
+	(SELECT count(*) FROM insure_stream.user_last_log))
+	|| coalesce((SELECT format('; %s rows quarantined', count(*)) FROM insure_stream.rejected_events HAVING count(*) > 0), '')" >"$out/counts.txt" 2>&1
 
 echo "-- pgbench (load):"
 sed -n '/^transaction type/,$p' "$out/load.out" | grep -vE '^ +[0-9.]+ +[0-9]+ +[0-9]+ +\\' || true
 echo "-- pgbench (maintenance client): $mtx runs, exit $maint_rc; load exit $load_rc"
-[ -s "$out/load.err" ] && { echo "-- pgbench errors (first 20 lines):"; grep -v '^pgbench: client .* executing script' "$out/load.err" | head -20; }
+[ -s "$out/load.err" ] && { echo "-- pgbench errors (first 20 lines):"; grep -v -E '^pgbench: client .* executing script|^WARNING:  |^DETAIL:  .*quarantined' "$out/load.err" | head -20; }
 [ -s "$out/maint.err" ] && { echo "-- maintenance client errors:"; head -20 "$out/maint.err"; }
 [ -s "$out/verify.out" ] && [ "$verify_rows" != 0 ] && { echo "-- verify():"; cat "$out/verify.out" "$out/verify.err"; }
 echo "-- $(cat "$out/counts.txt")"
