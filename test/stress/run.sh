@@ -157,7 +157,8 @@ psql_q -Atc "SELECT format('events: %s orders, %s update_info, %s user_log; %s a
 echo "-- pgbench (load):"
 sed -n '/^transaction type/,$p' "$out/load.out" | grep -vE '^ +[0-9.]+ +[0-9]+ +[0-9]+ +\\' || true
 echo "-- pgbench (maintenance client): $mtx runs, exit $maint_rc; load exit $load_rc"
-[ -s "$out/load.err" ] && { echo "-- pgbench errors (first 20 lines):"; grep -v -E '^pgbench: client .* executing script|^WARNING:  |^DETAIL:  .*quarantined' "$out/load.err" | head -20; }
+errs=$(grep -v -E '^pgbench: client .* executing script|^WARNING:  |^DETAIL:  .*quarantined' "$out/load.err" | head -20)
+[ -n "$errs" ] && { echo "-- pgbench errors (first 20 lines):"; echo "$errs"; }
 [ -s "$out/maint.err" ] && { echo "-- maintenance client errors:"; head -20 "$out/maint.err"; }
 [ -s "$out/verify.out" ] && [ "$verify_rows" != 0 ] && { echo "-- verify():"; cat "$out/verify.out" "$out/verify.err"; }
 echo "-- $(cat "$out/counts.txt")"
