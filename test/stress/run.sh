@@ -6,8 +6,9 @@
 # STRESS_CLIENTS (8) clients on a weighted mix of the scripts in this
 # directory (orders single and multi-row, update_info, operators editing
 # raw_info, page views, track_page(), transactions into all three tables)
-# plus one more client running maintenance() every second and verify() now
-# and then inside the load.  Afterwards verify() must return no row, and
+# plus one client running maintenance() every second and verify() now and
+# then inside the load, and one running longer transactions of two order
+# statements 300 ms apart.  Afterwards verify() must return no row, and
 # pgbench's output and log, the server log and pg_stat_database must show
 # no deadlock (40P01), no serialization failure (40001), no duplicate key
 # (23505) and no other error.  Exit 0 only then.  Last line:
@@ -17,7 +18,8 @@
 # none: old orders count until maintenance purges them), STRESS_OUT (a directory
 # for the logs, default a new one under /tmp), SERVER_LOG (the server's log
 # file, default pg_current_logfile() if the collector runs), STRESS_KEEP_DB=1,
-# STRESS_ON_BAD_INPUT (error; quarantine: adds bad_input.sql, statements
+# STRESS_TIME_ZONE (Asia/Shanghai; midnight: a zone whose local midnight
+# falls inside the run, if any), STRESS_ON_BAD_INPUT (error; quarantine: adds bad_input.sql, statements
 # with bad rows that are quarantined), STRESS_EXTRA (more pgbench scripts
 # as "file@weight").
 set -uo pipefail
@@ -38,12 +40,23 @@ fail() { echo "stress: $*" >&2; echo "STRESS FAIL setup: $*"; exit 1; }
 
 case "$DURATION" in '' | *[!0-9]*) fail "duration must be a number of seconds: $DURATION" ;; esac
 
+# STRESS_TIME_ZONE=midnight: a zone whose local midnight falls in the
+# middle half of the run, if there is one (days close during the load)
+ZONE=${STRESS_TIME_ZONE:-Asia/Shanghai}
+if [ "$ZONE" = midnight ]; then
+	ZONE=$(psql -X -At -d postgres -c "SELECT name FROM pg_timezone_names n,
+		LATERAL (SELECT (date_trunc('day', now() AT TIME ZONE n.name) + interval '1 day') AT TIME ZONE n.name AS m) x
+		WHERE x.m BETWEEN now() + interval '$DURATION seconds' / 4 AND now() + interval '$DURATION seconds' * 3 / 4
+		  AND n.name !~ '^(posix|right)/' ORDER BY abs(extract(epoch FROM x.m - now()) - $DURATION / 2.0), n.name LIMIT 1")
+	[ -n "$ZONE" ] && echo "== time zone $ZONE: local midnight within the run" || ZONE=Asia/Shanghai
+fi
+
 dropdb --if-exists --force "$DB" >/dev/null 2>&1 || true
 createdb "$DB" || fail "cannot create database $DB"
-psql_q -v keys="$KEYS" -v window="$WINDOW" -v bad="$BAD" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
+psql_q -v keys="$KEYS" -v window="$WINDOW" -v bad="$BAD" -v zone="$ZONE" >"$out/setup.out" 2>&1 <<'SQL' || { cat "$out/setup.out"; fail "setup"; }
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
-SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+SELECT insure_stream.configure('time_zone', :'zone');
 SELECT insure_stream.configure('saved_events', 'saved, paid');
 SELECT insure_stream.configure('retention', '2 days');
 SELECT insure_stream.configure('order_window', :'window');
@@ -57,7 +70,7 @@ SQL
 # fall in [day0, day0 + span], span ending 20 hours from now (max_future
 # is 1 day), so they reach into tomorrow
 read -r DAY0 SPAN < <(psql_q -Atc "SELECT d, (extract(epoch FROM now() + interval '20 hours') * 1000)::bigint - d
-	FROM (SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS d) s" | tr '|' ' ')
+	FROM (SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE '$ZONE') AT TIME ZONE '$ZONE') * 1000)::bigint AS d) s" | tr '|' ' ')
 [ -n "$SPAN" ] || fail "cannot compute the time range"
 
 # where the server log is and how far it goes now
@@ -95,12 +108,19 @@ echo "== stress: $CLIENTS clients for ${DURATION}s on database $DB (logs in $out
 		--failures-detailed --verbose-errors --log --log-prefix=txlog_maint "$DB" \
 		>maint.out 2>maint.err &
 	mpid=$!
+	# the 10th client: longer transactions, one after the other
+	pgbench -n -c 1 -j 1 -T "$DURATION" "${vars[@]}" -f "$here/long.sql" \
+		--failures-detailed --verbose-errors --log --log-prefix=txlog_long "$DB" \
+		>long.out 2>long.err &
+	lpid=$!
 	pgbench -n -c "$CLIENTS" -j "$(( CLIENTS < 2 ? CLIENTS : 2 ))" -T "$DURATION" "${vars[@]}" "${mix[@]}" \
 		-r --failures-detailed --verbose-errors --log --log-prefix=txlog_load "$DB" \
 		>load.out 2>load.err
 	echo $? >load.rc
 	wait "$mpid"
 	echo $? >maint.rc
+	wait "$lpid"
+	echo $? >long.rc
 )
 
 # counts from pgbench: failed transactions by kind (pgbench retries none:
@@ -108,21 +128,23 @@ echo "== stress: $CLIENTS clients for ${DURATION}s on database $DB (logs in $out
 num() { grep -oE "$1" "$2" 2>/dev/null | grep -oE '[0-9]+' | head -1; }
 load_rc=$(cat "$out/load.rc" 2>/dev/null || echo 99)
 maint_rc=$(cat "$out/maint.rc" 2>/dev/null || echo 99)
+long_rc=$(cat "$out/long.rc" 2>/dev/null || echo 99)
+ltx=$(num 'number of transactions actually processed: [0-9]+' "$out/long.out"); ltx=${ltx:-0}
 tx=$(num 'number of transactions actually processed: [0-9]+' "$out/load.out"); tx=${tx:-0}
 mtx=$(num 'number of transactions actually processed: [0-9]+' "$out/maint.out"); mtx=${mtx:-0}
 tps=$(grep -oE '^tps = [0-9.]+' "$out/load.out" | head -1 | awk '{printf "%.0f", $3}'); tps=${tps:-0}
 pg_ser=0 pg_dl=0 pg_failed=0
-for f in "$out/load.out" "$out/maint.out"; do
+for f in "$out/load.out" "$out/maint.out" "$out/long.out"; do
 	pg_ser=$((pg_ser + $(num 'number of serialization failures: [0-9]+' "$f" || echo 0)))
 	pg_dl=$((pg_dl + $(num 'number of deadlock failures: [0-9]+' "$f" || echo 0)))
 	pg_failed=$((pg_failed + $(num 'number of failed transactions: [0-9]+' "$f" || echo 0)))
 done
 # the per-transaction logs mark failed transactions "failed"
 log_failed=$(cat "$out"/txlog_* 2>/dev/null | grep -a -c ' failed ' || true)
-aborted=$(cat "$out/load.err" "$out/maint.err" | grep -c 'aborted in command' || true)
-err_dup=$(cat "$out/load.err" "$out/maint.err" | grep -c 'duplicate key value violates unique constraint' || true)
-err_dl=$(cat "$out/load.err" "$out/maint.err" | grep -c 'deadlock detected' || true)
-err_ser=$(cat "$out/load.err" "$out/maint.err" | grep -c 'could not serialize access' || true)
+aborted=$(cat "$out/load.err" "$out/maint.err" "$out/long.err" | grep -c 'aborted in command' || true)
+err_dup=$(cat "$out/load.err" "$out/maint.err" "$out/long.err" | grep -c 'duplicate key value violates unique constraint' || true)
+err_dl=$(cat "$out/load.err" "$out/maint.err" "$out/long.err" | grep -c 'deadlock detected' || true)
+err_ser=$(cat "$out/load.err" "$out/maint.err" "$out/long.err" | grep -c 'could not serialize access' || true)
 
 # counts from the server log (errors of this run only)
 srv_dl=0 srv_ser=0 srv_dup=0 srv_other=0
@@ -156,22 +178,23 @@ psql_q -Atc "SELECT format('events: %s orders, %s update_info, %s user_log; %s a
 
 echo "-- pgbench (load):"
 sed -n '/^transaction type/,$p' "$out/load.out" | grep -vE '^ +[0-9.]+ +[0-9]+ +[0-9]+ +\\' || true
-echo "-- pgbench (maintenance client): $mtx runs, exit $maint_rc; load exit $load_rc"
+echo "-- pgbench (maintenance client): $mtx runs, exit $maint_rc; long transactions client: $ltx, exit $long_rc; load exit $load_rc"
 errs=$(grep -v -E '^pgbench: client .* executing script|^WARNING:  |^DETAIL:  .*quarantined' "$out/load.err" | head -20)
 [ -n "$errs" ] && { echo "-- pgbench errors (first 20 lines):"; echo "$errs"; }
 [ -s "$out/maint.err" ] && { echo "-- maintenance client errors:"; head -20 "$out/maint.err"; }
+[ -s "$out/long.err" ] && { echo "-- long transactions client errors:"; head -20 "$out/long.err"; }
 [ -s "$out/verify.out" ] && [ "$verify_rows" != 0 ] && { echo "-- verify():"; cat "$out/verify.out" "$out/verify.err"; }
 echo "-- $(cat "$out/counts.txt")"
 echo "-- verify() during the load: $mid"
 
 status=PASS
-[ "$load_rc" -eq 0 ] && [ "$maint_rc" -eq 0 ] || status=FAIL
+[ "$load_rc" -eq 0 ] && [ "$maint_rc" -eq 0 ] && [ "$long_rc" -eq 0 ] || status=FAIL
 [ "$deadlock" -eq 0 ] && [ "$serialization" -eq 0 ] && [ "$duplicate" -eq 0 ] && [ "$other" -eq 0 ] || status=FAIL
 [ "$failed" -eq 0 ] && [ "$aborted" -eq 0 ] || status=FAIL
 [ "$verify_rows" = 0 ] && [ "${mid_bad:-1}" = 0 ] || status=FAIL
 [ "$tx" -gt 0 ] || status=FAIL
 [ "${STRESS_KEEP_DB:-0}" = 1 ] || [ "$status" = FAIL ] || dropdb --force "$DB" >/dev/null 2>&1 || true
-echo "STRESS $status seconds=$DURATION clients=$CLIENTS+1 transactions=$tx tps=$tps maintenance_runs=$mtx" \
+echo "STRESS $status seconds=$DURATION clients=$CLIENTS+2 transactions=$tx tps=$tps maintenance_runs=$mtx long_transactions=$ltx" \
 	"deadlock=$deadlock serialization=$serialization duplicate_key=$duplicate other_errors=$other" \
 	"failed_tx=$failed aborted_clients=$aborted verify_rows=$verify_rows verify_during_load=${mid_bad:-?}"
 [ "$status" = PASS ]
