@@ -2,11 +2,11 @@
 # seconds on a fresh node: 8 pgbench clients on the mixed workload (orders
 # single and multi-row over a shared user pool, update_info and operators
 # on a few key customers, page views, track_page(), transactions into all
-# three tables) plus a client running maintenance() every second.  No
-# deadlock, serialization, duplicate-key or other error, no failed
-# transaction or aborted client, and verify() finds no difference, neither
-# at the end nor inside the running load.  The long run is
-# scripts/test-long.sh.
+# three tables), a 9th client running maintenance() every second and a
+# 10th running longer two-statement transactions.  No deadlock,
+# serialization, duplicate-key or other error, no failed transaction or
+# aborted client, and verify() finds no difference, neither at the end nor
+# inside the running load.  The long run is scripts/test-long.sh.
 use strict;
 use warnings;
 use File::Basename qw(dirname);
