@@ -3,7 +3,12 @@
 -- maintenance may have closed the day).  Its users (ids from 1000001) and
 -- order numbers are its own and it has no phone, so it shares no row with
 -- the others: a second statement in one transaction may otherwise deadlock
--- legitimately (see Limitations in the README).
+-- legitimately (see Limitations in the README).  About every 5 s instead an
+-- operator's rebuild(), concurrent with maintenance() (ingest waits).
+\set r random(1, 15)
+\if :r = 1
+SELECT insure_stream.rebuild();
+\else
 \set lu 1000000 + random(1, 50)
 \set t random(0, 3599999)
 \set amt random(1, 100000)
@@ -18,3 +23,4 @@ VALUES (:lu, 'L' || :client_id || '-' || :t || 'b', NULL,
         LEAST(:day0 + :span, GREATEST(:day0, :day0 + ((extract(epoch FROM clock_timestamp()) * 1000)::bigint - :start) * :speed - :t / 2)),
         NULL);
 END;
+\endif

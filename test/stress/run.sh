@@ -6,9 +6,10 @@
 # STRESS_CLIENTS (8) clients on a weighted mix of the scripts in this
 # directory (orders single and multi-row, update_info, operators editing
 # raw_info, page views, track_page(), transactions into all three tables)
-# plus one client running maintenance() every second and verify() now and
-# then inside the load, and one running longer transactions of two order
-# statements 300 ms apart.  Afterwards verify() must return no row, and
+# plus one client running maintenance() every second and verify() inside
+# the load, and one running longer transactions of two order statements
+# 300 ms apart and rebuild() now and then.  Afterwards verify() must return
+# no row, and
 # pgbench's output and log, the server log and pg_stat_database must show
 # no deadlock (40P01), no serialization failure (40001), no duplicate key
 # (23505) and no other error.  Exit 0 only then.  Last line:
