@@ -604,6 +604,8 @@ DECLARE
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
+	/* nor a compaction (it would hold hour rows we delete, and we its) */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
 	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
 	DELETE FROM insure_stream.order_hour_value v WHERE v.biz_date OPERATOR(pg_catalog.>=) kept_biz;
@@ -1268,6 +1270,15 @@ DECLARE
 	started timestamptz := pg_catalog.clock_timestamp();
 	keep text := insure_stream.setting('retention');
 BEGIN
+	/*
+	 * Purging needs the event tables in ROW EXCLUSIVE mode, which a running
+	 * rebuild() (SHARE) blocks: take them before compaction holds any row
+	 * that rebuild() deletes, so one of the two waits holding nothing.
+	 */
+	IF keep OPERATOR(pg_catalog.<>) '' THEN
+		LOCK TABLE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log
+			IN ROW EXCLUSIVE MODE;
+	END IF;
 	task := 'compact_orders';
 	affected := insure_stream.compact_orders();
 	RETURN NEXT;
