@@ -330,7 +330,8 @@ $pid = $node->safe_psql('streamdb',
 	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'stream_A'});
 crash_backend($pid, 'single-row stream killed');
 $stream->finish;
-like(slurp_file("$tmp/stream_A.err"), qr/server closed the connection unexpectedly/,
+like(slurp_file("$tmp/stream_A.err"),
+	qr/server closed the connection unexpectedly|connection to server was lost|terminating connection/,
 	'stream 2a: the client lost its connection');
 check_stream('A', 'stream 2a (backend SIGKILL)');
 
@@ -344,7 +345,8 @@ $node->stop('immediate');
 $node->start;
 push @figures, sprintf('single-row stream, immediate shutdown: restarted in %.2f s', time - $start);
 $stream->finish;
-like(slurp_file("$tmp/stream_B.err"), qr/server closed the connection unexpectedly|terminating connection/,
+like(slurp_file("$tmp/stream_B.err"),
+	qr/server closed the connection unexpectedly|connection to server was lost|terminating connection/,
 	'stream 2b: the client lost its connection');
 check_stream('B', 'stream 2b (immediate shutdown)');
 check_stream('A', 'stream 2a after the second crash');
@@ -388,15 +390,18 @@ my $results_sql = q{
 	  UNION ALL SELECT 'u' || x::text FROM insure_stream.user_last_log x) s};
 my $results_before = $node->safe_psql('maintdb', $results_sql);
 
-# 3a. killed while compacting: the partial hour rows are folded, then
-# compact_orders() waits for the day-closing lock, held here in share mode
+# 3a. killed while compacting: the partial hour rows are folded and the
+# days closed, then compact_orders() waits to delete a closed day's user
+# state, locked here
 $holder = $node->background_psql('maintdb');
-$holder->query_safe('SELECT pg_advisory_lock_shared(7370452871563915521)');
+$holder->query_safe(q{BEGIN;
+	SELECT 1 FROM insure_stream.order_state WHERE id = 5000 AND day = (now() AT TIME ZONE 'UTC')::date - 3 FOR UPDATE});
 my $maint = $node->background_psql('maintdb', on_error_stop => 0);
 $pid = backend_pid($maint);
 $maint->query_until(qr/maintaining/, "\\echo maintaining\nSELECT * FROM insure_stream.maintenance();\n");
-ok($node->poll_query_until('maintdb', "SELECT wait_event FROM pg_stat_activity WHERE pid = $pid", 'advisory'),
-	'maintenance 3a: waiting for the day-closing lock');
+ok($node->poll_query_until('maintdb', "SELECT wait_event FROM pg_stat_activity WHERE pid = $pid",
+		'transactionid'),
+	'maintenance 3a: waiting on a locked user state of a closed day');
 like(written_by('maintdb', $pid), qr/order_hour_part/,
 	'maintenance 3a: the partial hour rows were folded when killed');
 crash_backend($pid, 'maintenance() killed while compacting');
