@@ -42,7 +42,7 @@ $line //= '';
 my %f = $line =~ /(\w+)=(\S+)/g;
 like($line, qr/^STRESS PASS /, 'summary says PASS');
 cmp_ok($f{transactions} // 0, '>', 1000, 'the load ran (more than 1000 transactions)');
-cmp_ok($f{maintenance_runs} // 0, '>=', $seconds / 2, 'maintenance() ran concurrently about every second');
+cmp_ok($f{maintenance_runs} // 0, '>=', $seconds / 4, 'maintenance() ran concurrently (every second, or as fast as verify() lets it)');
 is($f{$_} // 'missing', '0', "$_ = 0")
   for qw(deadlock serialization duplicate_key other_errors failed_tx aborted_clients
 	verify_rows verify_during_load);
