@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UBSan run of the pg_regress and isolation suites, and
+# (with --static) cppcheck and clang-tidy over src/.
+#
+#   bash scripts/sanitize.sh            sanitizer build, suites, log check
+#   bash scripts/sanitize.sh --static   cppcheck + clang-tidy, no build
+#
+# Environment: PG_CONFIG (default: the system PostgreSQL $PGVER, and then
+# scripts/setup-deps.sh installs what is missing first, as scripts/test.sh
+# does), SANITIZE_PORT (default 54329), KEEP=1 keeps the work directory.
+# Run as root (the suites then run as postgres) or as a user with sudo.
+#
+# The extension is built with "make SANITIZE=1" (-fsanitize=address,undefined)
+# and installed; a throwaway cluster is started with the ASan runtime in
+# LD_PRELOAD of pg_ctl, so the (uninstrumented) postmaster and every backend
+# have it as their first DSO when the sanitized insure_stream.so is loaded.
+# After the suites, the ASan/UBSan log files and the server log must hold no
+# report.  Whatever happens, the normal build is installed again at the end.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+PGVER=${PGVER:-15}
+unset SANITIZE
+mode=sanitize
+case "${1:-}" in
+	"") ;;
+	--static) mode=static ;;
+	*) echo "usage: $0 [--static]" >&2; exit 2 ;;
+esac
+
+if [ -z "${PG_CONFIG:-}" ]; then
+	extra=""
+	[ "$mode" = static ] && extra="cppcheck clang-tidy"
+	EXTRA_PACKAGES="$extra ${EXTRA_PACKAGES:-}" bash scripts/setup-deps.sh ||
+		{ echo "sanitize: setup failed"; exit 1; }
+	PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
+fi
+export PG_CONFIG
+incdir=$("$PG_CONFIG" --includedir-server) || exit 1
+
+# ---------------------------------------------------------------- static
+if [ "$mode" = static ]; then
+	status=0
+	# cppcheck: warnings, performance, portability; suppressions are inline
+	# (// cppcheck-suppress ...) with the reason next to them
+	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --std=c99 -I "$incdir" src/ || status=1
+	# clang-tidy: the static analyzer and bugprone checks; swappable
+	# parameters and reserved identifiers are style, and PostgreSQL's own
+	# macros expand to reserved names
+	checks='-*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier'
+	tidy=$(clang-tidy --quiet --checks="$checks" --warnings-as-errors='*' \
+		src/*.c -- -I"$incdir" -I. -D_GNU_SOURCE 2>&1) || status=1
+	printf '%s\n' "$tidy" | grep -vE '^[0-9]+ warnings? generated\.$' | sed '/^$/d'
+	if [ "$status" -eq 0 ]; then
+		echo "static: cppcheck and clang-tidy clean"
+	else
+		echo "static: findings above"
+	fi
+	exit $status
+fi
+
+# ---------------------------------------------------------------- sanitize
+port=${SANITIZE_PORT:-54329}
+bindir=$("$PG_CONFIG" --bindir)
+pkglibdir=$("$PG_CONFIG" --pkglibdir)
+libasan=$(gcc -print-file-name=libasan.so)
+[ -e "$libasan" ] || { echo "sanitize: no libasan.so from gcc"; exit 1; }
+libasan=$(readlink -f "$libasan")
+
+SUDO=()
+[ -w "$pkglibdir" ] || SUDO=(sudo)
+
+# build and run in a copy: the checkout keeps no sanitized objects, and the
+# suites (which refuse root) can run as postgres
+work=$(mktemp -d /tmp/insure_stream_sanitize.XXXXXX)
+cp -a "$top/." "$work/"
+rm -rf "$work/results" "$work/output_iso" "$work/tmp_check" "$work"/*.o "$work"/src/*.o "$work"/src/*.bc "$work"/*.so
+RUN_AS=()
+if [ "$(id -u)" -eq 0 ]; then
+	chown -R postgres: "$work"
+	RUN_AS=(runuser -u postgres --)
+fi
+data=$work/tmp_sanitize/data
+logs=$work/tmp_sanitize/logs
+sock=$work/tmp_sanitize
+"${RUN_AS[@]}" mkdir -p "$logs"
+
+started=0
+finish() {
+	local rc=$?
+	if [ "$started" -eq 1 ]; then
+		"${RUN_AS[@]}" "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
+	fi
+	# never leave the sanitized library installed
+	echo "== reinstalling the normal build"
+	make -s -C "$work" clean PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
+	if make -s -C "$work" PG_CONFIG="$PG_CONFIG" >/dev/null &&
+		"${SUDO[@]}" make -s -C "$work" install PG_CONFIG="$PG_CONFIG" >/dev/null; then
+		:
+	else
+		echo "sanitize: REINSTALLING THE NORMAL BUILD FAILED"
+		rc=1
+	fi
+	if [ "${KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+		echo "sanitize: work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
+	exit $rc
+}
+trap finish EXIT
+trap 'exit 1' INT TERM
+
+echo "== building insure_stream with -fsanitize=address,undefined"
+"${RUN_AS[@]}" make -s -C "$work" SANITIZE=1 PG_CONFIG="$PG_CONFIG" >/dev/null ||
+	{ echo "sanitize: sanitized build failed"; exit 1; }
+"${SUDO[@]}" make -s -C "$work" install SANITIZE=1 PG_CONFIG="$PG_CONFIG" >/dev/null ||
+	{ echo "sanitize: install failed"; exit 1; }
+
+# LD_PRELOAD of libasan alone hangs every postgres process on Debian 12:
+# postgres links libsystemd -> libgcrypt -> libgpg-error, whose constructor
+# runs before ASan's and calls bindtextdomain(); its first malloc() starts
+# ASan inside glibc's _nl_state_lock, ASan's start-up calls dlerror() ->
+# dcgettext(), which takes and releases the same lock, and the next
+# bindtextdomain() waits forever (google/sanitizers#1270).  This shim,
+# preloaded after libasan, starts ASan with a malloc() before the first
+# bindtextdomain() takes that lock.  It also hands UBSAN_OPTIONS to libubsan
+# (see below).
+shim=$work/tmp_sanitize/sanitizer_preload.so
+cat > "$work/tmp_sanitize/sanitizer_preload.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+
+char	   *bindtextdomain(const char *domainname, const char *dirname);
+
+char *
+bindtextdomain(const char *domainname, const char *dirname)
+{
+	static char *(*real) (const char *, const char *);
+
+	if (real == NULL)
+	{
+		void	   *volatile p = malloc(1);	/* ASan starts here */
+
+		free(p);
+		real = (char *(*) (const char *, const char *))
+			dlsym(RTLD_NEXT, "bindtextdomain");
+	}
+	return real(domainname, dirname);
+}
+
+/*
+ * libubsan starts at its first report, in a backend, and reads its options
+ * from /proc/self/environ, which the backend's process title has blanked;
+ * it asks this hook first, and getenv() still works.
+ */
+const char *__ubsan_default_options(void);
+
+const char *
+__ubsan_default_options(void)
+{
+	const char *opts = getenv("UBSAN_OPTIONS");
+
+	return opts ? opts : "";
+}
+EOF
+gcc -O2 -Wall -shared -fPIC -o "$shim" "$work/tmp_sanitize/sanitizer_preload.c" -ldl ||
+	{ echo "sanitize: cannot build the preload shim"; exit 1; }
+chmod a+rx "$shim"
+if ! timeout 20 "${RUN_AS[@]}" env LD_PRELOAD="$libasan $shim" ASAN_OPTIONS=detect_leaks=0 \
+	"$bindir/postgres" -V >/dev/null; then
+	echo "sanitize: postgres does not start with $libasan preloaded"
+	exit 1
+fi
+
+echo "== cluster on port $port with $libasan and $shim preloaded"
+"${RUN_AS[@]}" "$bindir/initdb" -D "$data" -A trust -U postgres >/dev/null ||
+	{ echo "sanitize: initdb failed"; exit 1; }
+# detect_leaks=0: backends keep memory to exit by design (memory contexts,
+# caches), so leak reports would be noise.  abort_on_error=1 and
+# halt_on_error=1: a report kills the backend, so the suite fails too.
+# verify_asan_link_order=0 is not needed: LD_PRELOAD puts ASan first.
+# ASan writes its reports to $logs/asan.PID; UBSan (a separate runtime,
+# libubsan, in GCC) ignores log_path here and writes to the server log.
+asan_opts="detect_leaks=0:abort_on_error=1:disable_coredump=1:log_path=$logs/asan"
+ubsan_opts="print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+timeout 180 "${RUN_AS[@]}" env LD_PRELOAD="$libasan $shim" ASAN_OPTIONS="$asan_opts" UBSAN_OPTIONS="$ubsan_opts" \
+	"$bindir/pg_ctl" -D "$data" -l "$logs/server.log" -w -t 120 \
+	-o "-p $port -k $sock -c listen_addresses= -c shared_preload_libraries=pg_cron -c cron.database_name=postgres -c max_prepared_transactions=10 -c jit=off" \
+	start >/dev/null || { echo "sanitize: cluster did not start"; cat "$logs/server.log"; exit 1; }
+started=1
+
+pgenv=(env PATH="$bindir:$PATH" PGHOST="$sock" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres)
+
+# the sanitized library must be the one the backends load, with ASan in them
+probe=$("${RUN_AS[@]}" "${pgenv[@]}" psql -XAtq -c "LOAD 'insure_stream'" -c 'SELECT pg_backend_pid()' 2>&1)
+echo "$probe" | grep -qE '^[0-9]+$' || { echo "sanitize: cannot load the library: $probe"; exit 1; }
+
+status=0
+count() {
+	# "All N tests passed" or "F of N tests failed" -> passed
+	local out=$1
+	if grep -qE 'All [0-9]+ tests passed' "$out"; then
+		grep -oE 'All [0-9]+ tests passed' "$out" | grep -oE '[0-9]+'
+	elif grep -qE '[0-9]+ of [0-9]+ tests failed' "$out"; then
+		grep -oE '[0-9]+ of [0-9]+ tests failed' "$out" | awk '{print $3 - $1}'
+	else
+		echo 0
+	fi
+}
+
+echo "== pg_regress"
+"${RUN_AS[@]}" "${pgenv[@]}" make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" \
+	ISOLATION= TAP_TESTS= > "$logs/regress.out" 2>&1 || status=1
+cat "$logs/regress.out"
+nreg=$(count "$logs/regress.out")
+echo "== isolation"
+"${RUN_AS[@]}" "${pgenv[@]}" make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" \
+	REGRESS= TAP_TESTS= > "$logs/isolation.out" 2>&1 || status=1
+cat "$logs/isolation.out"
+niso=$(count "$logs/isolation.out")
+for f in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
+	[ -s "$f" ] && { echo "== $f"; cat "$f"; }
+done
+
+# a backend with the library mapped must also have ASan mapped
+"${RUN_AS[@]}" "${pgenv[@]}" psql -XAtq -c "LOAD 'insure_stream'" \
+	-c "SELECT pg_read_file('/proc/' || pg_backend_pid() || '/maps')" > "$logs/maps" 2>&1
+if ! grep -q 'libasan' "$logs/maps" || ! grep -q "$pkglibdir/insure_stream.so" "$logs/maps"; then
+	echo "sanitize: a backend does not map both libasan and $pkglibdir/insure_stream.so"
+	status=1
+fi
+
+"${RUN_AS[@]}" "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null || status=1
+started=0
+
+# any report: ASan log files (log_path.PID), or the server log (UBSan
+# reports, anything that went to stderr, a backend killed by abort_on_error)
+reports=0
+for f in "$logs"/asan.*; do
+	[ -e "$f" ] || continue
+	echo "== $f"
+	cat "$f"
+	reports=$((reports + 1))
+done
+# UBSan reports; a backend killed by a signal (abort_on_error) counts as one
+# report when no report says why
+pat='ERROR: AddressSanitizer|runtime error:|LeakSanitizer|terminated by signal|terminated by exception'
+if grep -qE "$pat" "$logs/server.log"; then
+	echo "== server log"
+	grep -nE -B2 -A30 "$pat" "$logs/server.log"
+	reports=$((reports + $(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$logs/server.log")))
+	[ "$reports" -gt 0 ] || reports=1
+fi
+[ "$reports" -eq 0 ] || status=1
+
+echo "sanitize: $nreg regress passed, $niso isolation passed, $reports sanitizer reports"
+exit $status
