@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -136,8 +137,13 @@ format_epoch_seconds(int64 seconds, const char *pattern)
 	struct pg_tm tm;
 	int			millis = 0;
 	StringInfoData buf;
+	int64		ms;
 
-	is_local_time(seconds * 1000, is_configured_zone(), &tm);
+	if (pg_mul_s64_overflow(seconds, 1000, &ms))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("epoch seconds %lld out of range", (long long) seconds)));
+	is_local_time(ms, is_configured_zone(), &tm);
 	tm.tm_year += 1900;
 	tm.tm_mon += 1;
 	initStringInfo(&buf);
@@ -165,6 +171,14 @@ text_mismatch(const char *value, const char *pattern)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 			 errmsg("time \"%s\" does not match pattern \"%s\"", value, pattern)));
+}
+
+static void
+time_out_of_range(const char *value, const char *pattern)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+			 errmsg("time \"%s\" is out of range for pattern \"%s\"", value, pattern)));
 }
 
 /* parses text in the configured zone; returns epoch seconds */
@@ -201,6 +215,8 @@ parse_epoch_seconds(const char *value, const char *pattern)
 		width = item->count >= 2 ? item->count : (item->letter == 'y' ? 4 : 2);
 		while (digits < width && *v >= '0' && *v <= '9')
 		{
+			if (number > (PG_INT32_MAX - 9) / 10)
+				time_out_of_range(value, pattern);
 			number = number * 10 + (*v++ - '0');
 			digits++;
 		}
@@ -213,12 +229,12 @@ parse_epoch_seconds(const char *value, const char *pattern)
 	}
 	if (*v != '\0')
 		text_mismatch(value, pattern);
+	/* IS_VALID_JULIAN: the years date2j() computes without overflow */
 	if (tm.tm_mon < 1 || tm.tm_mon > 12 ||
 		tm.tm_mday < 1 || tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
-		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
-				 errmsg("time \"%s\" is out of range for pattern \"%s\"", value, pattern)));
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59 ||
+		!IS_VALID_JULIAN(tm.tm_year, tm.tm_mon, tm.tm_mday))
+		time_out_of_range(value, pattern);
 	tm.tm_isdst = -1;
 	offset = DetermineTimeZoneOffset(&tm, is_configured_zone());
 	return (int64) (date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - UNIX_EPOCH_JDATE) * SECS_PER_DAY +
