@@ -18,9 +18,10 @@ PROVE_TESTS = test/t/*.pl
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
 # make SANITIZE=1: AddressSanitizer + UBSan build (scripts/sanitize.sh runs
-# the suites with it; the postmaster needs the ASan runtime in LD_PRELOAD)
+# the suites with it; the postmaster needs the ASan runtime in LD_PRELOAD).
+# -fno-wrapv (after PostgreSQL's -fwrapv) lets UBSan report signed overflow.
 ifdef SANITIZE
-PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -fno-wrapv
 PG_LDFLAGS += -fsanitize=address,undefined
 endif
 EXTRA_CLEAN = output_iso

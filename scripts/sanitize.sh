@@ -226,9 +226,11 @@ for f in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
 done
 
 # a backend with the library mapped must also have ASan mapped
-"${RUN_AS[@]}" "${pgenv[@]}" psql -XAtq -c "LOAD 'insure_stream'" \
-	-c "SELECT pg_read_file('/proc/' || pg_backend_pid() || '/maps')" > "$logs/maps" 2>&1
-if ! grep -q 'libasan' "$logs/maps" || ! grep -q "$pkglibdir/insure_stream.so" "$logs/maps"; then
+if ! "${RUN_AS[@]}" "${pgenv[@]}" psql -XAtq -c "LOAD 'insure_stream'" \
+	-c "SELECT pg_read_file('/proc/' || pg_backend_pid() || '/maps')" > "$logs/maps" 2>&1; then
+	echo "sanitize: cannot look into a backend: $(head -1 "$logs/maps")"
+	status=1
+elif ! grep -q 'libasan' "$logs/maps" || ! grep -q "$pkglibdir/insure_stream.so" "$logs/maps"; then
 	echo "sanitize: a backend does not map both libasan and $pkglibdir/insure_stream.so"
 	status=1
 fi
