@@ -23,7 +23,9 @@ tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ 
 
 dropdb --if-exists --force "$DB" 2>/dev/null || true
 createdb "$DB"
-psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" <<'SQL'
+T=/tmp/insure_stream_bench.$$	# per-run file prefix
+psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" \
+	-v pcsv="$T.premium.csv" -v lcsv="$T.log.csv" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
 CREATE TABLE bare_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS);
@@ -33,12 +35,12 @@ CREATE TABLE plain_last_page (account_id text PRIMARY KEY, device_id text, bury_
 COPY (SELECT 1 + abs(hashint4(g)) % :keys, 'app', 'o' || g, 'saved',
              (100 + abs(hashint4(g + 1)) % 900)::text, 'c', 'm', 1795572000000 + g, 'info ' || g
         FROM generate_series(1, :prows) g)
-  TO '/tmp/insure_stream_bench_premium.csv' WITH (FORMAT csv);
+  TO :'pcsv' WITH (FORMAT csv);
 COPY (SELECT 1795572000000 + abs(hashint4(g)) % 86400000, 'dev' || (abs(hashint4(g + 1)) % 3),
              'acc' || (abs(hashint4(g + 2)) % :accounts),
              CASE WHEN g % 10 = 0 THEN NULL ELSE 'view' END, 'page' || (g % 1000)
         FROM generate_series(1, :lrows) g)
-  TO '/tmp/insure_stream_bench_log.csv' WITH (FORMAT csv);
+  TO :'lcsv' WITH (FORMAT csv);
 SQL
 PCOLS="id, channel, open_id, event, now_premium, creator, modifier, gmt_modified, now_info"
 LCOLS="log_time, device_id, account_id, bury_point_type, page_name"
@@ -52,33 +54,33 @@ reset_all() {
 declare -a bp ep bl el
 for run in $(seq 1 "$RUNS"); do
 	reset_all
-	bp+=("$(timed "COPY bare_update_info ($PCOLS) FROM '/tmp/insure_stream_bench_premium.csv' WITH (FORMAT csv)")")
-	ep+=("$(timed "COPY insure_stream.update_info ($PCOLS) FROM '/tmp/insure_stream_bench_premium.csv' WITH (FORMAT csv)")")
-	bl+=("$(timed "COPY bare_user_log ($LCOLS) FROM '/tmp/insure_stream_bench_log.csv' WITH (FORMAT csv)")")
-	el+=("$(timed "COPY insure_stream.user_log ($LCOLS) FROM '/tmp/insure_stream_bench_log.csv' WITH (FORMAT csv)")")
+	bp+=("$(timed "COPY bare_update_info ($PCOLS) FROM '$T.premium.csv' WITH (FORMAT csv)")")
+	ep+=("$(timed "COPY insure_stream.update_info ($PCOLS) FROM '$T.premium.csv' WITH (FORMAT csv)")")
+	bl+=("$(timed "COPY bare_user_log ($LCOLS) FROM '$T.log.csv' WITH (FORMAT csv)")")
+	el+=("$(timed "COPY insure_stream.user_log ($LCOLS) FROM '$T.log.csv' WITH (FORMAT csv)")")
 	echo "run $run: update_info COPY bare ${bp[-1]} ms, ext ${ep[-1]} ms; user_log COPY bare ${bl[-1]} ms, ext ${el[-1]} ms"
 done
 psql_q -Atc "SELECT 'verify() differences after the COPYs: ' || count(*) FROM insure_stream.verify()"
 
 # single-row statements
-cat > /tmp/ib_bare_premium.sql <<SQL
+cat > $T.ib_bare_premium.sql <<SQL
 \set id random(1, $KEYS)
 \set p random(100, 1000)
 INSERT INTO bare_update_info (id, event, now_premium, now_info) VALUES (:id, 'saved', :p, 'x');
 SQL
-sed 's/bare_update_info/insure_stream.update_info/' /tmp/ib_bare_premium.sql > /tmp/ib_ext_premium.sql
-cat > /tmp/ib_bare_log.sql <<SQL
+sed 's/bare_update_info/insure_stream.update_info/' $T.ib_bare_premium.sql > $T.ib_ext_premium.sql
+cat > $T.ib_bare_log.sql <<SQL
 \set a random(1, $ACCOUNTS)
 \set t random(1, 86400000)
 INSERT INTO bare_user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES (1795572000000 + :t, 'dev', 'acc' || :a, 'view', 'p' || :t);
 SQL
-sed 's/bare_user_log/insure_stream.user_log/' /tmp/ib_bare_log.sql > /tmp/ib_ext_log.sql
-cat > /tmp/ib_track.sql <<SQL
+sed 's/bare_user_log/insure_stream.user_log/' $T.ib_bare_log.sql > $T.ib_ext_log.sql
+cat > $T.ib_track.sql <<SQL
 \set a random(1, $ACCOUNTS)
 \set t random(1, 86400000)
 SELECT insure_stream.track_page('acc' || :a, 'dev', 'view', 'p' || :t, 1795572000000 + :t);
 SQL
-cat > /tmp/ib_plain.sql <<SQL
+cat > $T.ib_plain.sql <<SQL
 \set a random(1, $ACCOUNTS)
 \set t random(1, 86400000)
 INSERT INTO plain_last_page VALUES ('acc' || :a, 'dev', 'view', 'p' || :t, 1795572000000 + :t)
@@ -93,7 +95,7 @@ for run in $(seq 1 "$RUNS"); do
 	reset_all
 	for c in 1 8; do
 		for s in bare_premium ext_premium bare_log ext_log track plain; do
-			r[$s$c]+=" $(tps "$c" "/tmp/ib_$s.sql")"
+			r[$s$c]+=" $(tps "$c" "$T.ib_$s.sql")"
 		done
 	done
 	echo "run $run done"
@@ -110,4 +112,4 @@ for c in 1 8; do
 	echo "| single-row INSERT into user_log, $c client(s) | $(m bare_log$c) tps | $(m ext_log$c) tps | $(ratio "$(m ext_log$c)" "$(m bare_log$c)")x tps | >= 0.85x |"
 done
 echo "| track_page() at 8 clients vs hand-written INSERT ... ON CONFLICT | $(m plain8) tps | $(m track8) tps | $(ratio "$(m track8)" "$(m plain8)")x tps | reported |"
-rm -f /tmp/insure_stream_bench_premium.csv /tmp/insure_stream_bench_log.csv
+rm -f "$T".*.csv "$T".ib_*.sql

@@ -18,6 +18,7 @@ RUNS=${RUNS:-3}
 SECS=${SECS:-10}
 DB=${BENCH_DB:-bench_floor}
 export PGDATABASE=$DB
+T=/tmp/insure_stream_bench.$$	# per-run file prefix
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 now_ns() { date +%s%N; }
@@ -94,11 +95,11 @@ hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 100
 SETS="\\set uid random(1, $USERS)
 \\set off random(0, 3599999)
 \\set amt random(1, 100000)"
-cat > /tmp/insure_stream_floor_bare.sql <<SQL
+cat > $T.floor_bare.sql <<SQL
 $SETS
 INSERT INTO bare ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
 SQL
-cat > /tmp/insure_stream_floor_floor.sql <<SQL
+cat > $T.floor_floor.sql <<SQL
 $SETS
 WITH e AS (INSERT INTO floor_events ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0)),
  s AS (INSERT INTO floor_state VALUES (:uid, current_date, $hour0 + :off, 'PB' || :off, '139' || :uid, :amt / 100.0)
@@ -112,12 +113,12 @@ INSERT INTO floor_hour VALUES ('h', pg_backend_pid(), 1, :amt / 100.0)
 ON CONFLICT (biz_date, writer) DO UPDATE SET users = floor_hour.users + 1,
    premium = floor_hour.premium + excluded.premium;
 SQL
-cat > /tmp/insure_stream_floor_ext.sql <<SQL
+cat > $T.floor_ext.sql <<SQL
 $SETS
 INSERT INTO insure_stream.user_order ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
 SQL
 tps() {
-	pgbench -n -c 1 -j 1 -T "$SECS" -f "/tmp/insure_stream_floor_$1.sql" 2>/dev/null |
+	pgbench -n -c 1 -j 1 -T "$SECS" -f "$T.floor_$1.sql" 2>/dev/null |
 		awk '/^tps/ {printf "%d", $3}'
 }
 declare -a bare_tps floor_tps ext_tps
@@ -137,4 +138,4 @@ echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floo
 echo "|---|---|---|---|---|---|"
 echo "| INSERT ... SELECT of $ROWS orders | $m_bb ms | $m_fb ms | $m_eb ms | $(ratio "$m_fb" "$m_bb")x time | $(ratio "$m_eb" "$m_bb")x time |"
 echo "| single-row INSERT, pgbench 1 client | $m_bt tps | $m_ft tps | $m_et tps | $(ratio "$m_ft" "$m_bt")x tps | $(ratio "$m_et" "$m_bt")x tps |"
-rm -f /tmp/insure_stream_floor_*.sql
+rm -f "$T".floor_*.sql

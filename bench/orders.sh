@@ -13,7 +13,8 @@ PLPGSQL_ROWS=${PLPGSQL_ROWS:-20000}
 RUNS=${RUNS:-3}
 SECS=${SECS:-10}
 DB=${BENCH_DB:-bench_orders}
-CSV=/tmp/insure_stream_bench_orders.csv
+T=/tmp/insure_stream_bench.$$	# per-run file prefix
+CSV=$T.orders.csv
 export PGDATABASE=$DB
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
@@ -79,7 +80,7 @@ done
 # pgbench: single-row INSERTs, every order in the current hour
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
 for target in bench_bare insure_stream.user_order; do
-	cat > "/tmp/insure_stream_bench_$target.sql" <<SQL
+	cat > "$T.$target.sql" <<SQL
 \set uid random(1, $USERS)
 \set off random(0, 3599999)
 \set amt random(1, 100000)
@@ -87,7 +88,7 @@ INSERT INTO $target ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + 
 SQL
 done
 tps() {
-	pgbench -n -c "$1" -j "$1" -T "$SECS" -f "/tmp/insure_stream_bench_$2.sql" 2>/dev/null |
+	pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$T.$2.sql" 2>/dev/null |
 		awk '/^tps/ {printf "%d", $3}'
 }
 declare -a tps_bare1 tps_ext1 tps_bare8 tps_ext8
@@ -124,9 +125,9 @@ if [ "${1:-}" = "--memory" ]; then
 SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
 COPY (SELECT (random() * (:users - 1))::bigint + 1, 'PO' || g, '138' || (g % :users),
              :day0 + (random() * 86399999)::bigint, round((random() * 1000)::numeric, 2)::float8
-        FROM generate_series(1, :rows) g) TO '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv);
+        FROM generate_series(1, :rows) g) TO '$T.big.csv' WITH (FORMAT csv);
 SQL
-	PGAPPNAME=insure_stream_big_copy psql_q -c "COPY insure_stream.user_order ($COLS) FROM '/tmp/insure_stream_bench_big.csv' WITH (FORMAT csv)" &
+	PGAPPNAME=insure_stream_big_copy psql_q -c "COPY insure_stream.user_order ($COLS) FROM '$T.big.csv' WITH (FORMAT csv)" &
 	psql_pid=$!
 	pid=""
 	while [ -z "$pid" ] && kill -0 "$psql_pid" 2>/dev/null; do
@@ -149,6 +150,6 @@ SQL
 	echo "| backend peak private memory (RssAnon) during a $BIG-row COPY | $((peak_anon / 1024)) MB | target <= 256 MB |"
 	echo "| backend peak RSS incl. shared buffers touched (VmHWM) | $((peak_rss / 1024)) MB | |"
 	psql_q -Atc "SELECT 'verify() differences after the big COPY: ' || count(*) FROM insure_stream.verify()"
-	rm -f /tmp/insure_stream_bench_big.csv
+	rm -f "$T.big.csv"
 fi
-rm -f "$CSV"
+rm -f "$CSV" "$T".*.sql
