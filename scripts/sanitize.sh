@@ -7,7 +7,10 @@
 #
 # Environment: PG_CONFIG (default: the system PostgreSQL $PGVER, and then
 # scripts/setup-deps.sh installs what is missing first, as scripts/test.sh
-# does), SANITIZE_PORT (default 54329), KEEP=1 keeps the work directory.
+# does), SANITIZE_PORT (default 54329), KEEP=1 keeps the work directory,
+# SANITIZE_EXTRA='command' runs one more command against the cluster after
+# the suites (e.g. 'ROWS=100000 RUNS=1 SECS=5 bash bench/orders.sh'),
+# SANITIZE_TAP=1 runs the TAP tests with the preload as well.
 # Run as root (the suites then run as postgres) or as a user with sudo.
 #
 # The extension is built with "make SANITIZE=1" (-fsanitize=address,undefined)
@@ -160,37 +163,30 @@ echo "== building insure_stream with -fsanitize=address,undefined"
 "${SUDO[@]}" make -s -C "$work" install SANITIZE=1 PG_CONFIG="$PG_CONFIG" >/dev/null ||
 	{ echo "sanitize: install failed"; exit 1; }
 
-# LD_PRELOAD of libasan alone hangs every postgres process on Debian 12:
-# postgres links libsystemd -> libgcrypt -> libgpg-error, whose constructor
-# runs before ASan's and calls bindtextdomain(); its first malloc() starts
-# ASan inside glibc's _nl_state_lock, ASan's start-up calls dlerror() ->
-# dcgettext(), which takes and releases the same lock, and the next
-# bindtextdomain() waits forever (google/sanitizers#1270).  This shim,
-# preloaded after libasan, starts ASan with a malloc() before the first
-# bindtextdomain() takes that lock.  It also hands UBSAN_OPTIONS to libubsan
-# (see below).
+# LD_PRELOAD of libasan alone hangs postgres and initdb on Debian 12.  ASan
+# starts at the first malloc(), which for postgres is inside a library
+# constructor (libgpg-error's bindtextdomain(), via libsystemd; for initdb,
+# libp11-kit's newlocale()) holding a glibc lock; ASan's start-up looks up
+# the optional symbol swift_demangle with dlsym(), and dlerror() translates
+# the "undefined symbol" message with dcgettext(), which takes and releases
+# the same lock: the next taker waits forever (google/sanitizers#1270).
+# This shim defines swift_demangle (returning NULL: nothing demangled), so
+# the lookup succeeds and no message is translated.  It also hands
+# UBSAN_OPTIONS to libubsan (see below).
 shim=$work/tmp_sanitize/sanitizer_preload.so
 cat > "$work/tmp_sanitize/sanitizer_preload.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-char	   *bindtextdomain(const char *domainname, const char *dirname);
+char	   *swift_demangle(const char *mangled, size_t len, char *out,
+						   size_t *outlen, uint32_t flags);
 
 char *
-bindtextdomain(const char *domainname, const char *dirname)
+swift_demangle(const char *mangled, size_t len, char *out, size_t *outlen,
+			   uint32_t flags)
 {
-	static char *(*real) (const char *, const char *);
-
-	if (real == NULL)
-	{
-		void	   *volatile p = malloc(1);	/* ASan starts here */
-
-		free(p);
-		real = (char *(*) (const char *, const char *))
-			dlsym(RTLD_NEXT, "bindtextdomain");
-	}
-	return real(domainname, dirname);
+	return NULL;
 }
 
 /*
@@ -208,7 +204,7 @@ __ubsan_default_options(void)
 	return opts ? opts : "";
 }
 EOF
-gcc -O2 -Wall -shared -fPIC -o "$shim" "$work/tmp_sanitize/sanitizer_preload.c" -ldl ||
+gcc -O2 -Wall -shared -fPIC -o "$shim" "$work/tmp_sanitize/sanitizer_preload.c" ||
 	{ echo "sanitize: cannot build the preload shim"; exit 1; }
 chmod a+rx "$shim"
 if ! timeout 20 "${RUN_AS[@]}" env LD_PRELOAD="$libasan $shim" ASAN_OPTIONS=detect_leaks=0 \
@@ -267,6 +263,30 @@ for f in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
 	[ -s "$f" ] && { echo "== $f"; cat "$f"; }
 done
 
+# SANITIZE_TAP=1: the TAP tests too.  Their clusters are started by
+# PostgreSQL::Test::Cluster, so everything prove starts gets the preload
+# (psql, initdb, perl itself: harmless without leak detection)
+ntap=-
+if [ "${SANITIZE_TAP:-0}" = 1 ]; then
+	echo "== TAP"
+	timeout 1500 "${RUN_AS[@]}" "${pgenv[@]}" env LD_PRELOAD="$libasan $shim" ASAN_OPTIONS="$asan_opts" \
+		UBSAN_OPTIONS="$ubsan_opts" make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG" \
+		REGRESS= ISOLATION= PROVE_FLAGS=--timer > "$logs/tap.out" 2>&1 || status=1
+	cat "$logs/tap.out"
+	ntap=$(grep -oE 'Tests=[0-9]+' "$logs/tap.out" | tail -1 | grep -oE '[0-9]+')
+	ntap=${ntap:-0}
+	grep -q '^Result: PASS' "$logs/tap.out" || status=1
+fi
+
+# SANITIZE_EXTRA: one more command against the same cluster (run in the
+# work copy, as the suites are, with PG* set), e.g. a scaled-down benchmark
+if [ -n "${SANITIZE_EXTRA:-}" ]; then
+	echo "== extra: $SANITIZE_EXTRA"
+	"${RUN_AS[@]}" "${pgenv[@]}" bash -c "cd '$work' && $SANITIZE_EXTRA" > "$logs/extra.out" 2>&1 ||
+		{ echo "sanitize: the extra command failed"; status=1; }
+	tail -25 "$logs/extra.out"
+fi
+
 # a backend with the library mapped must also have ASan mapped
 if ! "${RUN_AS[@]}" "${pgenv[@]}" psql -XAtq -c "LOAD 'insure_stream'" \
 	-c "SELECT pg_read_file('/proc/' || pg_backend_pid() || '/maps')" > "$logs/maps" 2>&1; then
@@ -298,7 +318,18 @@ if grep -qE "$pat" "$logs/server.log"; then
 	reports=$((reports + $(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$logs/server.log")))
 	[ "$reports" -gt 0 ] || reports=1
 fi
+# the TAP clusters' server logs: reports only (those tests kill servers)
+for f in "$work"/tmp_check/log/*.log; do
+	[ -e "$f" ] || continue
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
+		echo "== $f"
+		grep -nE -A30 'ERROR: AddressSanitizer|runtime error:' "$f"
+		reports=$((reports + $(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$f")))
+	fi
+done
 [ "$reports" -eq 0 ] || status=1
 
-echo "sanitize: $nreg regress passed, $niso isolation passed, $reports sanitizer reports"
+tapmsg=""
+[ "$ntap" = - ] || tapmsg=", $ntap TAP subtests"
+echo "sanitize: $nreg regress passed, $niso isolation passed$tapmsg, $reports sanitizer reports"
 exit $status
