@@ -14,11 +14,12 @@
 # Run as root (the suites then run as postgres) or as a user with sudo.
 #
 # The extension is built with "make SANITIZE=1" (-fsanitize=address,undefined)
-# and installed; a throwaway cluster is started with the ASan runtime in
-# LD_PRELOAD of pg_ctl, so the (uninstrumented) postmaster and every backend
-# have it as their first DSO when the sanitized insure_stream.so is loaded.
-# After the suites, the ASan/UBSan log files and the server log must hold no
-# report.  Whatever happens, the normal build is installed again at the end.
+# and installed; a throwaway cluster is started with the ASan runtime (and a
+# small shim, see below) in LD_PRELOAD of pg_ctl, so the (uninstrumented)
+# postmaster and every backend have it as their first DSO when the sanitized
+# insure_stream.so is loaded.  After the suites, the ASan log files and the
+# server log (where UBSan reports go) must hold no report.  Whatever happens,
+# the normal build is installed again at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
