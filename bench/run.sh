@@ -2,6 +2,8 @@
 # All benchmarks on a throwaway cluster (Debian 12, root or sudo):
 #   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), floor, events
 # Each bench/*.sh also runs alone against the server in the PG* variables.
+# pg_virtualenv turns fsync off; the benchmarks turn it back on, so that
+# commits wait for the disk as on a production server.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,7 +20,7 @@ fi
 "${RUN_AS[@]}" env PGVER="$PGVER" bash -c '
 	cd "$1"
 	export PATH=/usr/lib/postgresql/$PGVER/bin:$PATH
-	pg_virtualenv -v "$PGVER" bash -c "
+	pg_virtualenv -v "$PGVER" -o fsync=on bash -c "
 		set -e
 		echo; echo \"== last_value\"; bash bench/last_value.sh
 		echo; echo \"== Scenario 1 (orders)\"; bash bench/orders.sh --memory
