@@ -14,11 +14,7 @@ RUNS=${RUNS:-3}
 SECS=${SECS:-10}
 DB=${BENCH_DB:-bench_events}
 export PGDATABASE=$DB
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-now_ns() { date +%s%N; }
-timed() { local t0 t1; t0=$(now_ns); psql_q -c "$1" >/dev/null; t1=$(now_ns); echo $(((t1 - t0) / 1000000)); }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+. "$(dirname "$0")/lib.sh"
 tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ {printf "%d", $3}'; }
 
 dropdb --if-exists --force "$DB" 2>/dev/null || true
