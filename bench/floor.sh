@@ -38,17 +38,7 @@ CREATE TABLE floor_hour (biz_date varchar, writer int, users bigint, premium num
 	PRIMARY KEY (biz_date, writer));
 SQL
 
-psql_q -v rows="$ROWS" -v users="$USERS" <<'SQL'
-SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
-CREATE TABLE src AS
-SELECT u.id,
-       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
-       CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,
-       :day0 + (random() * 86399999)::bigint AS gmt_modified,
-       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8 END AS account_payble
-  FROM generate_series(1, :rows) g,
-       LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
-SQL
+make_order_source "$ROWS" "$USERS"
 COLS="id, order_no, customer_tel, gmt_modified, account_payble"
 BIZ="to_char(to_timestamp(gmt_modified / 1000.0) AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDDHH24')"
 

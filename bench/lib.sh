@@ -11,3 +11,19 @@ timed() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+# table src: ROWS orders of USERS users over today's 24 hours (Asia/Shanghai),
+# 10% nulls per column; the data of the Scenario 1 benchmarks
+make_order_source() {
+	psql_q -v rows="$1" -v users="$2" <<'SQL'
+SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
+CREATE TABLE src AS
+SELECT u.id,
+       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
+       CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,
+       :day0 + (random() * 86399999)::bigint AS gmt_modified,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8 END AS account_payble
+  FROM generate_series(1, :rows) g,
+       LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
+SQL
+}

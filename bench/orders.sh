@@ -30,17 +30,7 @@ SQL
 psql_q -f plpgsql_orders.sql >/dev/null
 
 echo "== generating $ROWS orders of $USERS users over today's 24 hours (Asia/Shanghai)"
-psql_q -v rows="$ROWS" -v users="$USERS" <<'SQL'
-SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
-CREATE TABLE src AS
-SELECT u.id,
-       CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
-       CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,
-       :day0 + (random() * 86399999)::bigint AS gmt_modified,
-       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8 END AS account_payble
-  FROM generate_series(1, :rows) g,
-       LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
-SQL
+make_order_source "$ROWS" "$USERS"
 psql_q -c "COPY src TO '$CSV' WITH (FORMAT csv)"
 COLS="id, order_no, customer_tel, gmt_modified, account_payble"
 
