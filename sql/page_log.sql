@@ -72,6 +72,19 @@ SELECT * FROM pages EXCEPT SELECT * FROM pages_before;
 SELECT * FROM pages_before EXCEPT SELECT * FROM pages;
 SELECT * FROM insure_stream.verify();
 
+-- the latest device moves on without changing what it shows (its row is
+-- left alone); a device in between must still not win
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (200, 'pad', 'a9', 'B');
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (400, 'pad', 'a9', 'B');
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (300, 'phone', 'a9', 'C');
+SELECT * FROM pages WHERE account_id = 'a9';
+-- an operator deleted the account's row: the next event sets it from all
+-- of its devices
+DELETE FROM insure_stream.user_last_log WHERE account_id = 'a9';
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (250, 'phone', 'a9', 'D');
+SELECT * FROM pages WHERE account_id = 'a9';
+SELECT * FROM insure_stream.verify();
+
 -- bad input: an event time beyond max_future
 \set VERBOSITY default
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (1, 'd', 'a8', 'ok'), (4102444800000, 'd', 'a8', 'future');

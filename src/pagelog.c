@@ -72,7 +72,6 @@ typedef struct PageEntry
 	PageState	fold;
 	PageState  *old;
 	ItemPointerData tid;		/* where old is (locked, so it stays) */
-	bool		inserted;
 } PageEntry;
 
 typedef struct PageBatch
@@ -200,7 +199,6 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 		for (int c = 0; c < NUM_PAGE_COLS; c++)
 			entry->fold.cols[c].isnull = true;
 		entry->old = NULL;
-		entry->inserted = false;
 	}
 
 	memset(&row, 0, sizeof(row));
@@ -238,20 +236,76 @@ entry_order(const void *a, const void *b)
 	return key_compare(&ea->key, &eb->key, sizeof(char *));
 }
 
-static PageEntry *
-find_entry(PageBatch *batch, const char *account, const char *device_key)
+/* the state a key has now: as loaded and merged, or (a new pair) as folded */
+static inline PageState *
+key_state(PageEntry *e)
 {
-	Size		acclen = strlen(account);
-	char	   *key = palloc(acclen + strlen(device_key) + 2);
-	PageEntry  *entry;
+	return e->old ? e->old : &e->fold;
+}
 
-	memcpy(key, account, acclen + 1);
-	strcpy(key + acclen + 1, device_key);
-	entry = hash_search(batch->entries, &key, HASH_FIND, NULL);
-	if (entry == NULL)
-		elog(ERROR, "page state of account \"%s\" was not asked for", account);
-	pfree(key);
-	return entry;
+/* equal texts, null being equal to null only */
+static bool
+same_text(text *a, text *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/* byte order of account ids, the order keys are sorted and locked in */
+static int
+account_order(text *a, text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a);
+	int			lb = VARSIZE_ANY_EXHDR(b);
+	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	return r != 0 ? r : la - lb;
+}
+
+/* what user_last_log shows of an account: a device's latest values */
+typedef struct LastPage
+{
+	int64		log_time;
+	int64		log_seq;
+	text	   *shown[3];		/* device_id, bury_point_type, page_name */
+} LastPage;
+
+/* an account of a slice: its keys, its locked user_last_log row */
+typedef struct PageAccount
+{
+	text	   *account_id;
+	int			first;			/* its keys are keys[first .. first + nkeys - 1] */
+	int			nkeys;
+	ItemPointerData tid;		/* where its row is */
+	text	   *shown[3];		/* what the row shows now */
+	bool		has_other;		/* a device the slice does not write */
+	LastPage	other;			/* the latest of those */
+} PageAccount;
+
+/* the account's latest device: its keys' states and the other devices */
+static void
+latest_page(PageAccount *acc, PageEntry **keys, LastPage *latest)
+{
+	bool		found = acc->has_other;
+
+	if (found)
+		*latest = acc->other;
+	for (int k = acc->first; k < acc->first + acc->nkeys; k++)
+	{
+		PageState  *st = key_state(keys[k]);
+
+		if (found && !comes_after(st->log_time, st->log_seq, latest->log_time, latest->log_seq))
+			continue;
+		found = true;
+		latest->log_time = st->log_time;
+		latest->log_seq = st->log_seq;
+		latest->shown[0] = keys[k]->device_id;
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+			latest->shown[1 + c] = st->cols[c].isnull ? NULL : st->cols[c].value;
+	}
+	Assert(found);
 }
 
 #define PAGE_STATE_COLUMNS \
@@ -316,110 +370,181 @@ exec_plan(SPIPlanPtr plan, Datum *args, int expected, const char *what)
 		elog(ERROR, "could not %s", what);
 }
 
-/* the distinct accounts of sorted keys, as a text[] */
-static Datum
-accounts_array(PageEntry **keys, int nkeys, IsArray *accounts)
+
+static text *
+spi_text(HeapTuple tup, int attnum)
 {
-	is_array_init(accounts, TEXTOID);
-	for (int k = 0; k < nkeys; k++)
-		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
-			is_array_push(accounts, PointerGetDatum(keys[k]->account_id), false);
-	return is_array_datum(accounts);
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, attnum, &isnull);
+
+	return isnull ? NULL : DatumGetTextPCopy(d);
 }
 
-/* creates and locks the user_last_log rows of the slice's accounts */
+static int64
+spi_int64(HeapTuple tup, int attnum)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, attnum, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Creates or locks the user_last_log rows of the slice's accounts, in byte
+ * order.  A new row gets what the slice's own pairs show (there is no older
+ * pair of an account without a row); an existing row is only locked, by an
+ * update that changes nothing, which also makes a repeatable read writer
+ * that missed a concurrent change fail rather than miss it.  Notes where
+ * each row is and what it shows.
+ */
 static void
-lock_accounts(PageEntry **keys, int nkeys)
+lock_accounts(PageAccount *accounts, int naccounts, PageEntry **keys)
+{
+	static IsBatchPlan plans;
+	Oid			types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	IsArray		arr[4];
+	Datum		args[4];
+
+	for (int i = 0; i < 4; i++)
+		is_array_init(&arr[i], TEXTOID);
+	for (int a = 0; a < naccounts; a++)
+	{
+		LastPage	latest;
+
+		latest_page(&accounts[a], keys, &latest);
+		is_array_push(&arr[0], PointerGetDatum(accounts[a].account_id), false);
+		for (int i = 0; i < 3; i++)
+			is_array_push(&arr[1 + i], PointerGetDatum(latest.shown[i]), latest.shown[i] == NULL);
+	}
+	for (int i = 0; i < 4; i++)
+		args[i] = is_array_datum(&arr[i]);
+	exec_plan(is_batch_plan(&plans,
+							"INSERT INTO insure_stream.user_last_log AS u"
+							"   (account_id, device_id, bury_point_type, page_name)"
+							" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+							"   pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
+							"   pg_catalog.unnest($4::pg_catalog.text[])) AS k(a, d, t, p)"
+							" ORDER BY k.a COLLATE pg_catalog.\"C\""
+							" ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id"
+							" RETURNING u.account_id, u.ctid, u.device_id, u.bury_point_type, u.page_name",
+							4, types, naccounts),
+			  args, SPI_OK_INSERT_RETURNING, "lock accounts");
+	if (SPI_processed != (uint64) naccounts)
+		elog(ERROR, "locked %llu of %d accounts", (unsigned long long) SPI_processed, naccounts);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		text	   *id = spi_text(tup, 1);
+		int			lo = 0;
+		int			hi = naccounts - 1;
+		PageAccount *acc = NULL;
+		bool		isnull;
+
+		while (lo <= hi && acc == NULL)
+		{
+			int			mid = (lo + hi) / 2;
+			int			r = account_order(id, accounts[mid].account_id);
+
+			if (r == 0)
+				acc = &accounts[mid];
+			else if (r < 0)
+				hi = mid - 1;
+			else
+				lo = mid + 1;
+		}
+		if (acc == NULL)
+			elog(ERROR, "locked an account that was not asked for");
+		acc->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
+		for (int c = 0; c < 3; c++)
+			acc->shown[c] = spi_text(tup, 3 + c);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Reads every pair of the slice's accounts.  No row lock is needed: all
+ * writers of an account's pairs hold its user_last_log row, as we do now,
+ * and this statement's snapshot was taken after we got it.
+ */
+static void
+load_page_states(PageAccount *accounts, int naccounts, PageEntry **keys)
 {
 	static IsBatchPlan plans;
 	Oid			types[1] = {TEXTARRAYOID};
-	IsArray		accounts;
+	IsArray		ids;
 	Datum		args[1];
 
-	args[0] = accounts_array(keys, nkeys, &accounts);
+	is_array_init(&ids, TEXTOID);
+	for (int a = 0; a < naccounts; a++)
+		is_array_push(&ids, PointerGetDatum(accounts[a].account_id), false);
+	args[0] = is_array_datum(&ids);
 	exec_plan(is_batch_plan(&plans,
-							"INSERT INTO insure_stream.user_last_log AS u (account_id)"
-							" SELECT a FROM pg_catalog.unnest($1::pg_catalog.text[]) AS a"
-							" ORDER BY a COLLATE pg_catalog.\"C\""
-							" ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id",
-							1, types, accounts.count),
-			  args, SPI_OK_INSERT, "lock accounts");
-}
-
-static void
-load_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
-{
-	static IsBatchPlan plans;
-	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
-	IsArray		acc;
-	IsArray		dev;
-	Datum		args[2];
-
-	is_array_init(&acc, TEXTOID);
-	is_array_init(&dev, TEXTOID);
-	for (int k = 0; k < nkeys; k++)
-	{
-		is_array_push(&acc, PointerGetDatum(keys[k]->account_id), false);
-		is_array_push(&dev, PointerGetDatum(keys[k]->device_key), false);
-	}
-	args[0] = is_array_datum(&acc);
-	args[1] = is_array_datum(&dev);
-	exec_plan(is_batch_plan(&plans,
-							/* one index probe per key, locking in key order */
-							"SELECT s.* FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-							"   pg_catalog.unnest($2::pg_catalog.text[])) AS k(a, d),"
-							" LATERAL (SELECT " PAGE_STATE_COLUMNS ", s.ctid FROM insure_stream.page_state s"
-							"           WHERE s.account_id OPERATOR(pg_catalog.=) k.a"
-							"             AND s.device_key OPERATOR(pg_catalog.=) k.d FOR UPDATE) AS s",
-							2, types, nkeys),
+							"SELECT k.n, s.device_key, s.ctid, s.device_id, s.log_time, s.log_seq,"
+							"       s.bury_point_type, s.bury_point_type_at, s.bury_point_type_seq,"
+							"       s.page_name, s.page_name_at, s.page_name_seq, s.from_calls"
+							"  FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS k(a, n),"
+							"       LATERAL (SELECT *, s.ctid FROM insure_stream.page_state s"
+							"                 WHERE s.account_id OPERATOR(pg_catalog.=) k.a) AS s",
+							1, types, naccounts),
 			  args, SPI_OK_SELECT, "read page states");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		PageEntry  *e = find_entry(batch, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2));
+		PageAccount *acc = &accounts[spi_int64(tup, 1) - 1];
+		text	   *device_key = spi_text(tup, 2);
+		PageEntry  *e = NULL;
 		PageState  *st = palloc0(sizeof(PageState));
 		bool		isnull;
 
-		st->log_time = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		st->log_seq = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		st->log_time = spi_int64(tup, 5);
+		st->log_seq = spi_int64(tup, 6);
 		for (int c = 0; c < NUM_PAGE_COLS; c++)
 		{
 			PageValue  *v = &st->cols[c];
-			Datum		d = SPI_getbinval(tup, desc, 6 + 3 * c, &v->isnull);
 
-			if (!v->isnull)
-			{
-				v->value = DatumGetTextPCopy(d);
-				v->at = DatumGetInt64(SPI_getbinval(tup, desc, 7 + 3 * c, &isnull));
-				v->seq = DatumGetInt64(SPI_getbinval(tup, desc, 8 + 3 * c, &isnull));
-			}
+			v->value = spi_text(tup, 7 + 3 * c);
+			v->isnull = v->value == NULL;
+			v->at = spi_int64(tup, 8 + 3 * c);
+			v->seq = spi_int64(tup, 9 + 3 * c);
 		}
-		st->from_calls = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
-		e->old = st;
-		e->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 13, &isnull)));
+		st->from_calls = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 13, &isnull));
+		for (int k = acc->first; k < acc->first + acc->nkeys && e == NULL; k++)
+			if (same_text(keys[k]->device_key, device_key))
+				e = keys[k];
+		if (e != NULL)
+		{
+			e->old = st;
+			e->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
+		}
+		else if (!acc->has_other ||
+				 comes_after(st->log_time, st->log_seq, acc->other.log_time, acc->other.log_seq))
+		{
+			acc->has_other = true;
+			acc->other.log_time = st->log_time;
+			acc->other.log_seq = st->log_seq;
+			acc->other.shown[0] = spi_text(tup, 4);
+			for (int c = 0; c < NUM_PAGE_COLS; c++)
+				acc->other.shown[1 + c] = st->cols[c].value;
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* new pairs; the account locks held keep anyone else from adding them */
 static void
-insert_page_states(PageBatch *batch, PageEntry **keys, int nkeys)
+insert_page_states(PageEntry **keys, int nkeys)
 {
 	static IsBatchPlan plans;
 	Datum		args[NUM_PAGE_ARGS];
 
+	if (nkeys == 0)
+		return;
 	page_args(keys, nkeys, true, args);
 	exec_plan(is_batch_plan(&plans,
-							"INSERT INTO insure_stream.page_state AS s (" PAGE_STATE_COLUMNS ")"
-							" SELECT * FROM " PAGE_STATE_UNNEST " ORDER BY 1, 2"
-							" ON CONFLICT (account_id, device_key) DO NOTHING"
-							" RETURNING s.account_id, s.device_key",
+							"INSERT INTO insure_stream.page_state (" PAGE_STATE_COLUMNS ")"
+							" SELECT * FROM " PAGE_STATE_UNNEST,
 							NUM_PAGE_ARGS, page_arg_types, nkeys),
-			  args, SPI_OK_INSERT_RETURNING, "insert page states");
-	for (uint64 i = 0; i < SPI_processed; i++)
-		find_entry(batch, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
-				   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))->inserted = true;
-	SPI_freetuptable(SPI_tuptable);
+			  args, SPI_OK_INSERT, "insert page states");
 }
 
 /* updates changed pairs, found by the tids their lock left them at */
@@ -459,30 +584,47 @@ update_page_states(PageEntry **keys, int nkeys)
 			  args, SPI_OK_UPDATE, "update page states");
 }
 
-/* user_last_log of the slice's accounts from their latest pair */
+/* sets the rows of accounts whose latest device or values changed */
 static void
-refresh_accounts(PageEntry **keys, int nkeys)
+update_accounts(PageAccount *accounts, int naccounts, PageEntry **keys)
 {
 	static IsBatchPlan plans;
-	Oid			types[1] = {TEXTARRAYOID};
-	IsArray		accounts;
-	Datum		args[1];
+	Oid			types[4] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	IsArray		arr[4];
+	Datum		args[4];
 
-	args[0] = accounts_array(keys, nkeys, &accounts);
+	is_array_init(&arr[0], TIDOID);
+	for (int i = 1; i < 4; i++)
+		is_array_init(&arr[i], TEXTOID);
+	for (int a = 0; a < naccounts; a++)
+	{
+		LastPage	latest;
+		bool		same = true;
+
+		latest_page(&accounts[a], keys, &latest);
+		for (int i = 0; i < 3; i++)
+			same &= same_text(latest.shown[i], accounts[a].shown[i]);
+		if (same)
+			continue;
+		is_array_push(&arr[0], PointerGetDatum(&accounts[a].tid), false);
+		for (int i = 0; i < 3; i++)
+			is_array_push(&arr[1 + i], PointerGetDatum(latest.shown[i]), latest.shown[i] == NULL);
+	}
+	if (arr[0].count == 0)
+		return;
+	for (int i = 0; i < 4; i++)
+		args[i] = is_array_datum(&arr[i]);
 	exec_plan(is_batch_plan(&plans,
 							"UPDATE insure_stream.user_last_log AS u"
-							"   SET device_id = l.device_id, bury_point_type = l.bury_point_type,"
-							"       page_name = l.page_name"
-							"  FROM (SELECT DISTINCT ON (s.account_id) s.account_id, s.device_id,"
-							"               s.bury_point_type, s.page_name"
-							"          FROM insure_stream.page_state s"
-							"         WHERE s.account_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
-							"         ORDER BY s.account_id, s.log_time DESC, s.log_seq DESC) AS l"
-							" WHERE u.account_id OPERATOR(pg_catalog.=) l.account_id"
-							"   AND (u.device_id, u.bury_point_type, u.page_name) IS DISTINCT FROM"
-							"       (l.device_id, l.bury_point_type, l.page_name)",
-							1, types, accounts.count),
+							"   SET device_id = v.d, bury_point_type = v.t, page_name = v.p"
+							"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+							"       pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
+							"       pg_catalog.unnest($4::pg_catalog.text[])) AS v(tid, d, t, p)"
+							" WHERE u.ctid OPERATOR(pg_catalog.=) v.tid",
+							4, types, arr[0].count),
 			  args, SPI_OK_UPDATE, "update user_last_log");
+	if (SPI_processed != (uint64) arr[0].count)
+		elog(ERROR, "updated %llu of %d accounts", (unsigned long long) SPI_processed, arr[0].count);
 }
 
 /* writes a slice of keys (sorted; whole accounts) */
@@ -490,37 +632,36 @@ static void
 flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	PageEntry **pending = palloc(sizeof(PageEntry *) * nkeys);
+	PageAccount *accounts = palloc0(sizeof(PageAccount) * nkeys);
+	PageEntry **added = palloc(sizeof(PageEntry *) * nkeys);
 	PageEntry **changed = palloc(sizeof(PageEntry *) * nkeys);
-	int			npending = nkeys;
+	int			naccounts = 0;
+	int			nadded = 0;
 	int			nchanged = 0;
 
-	lock_accounts(keys, nkeys);
-	memcpy(pending, keys, sizeof(PageEntry *) * nkeys);
-	while (npending > 0)
+	for (int k = 0; k < nkeys; k++)
 	{
-		int			nmissing = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		load_page_states(batch, pending, npending);
-		for (int k = 0; k < npending; k++)
-			if (pending[k]->old == NULL)
-				pending[nmissing++] = pending[k];
-		if (nmissing == 0)
-			break;
-		insert_page_states(batch, pending, nmissing);
-		npending = 0;
-		for (int k = 0; k < nmissing; k++)
-			if (!pending[k]->inserted)
-				pending[npending++] = pending[k];
+		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
+		{
+			accounts[naccounts].account_id = keys[k]->account_id;
+			accounts[naccounts].first = k;
+			naccounts++;
+		}
+		accounts[naccounts - 1].nkeys++;
 	}
+	CHECK_FOR_INTERRUPTS();
+	lock_accounts(accounts, naccounts, keys);
+	load_page_states(accounts, naccounts, keys);
 	for (int k = 0; k < nkeys; k++)
 	{
 		PageEntry  *e = keys[k];
 		PageState	merged;
 
-		if (e->inserted)
+		if (e->old == NULL)
+		{
+			added[nadded++] = e;
 			continue;
+		}
 		merged = *e->old;
 		merge_page_state(&merged, &e->fold);
 		if (same_page_state(&merged, e->old))
@@ -528,9 +669,10 @@ flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 		*e->old = merged;
 		changed[nchanged++] = e;
 	}
+	insert_page_states(added, nadded);
 	update_page_states(changed, nchanged);
-	refresh_accounts(keys, nkeys);
-	batch->pairs_written += nkeys;
+	update_accounts(accounts, naccounts, keys);
+	batch->pairs_written += nadded + nchanged;
 	is_analyze_if_grown("page_state", &batch->pairs_written);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;
