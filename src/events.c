@@ -32,17 +32,29 @@
 /* true while purge_events() deletes from an event table */
 bool		is_purge_in_progress = false;
 
-SPIPlanPtr
-is_prepare_kept(const char *query, int nargs, Oid *argtypes)
+/*
+ * A plan kept for the session.  Like SPI_execute_plan, SPI_prepare returns
+ * in SPI's procedure context; the caller gets its own context back.
+ */
+static SPIPlanPtr
+prepare_kept(const char *query, int nargs, Oid *argtypes, int cursor_options)
 {
-	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+	MemoryContext cxt = CurrentMemoryContext;
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+		elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
 			 query, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
+	MemoryContextSwitchTo(cxt);
 	return plan;
+}
+
+SPIPlanPtr
+is_prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	return prepare_kept(query, nargs, argtypes, 0);
 }
 
 /*
@@ -59,22 +71,28 @@ is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
 	if (batch_size > IS_SMALL_BATCH)
 	{
 		if (plans->large == NULL)
-			plans->large = is_prepare_kept(query, nargs, argtypes);
+			plans->large = prepare_kept(query, nargs, argtypes, 0);
 		return plans->large;
 	}
 	if (plans->small == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes,
-											  CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
-				 query, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plans->small = plan;
-	}
+		plans->small = prepare_kept(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	return plans->small;
+}
+
+/*
+ * SPI_execute_plan (read-write) that leaves the caller in its own memory
+ * context.  SPI returns in its procedure context, which lives until
+ * SPI_finish: what a chunk allocated after a query would otherwise pile up
+ * for the whole statement.
+ */
+int
+is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = SPI_execute_plan(plan, args, nulls, false, count);
+
+	MemoryContextSwitchTo(cxt);
+	return rc;
 }
 
 /*
@@ -220,7 +238,7 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 	args[6] = DirectFunctionCall1(jsonb_in,
 								  CStringGetDatum(TextDatumGetCString(DirectFunctionCall1(row_to_json,
 																						  ExecFetchSlotHeapTupleDatum(slot)))));
-	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT)
+	if (is_execute(plan, args, nulls, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a rejected event");
 
 	ereport(WARNING,

@@ -76,6 +76,7 @@ typedef struct IsBatchPlan
 } IsBatchPlan;
 extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
 								Oid *argtypes, int batch_size);
+extern int	is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count);
 extern void is_analyze_if_grown(const char *table, int64 *written_since);
 extern int	is_column_number(TupleDesc desc, const char *table, const char *column);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);

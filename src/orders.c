@@ -481,7 +481,7 @@ load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	args[1] = is_array_datum(&days);
 	MemoryContextSwitchTo(oldcxt);
 
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (is_execute(plan, args, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read order states");
 
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
@@ -542,7 +542,7 @@ insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	state_arrays_datums(&sa, args);
 	MemoryContextSwitchTo(oldcxt);
 
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+	if (is_execute(plan, args, NULL, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert order states");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -589,7 +589,7 @@ update_states(OrderBatch *batch, StateArrays *sa, IsArray *tids)
 	state_arrays_datums(sa, args);
 	args[NUM_STATE_ARGS] = is_array_datum(tids);
 	MemoryContextSwitchTo(oldcxt);
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (is_execute(plan, args, NULL, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update order states");
 }
 
@@ -740,7 +740,7 @@ apply_hours(OrderBatch *batch, HourChanges *hc)
 	args[6] = is_array_datum(&hc->value_delta);
 	args[7] = Int32GetDatum(writer_slot());
 	MemoryContextSwitchTo(oldcxt);
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+	if (is_execute(plan, args, NULL, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not update hour figures");
 }
 
@@ -769,7 +769,7 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 		return;
 	if (plan == NULL)
 		plan = is_prepare_kept("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (is_execute(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the closed-days watermark");
 	closed_before = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));

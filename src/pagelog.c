@@ -366,7 +366,7 @@ page_args(PageEntry **keys, int nkeys, bool use_fold, Datum *args)
 static void
 exec_plan(SPIPlanPtr plan, Datum *args, int expected, const char *what)
 {
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != expected)
+	if (is_execute(plan, args, NULL, 0) != expected)
 		elog(ERROR, "could not %s", what);
 }
 

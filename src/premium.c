@@ -30,6 +30,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "storage/proc.h"
 #include "utils/rel.h"
 
 #include "insure_stream.h"
@@ -122,6 +123,7 @@ typedef struct PremiumBatch
 	IsSettings *settings;
 	Datum		keep_factor;	/* 1 - drop_threshold, numeric */
 	MemoryContext chunkcxt;
+	MemoryContext eventcxt;		/* reset after each event */
 	PendingEvent *events;
 	int			nevents;
 	int			maxevents;
@@ -130,16 +132,14 @@ typedef struct PremiumBatch
 /* true while this module rewrites raw_info: values were checked already */
 static bool rewriting_raw_info = false;
 
-static char *
-json_text_or_null(const char *s)
+/* appends the text as a JSON string, or null */
+static void
+append_json_text(StringInfo buf, const char *s)
 {
-	StringInfoData buf;
-
 	if (s == NULL)
-		return "null";
-	initStringInfo(&buf);
-	escape_json(&buf, s);
-	return buf.data;
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, s);
 }
 
 /* the alert as JSON; the id alone when it would not fit in a NOTIFY */
@@ -149,16 +149,51 @@ alert_payload(KeyCustomer *kc)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"raw_info\": %s, \"now_info\": %s, "
-					 "\"raw_premium\": %s, \"now_premium\": %s}",
-					 kc->id, json_text_or_null(kc->alert[0]), json_text_or_null(kc->alert[1]),
-					 json_text_or_null(kc->alert[2]), json_text_or_null(kc->alert[3]));
+	appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"raw_info\": ", kc->id);
+	append_json_text(&buf, kc->alert[0]);
+	appendStringInfoString(&buf, ", \"now_info\": ");
+	append_json_text(&buf, kc->alert[1]);
+	appendStringInfoString(&buf, ", \"raw_premium\": ");
+	append_json_text(&buf, kc->alert[2]);
+	appendStringInfoString(&buf, ", \"now_premium\": ");
+	append_json_text(&buf, kc->alert[3]);
+	appendStringInfoChar(&buf, '}');
 	if (buf.len >= MAX_PAYLOAD)
 	{
 		resetStringInfo(&buf);
 		appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"truncated\": true}", kc->id);
 	}
 	return buf.data;
+}
+
+/*
+ * PostgreSQL keeps every NOTIFY of a transaction in the backend's memory
+ * until commit, so a bulk load raising millions of alerts would grow
+ * without bound.  A transaction notifies its first MAX_ALERT_NOTIFIES
+ * alerts; after that it sends ALERTS_NOT_NOTIFIED, which PostgreSQL folds
+ * into one notification (it drops duplicates within a transaction).
+ */
+#define MAX_ALERT_NOTIFIES 10000
+#define ALERTS_NOT_NOTIFIED "{\"more_alerts\": true}"
+
+static void
+notify_alert(KeyCustomer *kc)
+{
+	static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
+	static int	notified = 0;
+
+	if (MyProc->lxid != counted_lxid)
+	{
+		counted_lxid = MyProc->lxid;
+		notified = 0;
+	}
+	if (notified < MAX_ALERT_NOTIFIES)
+	{
+		notified++;
+		Async_Notify(ALERT_CHANNEL, alert_payload(kc));
+	}
+	else
+		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
 }
 
 static char *
@@ -206,7 +241,7 @@ lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
 	for (int i = 0; i < nids; i++)
 		is_array_push(&arr, Int64GetDatum(ids[i]), false);
 	args[0] = is_array_datum(&arr);
-	if (SPI_execute_plan(is_batch_plan(&plans,
+	if (is_execute(is_batch_plan(&plans,
 									   "SELECT r.id, r.raw_premium, r.raw_info, a.applied_seq"
 									   "  FROM insure_stream.raw_info r"
 									   "  LEFT JOIN insure_stream.premium_applied a"
@@ -214,7 +249,7 @@ lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
 									   " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
 									   " ORDER BY r.id FOR UPDATE OF r",
 									   1, types, nids),
-						 args, NULL, false, 0) != SPI_OK_SELECT)
+						 args, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock key customers");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -241,21 +276,29 @@ lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
 static void
 apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 {
+	MemoryContext oldcxt;
+	bool		drops;
+
 	if (ev->seq <= kc->applied_seq)
 		return;					/* already applied: a replay */
-	if (kc->raw_premium != NULL &&
+	/* the numerics and the payload die with the event */
+	oldcxt = MemoryContextSwitchTo(batch->eventcxt);
+	drops = kc->raw_premium != NULL &&
 		DatumGetBool(DirectFunctionCall2(numeric_lt, premium_numeric(ev->now_premium),
 										 DirectFunctionCall2(numeric_mul,
 															 premium_numeric(kc->raw_premium),
-															 batch->keep_factor))))
+															 batch->keep_factor)));
+	if (drops)
 	{
 		kc->alerted = true;
 		kc->alert[0] = kc->raw_info;
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		Async_Notify(ALERT_CHANNEL, alert_payload(kc));
+		notify_alert(kc);
 	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(batch->eventcxt);
 	kc->raw_premium = ev->now_premium;
 	kc->raw_info = ev->now_info;
 	kc->applied_seq = ev->seq;
@@ -304,7 +347,7 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 	rewriting_raw_info = true;
 	PG_TRY();
 	{
-		if (SPI_execute_plan(is_batch_plan(&rewrite_plans,
+		if (is_execute(is_batch_plan(&rewrite_plans,
 									   "WITH u AS ("
 									   "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
 									   "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
@@ -316,7 +359,7 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 									   " SELECT u.id, u.seq FROM u ORDER BY u.id"
 									   " ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq",
 									   4, rewrite_types, rw[0].count),
-							 args, NULL, false, 0) != SPI_OK_INSERT)
+							 args, NULL, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not rewrite key customers");
 	}
 	PG_FINALLY();
@@ -328,7 +371,7 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 		return;
 	for (int c = 0; c < 5; c++)
 		args[c] = is_array_datum(&al[c]);
-	if (SPI_execute_plan(is_batch_plan(&alert_plans,
+	if (is_execute(is_batch_plan(&alert_plans,
 									   "INSERT INTO insure_stream.premium_alert AS p"
 									   "       (id, raw_info, now_info, raw_premium, now_premium)"
 									   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
@@ -339,7 +382,7 @@ write_key_customers(HTAB *customers, int64 *ids, int nids)
 									   "   now_info = excluded.now_info, raw_premium = excluded.raw_premium,"
 									   "   now_premium = excluded.now_premium",
 									   5, alert_types, al[0].count),
-						 args, NULL, false, 0) != SPI_OK_INSERT)
+						 args, NULL, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not upsert premium alerts");
 }
 
@@ -417,6 +460,8 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 
 	batch.chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium chunk",
 										   ALLOCSET_DEFAULT_SIZES);
+	batch.eventcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium event",
+										   ALLOCSET_SMALL_SIZES);
 	batch.maxevents = 1024;
 	batch.events = MemoryContextAlloc(batch.chunkcxt, sizeof(PendingEvent) * batch.maxevents);
 	batch.nevents = 0;
@@ -488,6 +533,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	flush_events(&batch);
 	SPI_finish();
 	MemoryContextDelete(batch.chunkcxt);
+	MemoryContextDelete(batch.eventcxt);
 	MemoryContextDelete(rowcxt);
 	ExecDropSingleTupleTableSlot(slot);
 	return PointerGetDatum(NULL);
