@@ -6,32 +6,44 @@
  *		page view (user_last_log).
  *
  * The trigger on user_log and track_page() share one path: fold the rows
- * per (account, device) in memory, then per slice of accounts (ascending):
- * lock the accounts' user_last_log rows (creating them), read and merge the
- * page states, write the changed ones, and set each account's row from its
- * latest pair.  Holding the account row while reading its pairs is what
- * keeps two sessions writing different devices of one account exact.
+ * per (account, device) in memory, then account by account in ascending
+ * byte order: lock the account's user_last_log row (creating it), read all
+ * of its pairs, write the pairs that changed, and set the account's row
+ * from its latest pair.  Holding the account row while reading its pairs
+ * is what keeps two sessions writing different devices of one account
+ * exact.  The state tables are read and written directly (index probes,
+ * heap inserts and updates, speculative insertion for a new account) at
+ * their latest committed state, whatever the isolation level.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "storage/itemptr.h"
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 
 #include "insure_stream.h"
 
@@ -81,7 +93,6 @@ typedef struct PageBatch
 	MemoryContext slicecxt;
 	HTAB	   *entries;
 	int			rows;
-	int64		pairs_written;	/* since the last look at statistics */
 } PageBatch;
 
 static inline bool
@@ -253,17 +264,6 @@ same_text(text *a, text *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
-/* byte order of account ids, the order keys are sorted and locked in */
-static int
-account_order(text *a, text *b)
-{
-	int			la = VARSIZE_ANY_EXHDR(a);
-	int			lb = VARSIZE_ANY_EXHDR(b);
-	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	return r != 0 ? r : la - lb;
-}
-
 /* what user_last_log shows of an account: a device's latest values */
 typedef struct LastPage
 {
@@ -279,6 +279,7 @@ typedef struct PageAccount
 	int			first;			/* its keys are keys[first .. first + nkeys - 1] */
 	int			nkeys;
 	ItemPointerData tid;		/* where its row is */
+	bool		inserted;		/* by this slice */
 	text	   *shown[3];		/* what the row shows now */
 	bool		has_other;		/* a device the slice does not write */
 	LastPage	other;			/* the latest of those */
@@ -308,323 +309,377 @@ latest_page(PageAccount *acc, PageEntry **keys, LastPage *latest)
 	Assert(found);
 }
 
-#define PAGE_STATE_COLUMNS \
-	"account_id, device_key, device_id, log_time, log_seq," \
-	" bury_point_type, bury_point_type_at, bury_point_type_seq," \
-	" page_name, page_name_at, page_name_seq, from_calls"
-#define NUM_PAGE_ARGS 12
-
-#define PAGE_STATE_UNNEST \
-	"ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])," \
-	" pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.int8[])," \
-	" pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.text[])," \
-	" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.int8[])," \
-	" pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.int8[])," \
-	" pg_catalog.unnest($11::pg_catalog.int8[]), pg_catalog.unnest($12::pg_catalog.bool[]))"
-
-static Oid	page_arg_types[NUM_PAGE_ARGS] = {
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID
+/*
+ * The state tables, written directly (heap and index access, as logical
+ * replication's apply does) rather than through SQL: a page view costs a
+ * few index probes and tuple writes, not the start-up of several queries.
+ * Opened per slice, with the locks DML takes.
+ */
+enum
+{
+	PS_ACCOUNT, PS_DEVICE_KEY, PS_DEVICE, PS_TIME, PS_SEQ,
+	PS_TYPE, PS_TYPE_AT, PS_TYPE_SEQ, PS_PAGE, PS_PAGE_AT, PS_PAGE_SEQ, PS_FROM_CALLS,
+	NUM_PS_COLS
+};
+static const char *const ps_names[NUM_PS_COLS] = {
+	"account_id", "device_key", "device_id", "log_time", "log_seq",
+	"bury_point_type", "bury_point_type_at", "bury_point_type_seq",
+	"page_name", "page_name_at", "page_name_seq", "from_calls"
+};
+enum
+{
+	UL_ACCOUNT, UL_DEVICE, UL_TYPE, UL_PAGE, NUM_UL_COLS
+};
+static const char *const ul_names[NUM_UL_COLS] = {
+	"account_id", "device_id", "bury_point_type", "page_name"
 };
 
-static void
-page_args(PageEntry **keys, int nkeys, bool use_fold, Datum *args)
+typedef struct StateTable
 {
-	static const Oid elem[NUM_PAGE_ARGS] = {
-		TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID,
-		TEXTOID, INT8OID, INT8OID, BOOLOID
-	};
-	IsArray		arr[NUM_PAGE_ARGS];
+	Relation	rel;
+	ResultRelInfo *rri;
+	Relation	pkey;			/* among rri's open indexes */
+	TupleTableSlot *slot;		/* a row as stored */
+	TupleTableSlot *values;		/* a row to write */
+	int			att[NUM_PS_COLS];	/* column numbers, by the enums above */
+} StateTable;
 
-	for (int i = 0; i < NUM_PAGE_ARGS; i++)
-		is_array_init(&arr[i], elem[i]);
-	for (int k = 0; k < nkeys; k++)
+typedef struct PageTables
+{
+	EState	   *estate;
+	Snapshot	snapshot;		/* the latest when the slice starts (for the executor) */
+	StateTable	accounts;		/* user_last_log */
+	StateTable	pairs;			/* page_state */
+} PageTables;
+
+static void
+open_state_table(StateTable *st, const char *name, Index rti,
+				 const char *const *columns, int ncolumns)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
+	Oid			pkey;
+	TupleDesc	desc;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table insure_stream.%s is missing", name);
+	st->rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(st->rel);
+	st->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(st->rri, st->rel, rti, NULL, 0);
+	ExecOpenIndices(st->rri, true);
+	pkey = RelationGetPrimaryKeyIndex(st->rel);
+	st->pkey = NULL;
+	for (int i = 0; i < st->rri->ri_NumIndices; i++)
+		if (RelationGetRelid(st->rri->ri_IndexRelationDescs[i]) == pkey)
+			st->pkey = st->rri->ri_IndexRelationDescs[i];
+	if (st->pkey == NULL)
+		elog(ERROR, "table insure_stream.%s has no primary key", name);
+	st->slot = table_slot_create(st->rel, NULL);
+	st->values = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	for (int c = 0; c < ncolumns; c++)
+		st->att[c] = is_column_number(desc, name, columns[c]) - 1;
+}
+
+static void
+close_state_table(StateTable *st)
+{
+	ExecDropSingleTupleTableSlot(st->slot);
+	ExecDropSingleTupleTableSlot(st->values);
+	ExecCloseIndices(st->rri);
+	table_close(st->rel, NoLock);
+}
+
+static void
+open_page_tables(PageTables *t)
+{
+	RangeTblEntry *rtes[2];
+	List	   *range_table = NIL;
+
+	t->estate = CreateExecutorState();
+	t->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	t->estate->es_snapshot = t->snapshot;
+	t->estate->es_output_cid = GetCurrentCommandId(true);
+	open_state_table(&t->accounts, "user_last_log", 1, ul_names, NUM_UL_COLS);
+	open_state_table(&t->pairs, "page_state", 2, ps_names, NUM_PS_COLS);
+	for (int i = 0; i < 2; i++)
 	{
-		PageEntry  *e = keys[k];
-		PageState  *st = use_fold ? &e->fold : e->old;
+		Relation	rel = i == 0 ? t->accounts.rel : t->pairs.rel;
 
-		is_array_push(&arr[0], PointerGetDatum(e->account_id), false);
-		is_array_push(&arr[1], PointerGetDatum(e->device_key), false);
-		is_array_push(&arr[2], PointerGetDatum(e->device_id), e->device_id == NULL);
-		is_array_push(&arr[3], Int64GetDatum(st->log_time), false);
-		is_array_push(&arr[4], Int64GetDatum(st->log_seq), false);
-		for (int c = 0; c < NUM_PAGE_COLS; c++)
-		{
-			PageValue  *v = &st->cols[c];
-
-			is_array_push(&arr[5 + 3 * c], PointerGetDatum(v->value), v->isnull);
-			is_array_push(&arr[6 + 3 * c], Int64GetDatum(v->at), v->isnull);
-			is_array_push(&arr[7 + 3 * c], Int64GetDatum(v->seq), v->isnull);
-		}
-		is_array_push(&arr[11], BoolGetDatum(st->from_calls), false);
+		rtes[i] = makeNode(RangeTblEntry);
+		rtes[i]->rtekind = RTE_RELATION;
+		rtes[i]->relid = RelationGetRelid(rel);
+		rtes[i]->relkind = rel->rd_rel->relkind;
+		rtes[i]->rellockmode = RowExclusiveLock;
+		range_table = lappend(range_table, rtes[i]);
 	}
-	for (int i = 0; i < NUM_PAGE_ARGS; i++)
-		args[i] = is_array_datum(&arr[i]);
+	ExecInitRangeTable(t->estate, range_table);
 }
 
 static void
-exec_plan(SPIPlanPtr plan, Datum *args, int expected, const char *what)
+close_page_tables(PageTables *t)
 {
-	if (is_execute(plan, args, NULL, 0) != expected)
-		elog(ERROR, "could not %s", what);
+	close_state_table(&t->accounts);
+	close_state_table(&t->pairs);
+	UnregisterSnapshot(t->snapshot);
+	FreeExecutorState(t->estate);
+	/* the next slice (or statement) sees what this one wrote */
+	CommandCounterIncrement();
 }
 
+/* starts a row to write: every column null */
+static TupleTableSlot *
+new_row(StateTable *st)
+{
+	TupleTableSlot *slot = st->values;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	return slot;
+}
+
+static void
+set_text(TupleTableSlot *slot, int att, text *value)
+{
+	slot->tts_values[att] = PointerGetDatum(value);
+	slot->tts_isnull[att] = value == NULL;
+}
+
+static void
+set_int64(TupleTableSlot *slot, int att, int64 value, bool isnull)
+{
+	slot->tts_values[att] = Int64GetDatum(value);
+	slot->tts_isnull[att] = isnull;
+}
+
+/* writes the row in st->values: new, or over the row at tid */
+static void
+write_row(PageTables *t, StateTable *st, ItemPointer tid)
+{
+	TupleTableSlot *slot = st->values;
+	bool		update_indexes = true;
+
+	ExecStoreVirtualTuple(slot);
+	if (tid == NULL)
+		simple_table_tuple_insert(st->rel, slot);
+	else
+		simple_table_tuple_update(st->rel, tid, slot, t->snapshot, &update_indexes);
+	if (update_indexes)
+		ExecInsertIndexTuples(st->rri, slot, t->estate, tid != NULL, false, NULL, NIL);
+	ResetPerTupleExprContext(t->estate);
+}
+
+/*
+ * Inserts the new account row in st->values unless someone has inserted
+ * one (committed, or in progress and then committed): speculative
+ * insertion, as INSERT ... ON CONFLICT DO NOTHING does.
+ */
+static bool
+insert_account(PageTables *t)
+{
+	StateTable *st = &t->accounts;
+	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
+	TransactionId xid = GetCurrentTransactionId();
+	ItemPointerData conflict_tid;
+	bool		conflict = false;
+	uint32		token;
+
+	ExecStoreVirtualTuple(st->values);
+	if (!ExecCheckIndexConstraints(st->rri, st->values, t->estate, &conflict_tid, arbiters))
+		return false;
+	token = SpeculativeInsertionLockAcquire(xid);
+	table_tuple_insert_speculative(st->rel, st->values, t->estate->es_output_cid, 0, NULL, token);
+	ExecInsertIndexTuples(st->rri, st->values, t->estate, false, true, &conflict, arbiters);
+	table_tuple_complete_speculative(st->rel, st->values, token, !conflict);
+	SpeculativeInsertionLockRelease(xid);
+	ResetPerTupleExprContext(t->estate);
+	return !conflict;
+}
 
 static text *
-spi_text(HeapTuple tup, int attnum)
+slot_text_copy(TupleTableSlot *slot, int att)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, attnum, &isnull);
-
-	return isnull ? NULL : DatumGetTextPCopy(d);
-}
-
-static int64
-spi_int64(HeapTuple tup, int attnum)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, attnum, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
+	return slot->tts_isnull[att] ? NULL : DatumGetTextPCopy(slot->tts_values[att]);
 }
 
 /*
- * Creates or locks the user_last_log rows of the slice's accounts, in byte
- * order.  A new row gets what the slice's own pairs show (there is no older
- * pair of an account without a row); an existing row is only locked, by an
- * update that changes nothing, which also makes a repeatable read writer
- * that missed a concurrent change fail rather than miss it.  Notes where
- * each row is and what it shows.
+ * Locks the account's user_last_log row, creating it when missing with
+ * what the slice's own pairs show (there is no older pair of an account
+ * without a row).  The lock is what every writer of the account's pairs
+ * holds, so it orders them; accounts are taken in byte order.
  */
 static void
-lock_accounts(PageAccount *accounts, int naccounts, PageEntry **keys)
+lock_account(PageTables *t, PageAccount *acc, PageEntry **keys)
 {
-	static IsBatchPlan plans;
-	Oid			types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	IsArray		arr[4];
-	Datum		args[4];
+	StateTable *st = &t->accounts;
 
-	for (int i = 0; i < 4; i++)
-		is_array_init(&arr[i], TEXTOID);
-	for (int a = 0; a < naccounts; a++)
+	for (;;)
 	{
+		TupleTableSlot *search = new_row(st);
 		LastPage	latest;
 
-		latest_page(&accounts[a], keys, &latest);
-		is_array_push(&arr[0], PointerGetDatum(accounts[a].account_id), false);
-		for (int i = 0; i < 3; i++)
-			is_array_push(&arr[1 + i], PointerGetDatum(latest.shown[i]), latest.shown[i] == NULL);
-	}
-	for (int i = 0; i < 4; i++)
-		args[i] = is_array_datum(&arr[i]);
-	exec_plan(is_batch_plan(&plans,
-							"INSERT INTO insure_stream.user_last_log AS u"
-							"   (account_id, device_id, bury_point_type, page_name)"
-							" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-							"   pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
-							"   pg_catalog.unnest($4::pg_catalog.text[])) AS k(a, d, t, p)"
-							" ORDER BY k.a COLLATE pg_catalog.\"C\""
-							" ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id"
-							" RETURNING u.account_id, u.ctid, u.device_id, u.bury_point_type, u.page_name",
-							4, types, naccounts),
-			  args, SPI_OK_INSERT_RETURNING, "lock accounts");
-	if (SPI_processed != (uint64) naccounts)
-		elog(ERROR, "locked %llu of %d accounts", (unsigned long long) SPI_processed, naccounts);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		text	   *id = spi_text(tup, 1);
-		int			lo = 0;
-		int			hi = naccounts - 1;
-		PageAccount *acc = NULL;
-		bool		isnull;
-
-		while (lo <= hi && acc == NULL)
+		set_text(search, st->att[UL_ACCOUNT], acc->account_id);
+		ExecStoreVirtualTuple(search);
+		if (RelationFindReplTupleByIndex(st->rel, RelationGetRelid(st->pkey), LockTupleExclusive,
+										 search, st->slot))
 		{
-			int			mid = (lo + hi) / 2;
-			int			r = account_order(id, accounts[mid].account_id);
-
-			if (r == 0)
-				acc = &accounts[mid];
-			else if (r < 0)
-				hi = mid - 1;
-			else
-				lo = mid + 1;
+			slot_getallattrs(st->slot);
+			acc->tid = st->slot->tts_tid;
+			acc->shown[0] = slot_text_copy(st->slot, st->att[UL_DEVICE]);
+			acc->shown[1] = slot_text_copy(st->slot, st->att[UL_TYPE]);
+			acc->shown[2] = slot_text_copy(st->slot, st->att[UL_PAGE]);
+			return;
 		}
-		if (acc == NULL)
-			elog(ERROR, "locked an account that was not asked for");
-		acc->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
-		for (int c = 0; c < 3; c++)
-			acc->shown[c] = spi_text(tup, 3 + c);
+		latest_page(acc, keys, &latest);
+		search = new_row(st);
+		set_text(search, st->att[UL_ACCOUNT], acc->account_id);
+		for (int i = 0; i < 3; i++)
+			set_text(search, st->att[UL_DEVICE + i], latest.shown[i]);
+		if (insert_account(t))
+		{
+			acc->tid = search->tts_tid;
+			acc->inserted = true;
+			memcpy(acc->shown, latest.shown, sizeof(acc->shown));
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
- * Reads every pair of the slice's accounts.  No row lock is needed: all
- * writers of an account's pairs hold its user_last_log row, as we do now,
- * and this statement's snapshot was taken after we got it.
+ * Reads every pair of the account, with a snapshot taken now that we hold
+ * its row: all earlier writers of the pairs held it too, and have
+ * committed (we may have waited for them).
  */
 static void
-load_page_states(PageAccount *accounts, int naccounts, PageEntry **keys)
+load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 {
-	static IsBatchPlan plans;
-	Oid			types[1] = {TEXTARRAYOID};
-	IsArray		ids;
-	Datum		args[1];
+	StateTable *st = &t->pairs;
+	TupleTableSlot *slot = st->slot;
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key;
+	IndexScanDesc scan;
 
-	is_array_init(&ids, TEXTOID);
-	for (int a = 0; a < naccounts; a++)
-		is_array_push(&ids, PointerGetDatum(accounts[a].account_id), false);
-	args[0] = is_array_datum(&ids);
-	exec_plan(is_batch_plan(&plans,
-							"SELECT k.n, s.device_key, s.ctid, s.device_id, s.log_time, s.log_seq,"
-							"       s.bury_point_type, s.bury_point_type_at, s.bury_point_type_seq,"
-							"       s.page_name, s.page_name_at, s.page_name_seq, s.from_calls"
-							"  FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS k(a, n),"
-							"       LATERAL (SELECT *, s.ctid FROM insure_stream.page_state s"
-							"                 WHERE s.account_id OPERATOR(pg_catalog.=) k.a) AS s",
-							1, types, naccounts),
-			  args, SPI_OK_SELECT, "read page states");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   st->pkey->rd_indcollation[0], F_TEXTEQ,
+						   PointerGetDatum(acc->account_id));
+	scan = index_beginscan(st->rel, st->pkey, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		PageAccount *acc = &accounts[spi_int64(tup, 1) - 1];
-		text	   *device_key = spi_text(tup, 2);
+		PageState  *ps = palloc0(sizeof(PageState));
 		PageEntry  *e = NULL;
-		PageState  *st = palloc0(sizeof(PageState));
-		bool		isnull;
+		int		   *att = st->att;
 
-		st->log_time = spi_int64(tup, 5);
-		st->log_seq = spi_int64(tup, 6);
+		slot_getallattrs(slot);
+		ps->log_time = DatumGetInt64(slot->tts_values[att[PS_TIME]]);
+		ps->log_seq = DatumGetInt64(slot->tts_values[att[PS_SEQ]]);
 		for (int c = 0; c < NUM_PAGE_COLS; c++)
 		{
-			PageValue  *v = &st->cols[c];
+			PageValue  *v = &ps->cols[c];
 
-			v->value = spi_text(tup, 7 + 3 * c);
+			v->value = slot_text_copy(slot, att[PS_TYPE + 3 * c]);
 			v->isnull = v->value == NULL;
-			v->at = spi_int64(tup, 8 + 3 * c);
-			v->seq = spi_int64(tup, 9 + 3 * c);
+			if (!v->isnull)
+			{
+				v->at = DatumGetInt64(slot->tts_values[att[PS_TYPE_AT + 3 * c]]);
+				v->seq = DatumGetInt64(slot->tts_values[att[PS_TYPE_SEQ + 3 * c]]);
+			}
 		}
-		st->from_calls = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 13, &isnull));
+		ps->from_calls = DatumGetBool(slot->tts_values[att[PS_FROM_CALLS]]);
 		for (int k = acc->first; k < acc->first + acc->nkeys && e == NULL; k++)
-			if (same_text(keys[k]->device_key, device_key))
+			if (same_text(keys[k]->device_key, (text *) DatumGetPointer(slot->tts_values[att[PS_DEVICE_KEY]])))
 				e = keys[k];
 		if (e != NULL)
 		{
-			e->old = st;
-			e->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
+			e->old = ps;
+			e->tid = slot->tts_tid;
 		}
 		else if (!acc->has_other ||
-				 comes_after(st->log_time, st->log_seq, acc->other.log_time, acc->other.log_seq))
+				 comes_after(ps->log_time, ps->log_seq, acc->other.log_time, acc->other.log_seq))
 		{
 			acc->has_other = true;
-			acc->other.log_time = st->log_time;
-			acc->other.log_seq = st->log_seq;
-			acc->other.shown[0] = spi_text(tup, 4);
+			acc->other.log_time = ps->log_time;
+			acc->other.log_seq = ps->log_seq;
+			acc->other.shown[0] = slot_text_copy(slot, att[PS_DEVICE]);
 			for (int c = 0; c < NUM_PAGE_COLS; c++)
-				acc->other.shown[1 + c] = st->cols[c].value;
+				acc->other.shown[1 + c] = ps->cols[c].value;
 		}
 	}
-	SPI_freetuptable(SPI_tuptable);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 }
 
-/* new pairs; the account locks held keep anyone else from adding them */
+/* writes a pair: new (tid NULL) or over its row */
 static void
-insert_page_states(PageEntry **keys, int nkeys)
+write_pair(PageTables *t, PageEntry *e, PageState *ps, ItemPointer tid)
 {
-	static IsBatchPlan plans;
-	Datum		args[NUM_PAGE_ARGS];
+	StateTable *st = &t->pairs;
+	TupleTableSlot *row = new_row(st);
+	int		   *att = st->att;
 
-	if (nkeys == 0)
-		return;
-	page_args(keys, nkeys, true, args);
-	exec_plan(is_batch_plan(&plans,
-							"INSERT INTO insure_stream.page_state (" PAGE_STATE_COLUMNS ")"
-							" SELECT * FROM " PAGE_STATE_UNNEST,
-							NUM_PAGE_ARGS, page_arg_types, nkeys),
-			  args, SPI_OK_INSERT, "insert page states");
-}
-
-/* updates changed pairs, found by the tids their lock left them at */
-static void
-update_page_states(PageEntry **keys, int nkeys)
-{
-	static IsBatchPlan plans;
-	Oid			types[NUM_PAGE_ARGS + 1];
-	Datum		args[NUM_PAGE_ARGS + 1];
-	IsArray		tids;
-
-	if (nkeys == 0)
-		return;
-	memcpy(types, page_arg_types, sizeof(page_arg_types));
-	types[NUM_PAGE_ARGS] = TIDARRAYOID;
-	page_args(keys, nkeys, false, args);
-	is_array_init(&tids, TIDOID);
-	for (int k = 0; k < nkeys; k++)
-		is_array_push(&tids, PointerGetDatum(&keys[k]->tid), false);
-	args[NUM_PAGE_ARGS] = is_array_datum(&tids);
-	exec_plan(is_batch_plan(&plans,
-							"UPDATE insure_stream.page_state AS s"
-							"   SET log_time = u.lt, log_seq = u.ls,"
-							"       bury_point_type = u.t, bury_point_type_at = u.ta, bury_point_type_seq = u.ts,"
-							"       page_name = u.p, page_name_at = u.pa, page_name_seq = u.ps,"
-							"       from_calls = u.fc"
-							"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
-							"       pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
-							"       pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.text[]),"
-							"       pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.int8[]),"
-							"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.int8[]),"
-							"       pg_catalog.unnest($11::pg_catalog.int8[]), pg_catalog.unnest($12::pg_catalog.bool[]),"
-							"       pg_catalog.unnest($13::pg_catalog.tid[]))"
-							"       AS u(a, d, di, lt, ls, t, ta, ts, p, pa, ps, fc, tid)"
-							" WHERE s.ctid OPERATOR(pg_catalog.=) u.tid",
-							NUM_PAGE_ARGS + 1, types, nkeys),
-			  args, SPI_OK_UPDATE, "update page states");
-}
-
-/* sets the rows of accounts whose latest device or values changed */
-static void
-update_accounts(PageAccount *accounts, int naccounts, PageEntry **keys)
-{
-	static IsBatchPlan plans;
-	Oid			types[4] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	IsArray		arr[4];
-	Datum		args[4];
-
-	is_array_init(&arr[0], TIDOID);
-	for (int i = 1; i < 4; i++)
-		is_array_init(&arr[i], TEXTOID);
-	for (int a = 0; a < naccounts; a++)
+	set_text(row, att[PS_ACCOUNT], e->account_id);
+	set_text(row, att[PS_DEVICE_KEY], e->device_key);
+	set_text(row, att[PS_DEVICE], e->device_id);
+	set_int64(row, att[PS_TIME], ps->log_time, false);
+	set_int64(row, att[PS_SEQ], ps->log_seq, false);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
-		LastPage	latest;
-		bool		same = true;
+		PageValue  *v = &ps->cols[c];
 
-		latest_page(&accounts[a], keys, &latest);
-		for (int i = 0; i < 3; i++)
-			same &= same_text(latest.shown[i], accounts[a].shown[i]);
-		if (same)
-			continue;
-		is_array_push(&arr[0], PointerGetDatum(&accounts[a].tid), false);
-		for (int i = 0; i < 3; i++)
-			is_array_push(&arr[1 + i], PointerGetDatum(latest.shown[i]), latest.shown[i] == NULL);
+		set_text(row, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
+		set_int64(row, att[PS_TYPE_AT + 3 * c], v->at, v->isnull);
+		set_int64(row, att[PS_TYPE_SEQ + 3 * c], v->seq, v->isnull);
 	}
-	if (arr[0].count == 0)
-		return;
-	for (int i = 0; i < 4; i++)
-		args[i] = is_array_datum(&arr[i]);
-	exec_plan(is_batch_plan(&plans,
-							"UPDATE insure_stream.user_last_log AS u"
-							"   SET device_id = v.d, bury_point_type = v.t, page_name = v.p"
-							"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-							"       pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
-							"       pg_catalog.unnest($4::pg_catalog.text[])) AS v(tid, d, t, p)"
-							" WHERE u.ctid OPERATOR(pg_catalog.=) v.tid",
-							4, types, arr[0].count),
-			  args, SPI_OK_UPDATE, "update user_last_log");
-	if (SPI_processed != (uint64) arr[0].count)
-		elog(ERROR, "updated %llu of %d accounts", (unsigned long long) SPI_processed, arr[0].count);
+	row->tts_values[att[PS_FROM_CALLS]] = BoolGetDatum(ps->from_calls);
+	row->tts_isnull[att[PS_FROM_CALLS]] = false;
+	write_row(t, st, tid);
+}
+
+/* one account of a slice: lock, read, merge, write what changed */
+static void
+flush_account(PageTables *t, PageAccount *acc, PageEntry **keys)
+{
+	LastPage	latest;
+	bool		same = true;
+
+	lock_account(t, acc, keys);
+	load_pairs(t, acc, keys);
+	for (int k = acc->first; k < acc->first + acc->nkeys; k++)
+	{
+		PageEntry  *e = keys[k];
+		PageState	merged;
+
+		if (e->old == NULL)
+		{
+			write_pair(t, e, &e->fold, NULL);
+			continue;
+		}
+		merged = *e->old;
+		merge_page_state(&merged, &e->fold);
+		if (same_page_state(&merged, e->old))
+			continue;
+		*e->old = merged;
+		write_pair(t, e, e->old, &e->tid);
+	}
+	latest_page(acc, keys, &latest);
+	for (int i = 0; i < 3; i++)
+		same &= same_text(latest.shown[i], acc->shown[i]);
+	if (!same)
+	{
+		StateTable *st = &t->accounts;
+		TupleTableSlot *row = new_row(st);
+
+		set_text(row, st->att[UL_ACCOUNT], acc->account_id);
+		for (int i = 0; i < 3; i++)
+			set_text(row, st->att[UL_DEVICE + i], latest.shown[i]);
+		if (acc->inserted)
+		{
+			/* a row is not visible to the command that inserted it */
+			CommandCounterIncrement();
+			t->estate->es_output_cid = GetCurrentCommandId(true);
+		}
+		write_row(t, st, &acc->tid);
+	}
 }
 
 /* writes a slice of keys (sorted; whole accounts) */
@@ -633,11 +688,8 @@ flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	PageAccount *accounts = palloc0(sizeof(PageAccount) * nkeys);
-	PageEntry **added = palloc(sizeof(PageEntry *) * nkeys);
-	PageEntry **changed = palloc(sizeof(PageEntry *) * nkeys);
 	int			naccounts = 0;
-	int			nadded = 0;
-	int			nchanged = 0;
+	PageTables	tables;
 
 	for (int k = 0; k < nkeys; k++)
 	{
@@ -649,31 +701,13 @@ flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 		}
 		accounts[naccounts - 1].nkeys++;
 	}
-	CHECK_FOR_INTERRUPTS();
-	lock_accounts(accounts, naccounts, keys);
-	load_page_states(accounts, naccounts, keys);
-	for (int k = 0; k < nkeys; k++)
+	open_page_tables(&tables);
+	for (int a = 0; a < naccounts; a++)
 	{
-		PageEntry  *e = keys[k];
-		PageState	merged;
-
-		if (e->old == NULL)
-		{
-			added[nadded++] = e;
-			continue;
-		}
-		merged = *e->old;
-		merge_page_state(&merged, &e->fold);
-		if (same_page_state(&merged, e->old))
-			continue;
-		*e->old = merged;
-		changed[nchanged++] = e;
+		CHECK_FOR_INTERRUPTS();
+		flush_account(&tables, &accounts[a], keys);
 	}
-	insert_page_states(added, nadded);
-	update_page_states(changed, nchanged);
-	update_accounts(accounts, naccounts, keys);
-	batch->pairs_written += nadded + nchanged;
-	is_analyze_if_grown("page_state", &batch->pairs_written);
+	close_page_tables(&tables);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;
 	MemoryContextSwitchTo(oldcxt);
@@ -719,7 +753,6 @@ start_batch(PageBatch *batch)
 											ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	batch->pairs_written = 0;
 	/* outlives the chunks; goes with SPI_finish */
 	batch->settings = is_settings_load(CurrentMemoryContext);
 	new_page_chunk(batch);
