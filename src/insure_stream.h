@@ -13,6 +13,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/tuplestore.h"
 
@@ -98,5 +99,30 @@ typedef struct IsArray
 extern void is_array_init(IsArray *arr, Oid elemtype);
 extern void is_array_push(IsArray *arr, Datum value, bool isnull);
 extern Datum is_array_datum(IsArray *arr);
+
+/* direct.c: direct access to the state tables */
+typedef struct IsStateTable
+{
+	const char *name;
+	EState	   *estate;
+	Relation	rel;
+	ResultRelInfo *rri;
+	Relation	pkey;			/* among rri's open indexes */
+	TupleTableSlot *stored;		/* a row as stored (found and locked) */
+	TupleTableSlot *row;		/* a row to search for or to write */
+} IsStateTable;
+
+extern EState *is_direct_begin(void);
+extern void is_direct_end(EState *estate);
+extern void is_direct_next_command(EState *estate);
+extern void is_state_open(IsStateTable *st, const char *name, EState *estate);
+extern void is_state_close(IsStateTable *st);
+extern int	is_state_column(IsStateTable *st, const char *column);
+extern TupleTableSlot *is_state_row(IsStateTable *st);
+extern bool is_state_lock(IsStateTable *st);
+extern bool is_state_insert_new(IsStateTable *st);
+extern void is_state_write(IsStateTable *st, ItemPointer tid);
+extern text *is_stored_text(IsStateTable *st, int column);
+extern void is_row_set(IsStateTable *st, int column, Datum value, bool isnull);
 
 #endif							/* INSURE_STREAM_H */

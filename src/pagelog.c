@@ -21,19 +21,15 @@
 
 #include "access/genam.h"
 #include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "storage/itemptr.h"
@@ -42,7 +38,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 #include "insure_stream.h"
@@ -309,12 +304,7 @@ latest_page(PageAccount *acc, PageEntry **keys, LastPage *latest)
 	Assert(found);
 }
 
-/*
- * The state tables, written directly (heap and index access, as logical
- * replication's apply does) rather than through SQL: a page view costs a
- * few index probes and tuple writes, not the start-up of several queries.
- * Opened per slice, with the locks DML takes.
- */
+/* the state tables of a slice and the columns we use */
 enum
 {
 	PS_ACCOUNT, PS_DEVICE_KEY, PS_DEVICE, PS_TIME, PS_SEQ,
@@ -334,171 +324,49 @@ static const char *const ul_names[NUM_UL_COLS] = {
 	"account_id", "device_id", "bury_point_type", "page_name"
 };
 
-typedef struct StateTable
-{
-	Relation	rel;
-	ResultRelInfo *rri;
-	Relation	pkey;			/* among rri's open indexes */
-	TupleTableSlot *slot;		/* a row as stored */
-	TupleTableSlot *values;		/* a row to write */
-	int			att[NUM_PS_COLS];	/* column numbers, by the enums above */
-} StateTable;
-
 typedef struct PageTables
 {
 	EState	   *estate;
-	Snapshot	snapshot;		/* the latest when the slice starts (for the executor) */
-	StateTable	accounts;		/* user_last_log */
-	StateTable	pairs;			/* page_state */
+	IsStateTable accounts;		/* user_last_log */
+	IsStateTable pairs;			/* page_state */
+	int			ul[NUM_UL_COLS];
+	int			ps[NUM_PS_COLS];
 } PageTables;
-
-static void
-open_state_table(StateTable *st, const char *name, Index rti,
-				 const char *const *columns, int ncolumns)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
-	Oid			pkey;
-	TupleDesc	desc;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "table insure_stream.%s is missing", name);
-	st->rel = table_open(relid, RowExclusiveLock);
-	desc = RelationGetDescr(st->rel);
-	st->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(st->rri, st->rel, rti, NULL, 0);
-	ExecOpenIndices(st->rri, true);
-	pkey = RelationGetPrimaryKeyIndex(st->rel);
-	st->pkey = NULL;
-	for (int i = 0; i < st->rri->ri_NumIndices; i++)
-		if (RelationGetRelid(st->rri->ri_IndexRelationDescs[i]) == pkey)
-			st->pkey = st->rri->ri_IndexRelationDescs[i];
-	if (st->pkey == NULL)
-		elog(ERROR, "table insure_stream.%s has no primary key", name);
-	st->slot = table_slot_create(st->rel, NULL);
-	st->values = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-	for (int c = 0; c < ncolumns; c++)
-		st->att[c] = is_column_number(desc, name, columns[c]) - 1;
-}
-
-static void
-close_state_table(StateTable *st)
-{
-	ExecDropSingleTupleTableSlot(st->slot);
-	ExecDropSingleTupleTableSlot(st->values);
-	ExecCloseIndices(st->rri);
-	table_close(st->rel, NoLock);
-}
 
 static void
 open_page_tables(PageTables *t)
 {
-	RangeTblEntry *rtes[2];
-	List	   *range_table = NIL;
-
-	t->estate = CreateExecutorState();
-	t->snapshot = RegisterSnapshot(GetLatestSnapshot());
-	t->estate->es_snapshot = t->snapshot;
-	t->estate->es_output_cid = GetCurrentCommandId(true);
-	open_state_table(&t->accounts, "user_last_log", 1, ul_names, NUM_UL_COLS);
-	open_state_table(&t->pairs, "page_state", 2, ps_names, NUM_PS_COLS);
-	for (int i = 0; i < 2; i++)
-	{
-		Relation	rel = i == 0 ? t->accounts.rel : t->pairs.rel;
-
-		rtes[i] = makeNode(RangeTblEntry);
-		rtes[i]->rtekind = RTE_RELATION;
-		rtes[i]->relid = RelationGetRelid(rel);
-		rtes[i]->relkind = rel->rd_rel->relkind;
-		rtes[i]->rellockmode = RowExclusiveLock;
-		range_table = lappend(range_table, rtes[i]);
-	}
-	ExecInitRangeTable(t->estate, range_table);
+	t->estate = is_direct_begin();
+	is_state_open(&t->accounts, "user_last_log", t->estate);
+	is_state_open(&t->pairs, "page_state", t->estate);
+	for (int c = 0; c < NUM_UL_COLS; c++)
+		t->ul[c] = is_state_column(&t->accounts, ul_names[c]);
+	for (int c = 0; c < NUM_PS_COLS; c++)
+		t->ps[c] = is_state_column(&t->pairs, ps_names[c]);
 }
 
 static void
 close_page_tables(PageTables *t)
 {
-	close_state_table(&t->accounts);
-	close_state_table(&t->pairs);
-	UnregisterSnapshot(t->snapshot);
-	FreeExecutorState(t->estate);
-	/* the next slice (or statement) sees what this one wrote */
-	CommandCounterIncrement();
-}
-
-/* starts a row to write: every column null */
-static TupleTableSlot *
-new_row(StateTable *st)
-{
-	TupleTableSlot *slot = st->values;
-
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	return slot;
+	is_state_close(&t->accounts);
+	is_state_close(&t->pairs);
+	is_direct_end(t->estate);
 }
 
 static void
-set_text(TupleTableSlot *slot, int att, text *value)
+set_text(IsStateTable *st, int column, text *value)
 {
-	slot->tts_values[att] = PointerGetDatum(value);
-	slot->tts_isnull[att] = value == NULL;
+	is_row_set(st, column, PointerGetDatum(value), value == NULL);
 }
 
+/* a user_last_log row for the account showing the given page */
 static void
-set_int64(TupleTableSlot *slot, int att, int64 value, bool isnull)
+account_row(PageTables *t, PageAccount *acc, text *const *shown)
 {
-	slot->tts_values[att] = Int64GetDatum(value);
-	slot->tts_isnull[att] = isnull;
-}
-
-/* writes the row in st->values: new, or over the row at tid */
-static void
-write_row(PageTables *t, StateTable *st, ItemPointer tid)
-{
-	TupleTableSlot *slot = st->values;
-	bool		update_indexes = true;
-
-	ExecStoreVirtualTuple(slot);
-	if (tid == NULL)
-		simple_table_tuple_insert(st->rel, slot);
-	else
-		simple_table_tuple_update(st->rel, tid, slot, t->snapshot, &update_indexes);
-	if (update_indexes)
-		ExecInsertIndexTuples(st->rri, slot, t->estate, tid != NULL, false, NULL, NIL);
-	ResetPerTupleExprContext(t->estate);
-}
-
-/*
- * Inserts the new account row in st->values unless someone has inserted
- * one (committed, or in progress and then committed): speculative
- * insertion, as INSERT ... ON CONFLICT DO NOTHING does.
- */
-static bool
-insert_account(PageTables *t)
-{
-	StateTable *st = &t->accounts;
-	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
-	TransactionId xid = GetCurrentTransactionId();
-	ItemPointerData conflict_tid;
-	bool		conflict = false;
-	uint32		token;
-
-	ExecStoreVirtualTuple(st->values);
-	if (!ExecCheckIndexConstraints(st->rri, st->values, t->estate, &conflict_tid, arbiters))
-		return false;
-	token = SpeculativeInsertionLockAcquire(xid);
-	table_tuple_insert_speculative(st->rel, st->values, t->estate->es_output_cid, 0, NULL, token);
-	ExecInsertIndexTuples(st->rri, st->values, t->estate, false, true, &conflict, arbiters);
-	table_tuple_complete_speculative(st->rel, st->values, token, !conflict);
-	SpeculativeInsertionLockRelease(xid);
-	ResetPerTupleExprContext(t->estate);
-	return !conflict;
-}
-
-static text *
-slot_text_copy(TupleTableSlot *slot, int att)
-{
-	return slot->tts_isnull[att] ? NULL : DatumGetTextPCopy(slot->tts_values[att]);
+	is_state_row(&t->accounts);
+	set_text(&t->accounts, t->ul[UL_ACCOUNT], acc->account_id);
+	for (int i = 0; i < 3; i++)
+		set_text(&t->accounts, t->ul[UL_DEVICE + i], shown[i]);
 }
 
 /*
@@ -510,33 +378,26 @@ slot_text_copy(TupleTableSlot *slot, int att)
 static void
 lock_account(PageTables *t, PageAccount *acc, PageEntry **keys)
 {
-	StateTable *st = &t->accounts;
+	IsStateTable *st = &t->accounts;
 
 	for (;;)
 	{
-		TupleTableSlot *search = new_row(st);
 		LastPage	latest;
 
-		set_text(search, st->att[UL_ACCOUNT], acc->account_id);
-		ExecStoreVirtualTuple(search);
-		if (RelationFindReplTupleByIndex(st->rel, RelationGetRelid(st->pkey), LockTupleExclusive,
-										 search, st->slot))
+		is_state_row(st);
+		set_text(st, t->ul[UL_ACCOUNT], acc->account_id);
+		if (is_state_lock(st))
 		{
-			slot_getallattrs(st->slot);
-			acc->tid = st->slot->tts_tid;
-			acc->shown[0] = slot_text_copy(st->slot, st->att[UL_DEVICE]);
-			acc->shown[1] = slot_text_copy(st->slot, st->att[UL_TYPE]);
-			acc->shown[2] = slot_text_copy(st->slot, st->att[UL_PAGE]);
+			acc->tid = st->stored->tts_tid;
+			for (int i = 0; i < 3; i++)
+				acc->shown[i] = is_stored_text(st, t->ul[UL_DEVICE + i]);
 			return;
 		}
 		latest_page(acc, keys, &latest);
-		search = new_row(st);
-		set_text(search, st->att[UL_ACCOUNT], acc->account_id);
-		for (int i = 0; i < 3; i++)
-			set_text(search, st->att[UL_DEVICE + i], latest.shown[i]);
-		if (insert_account(t))
+		account_row(t, acc, latest.shown);
+		if (is_state_insert_new(st))
 		{
-			acc->tid = search->tts_tid;
+			acc->tid = st->row->tts_tid;
 			acc->inserted = true;
 			memcpy(acc->shown, latest.shown, sizeof(acc->shown));
 			return;
@@ -553,9 +414,10 @@ lock_account(PageTables *t, PageAccount *acc, PageEntry **keys)
 static void
 load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 {
-	StateTable *st = &t->pairs;
-	TupleTableSlot *slot = st->slot;
+	IsStateTable *st = &t->pairs;
+	TupleTableSlot *slot = st->stored;
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	const int  *att = t->ps;
 	ScanKeyData key;
 	IndexScanDesc scan;
 
@@ -568,7 +430,6 @@ load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 	{
 		PageState  *ps = palloc0(sizeof(PageState));
 		PageEntry  *e = NULL;
-		int		   *att = st->att;
 
 		slot_getallattrs(slot);
 		ps->log_time = DatumGetInt64(slot->tts_values[att[PS_TIME]]);
@@ -577,7 +438,7 @@ load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 		{
 			PageValue  *v = &ps->cols[c];
 
-			v->value = slot_text_copy(slot, att[PS_TYPE + 3 * c]);
+			v->value = is_stored_text(st, att[PS_TYPE + 3 * c]);
 			v->isnull = v->value == NULL;
 			if (!v->isnull)
 			{
@@ -600,7 +461,7 @@ load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 			acc->has_other = true;
 			acc->other.log_time = ps->log_time;
 			acc->other.log_seq = ps->log_seq;
-			acc->other.shown[0] = slot_text_copy(slot, att[PS_DEVICE]);
+			acc->other.shown[0] = is_stored_text(st, att[PS_DEVICE]);
 			for (int c = 0; c < NUM_PAGE_COLS; c++)
 				acc->other.shown[1 + c] = ps->cols[c].value;
 		}
@@ -609,30 +470,29 @@ load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 	UnregisterSnapshot(snapshot);
 }
 
-/* writes a pair: new (tid NULL) or over its row */
+/* writes a pair: new (tid NULL; the account lock keeps it ours) or over its row */
 static void
 write_pair(PageTables *t, PageEntry *e, PageState *ps, ItemPointer tid)
 {
-	StateTable *st = &t->pairs;
-	TupleTableSlot *row = new_row(st);
-	int		   *att = st->att;
+	IsStateTable *st = &t->pairs;
+	const int  *att = t->ps;
 
-	set_text(row, att[PS_ACCOUNT], e->account_id);
-	set_text(row, att[PS_DEVICE_KEY], e->device_key);
-	set_text(row, att[PS_DEVICE], e->device_id);
-	set_int64(row, att[PS_TIME], ps->log_time, false);
-	set_int64(row, att[PS_SEQ], ps->log_seq, false);
+	is_state_row(st);
+	set_text(st, att[PS_ACCOUNT], e->account_id);
+	set_text(st, att[PS_DEVICE_KEY], e->device_key);
+	set_text(st, att[PS_DEVICE], e->device_id);
+	is_row_set(st, att[PS_TIME], Int64GetDatum(ps->log_time), false);
+	is_row_set(st, att[PS_SEQ], Int64GetDatum(ps->log_seq), false);
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
 		PageValue  *v = &ps->cols[c];
 
-		set_text(row, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
-		set_int64(row, att[PS_TYPE_AT + 3 * c], v->at, v->isnull);
-		set_int64(row, att[PS_TYPE_SEQ + 3 * c], v->seq, v->isnull);
+		set_text(st, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
+		is_row_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
+		is_row_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
 	}
-	row->tts_values[att[PS_FROM_CALLS]] = BoolGetDatum(ps->from_calls);
-	row->tts_isnull[att[PS_FROM_CALLS]] = false;
-	write_row(t, st, tid);
+	is_row_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
+	is_state_write(st, tid);
 }
 
 /* one account of a slice: lock, read, merge, write what changed */
@@ -664,22 +524,12 @@ flush_account(PageTables *t, PageAccount *acc, PageEntry **keys)
 	latest_page(acc, keys, &latest);
 	for (int i = 0; i < 3; i++)
 		same &= same_text(latest.shown[i], acc->shown[i]);
-	if (!same)
-	{
-		StateTable *st = &t->accounts;
-		TupleTableSlot *row = new_row(st);
-
-		set_text(row, st->att[UL_ACCOUNT], acc->account_id);
-		for (int i = 0; i < 3; i++)
-			set_text(row, st->att[UL_DEVICE + i], latest.shown[i]);
-		if (acc->inserted)
-		{
-			/* a row is not visible to the command that inserted it */
-			CommandCounterIncrement();
-			t->estate->es_output_cid = GetCurrentCommandId(true);
-		}
-		write_row(t, st, &acc->tid);
-	}
+	if (same)
+		return;
+	if (acc->inserted)
+		is_direct_next_command(t->estate);
+	account_row(t, acc, latest.shown);
+	is_state_write(&t->accounts, &acc->tid);
 }
 
 /* writes a slice of keys (sorted; whole accounts) */
