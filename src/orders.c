@@ -34,6 +34,7 @@
 #include "storage/lock.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "insure_stream.h"
@@ -100,7 +101,6 @@ typedef struct OrderBatch
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	HTAB	   *entries;
 	int			rows;			/* rows folded into entries */
-	int64		states_written; /* since the last look at statistics */
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
 	int64		window_start_ms;	/* start of that ingest time's local day */
 } OrderBatch;
@@ -354,344 +354,6 @@ entry_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* ---- state rows ---- */
-
-#define STATE_COLUMNS \
-	"id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq," \
-	" customer_tel, customer_tel_at, customer_tel_seq," \
-	" account_payble, account_payble_at, account_payble_seq"
-
-#define STATE_UNNEST \
-	"ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.date[])," \
-	" pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[])," \
-	" pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.int8[])," \
-	" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[])," \
-	" pg_catalog.unnest($9::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int8[])," \
-	" pg_catalog.unnest($11::pg_catalog.float8[]), pg_catalog.unnest($12::pg_catalog.int8[])," \
-	" pg_catalog.unnest($13::pg_catalog.int8[]))"
-
-#define NUM_STATE_ARGS 13
-
-typedef struct StateArrays
-{
-	IsArray		arr[NUM_STATE_ARGS];
-} StateArrays;
-
-static const Oid state_arg_types[NUM_STATE_ARGS] = {
-	INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	FLOAT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID
-};
-
-static void
-state_arrays_init(StateArrays *sa)
-{
-	static const Oid elem[NUM_STATE_ARGS] = {
-		INT8OID, DATEOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID,
-		TEXTOID, INT8OID, INT8OID, FLOAT8OID, INT8OID, INT8OID
-	};
-
-	for (int i = 0; i < NUM_STATE_ARGS; i++)
-		is_array_init(&sa->arr[i], elem[i]);
-}
-
-static void
-state_arrays_push(StateArrays *sa, const OrderKey *key, const OrderState *st)
-{
-	is_array_push(&sa->arr[0], Int64GetDatum(key->id), false);
-	is_array_push(&sa->arr[1], DateADTGetDatum(key->day), false);
-	is_array_push(&sa->arr[2], Int64GetDatum(st->gmt), false);
-	is_array_push(&sa->arr[3], Int64GetDatum(st->gmt_seq), false);
-	for (int i = 0; i < NUM_COLS; i++)
-	{
-		const OrderValue *v = &st->cols[i];
-
-		is_array_push(&sa->arr[4 + 3 * i], v->value, v->isnull);
-		is_array_push(&sa->arr[5 + 3 * i], Int64GetDatum(v->at), v->isnull);
-		is_array_push(&sa->arr[6 + 3 * i], Int64GetDatum(v->seq), v->isnull);
-	}
-}
-
-static void
-state_arrays_datums(StateArrays *sa, Datum *args)
-{
-	for (int i = 0; i < NUM_STATE_ARGS; i++)
-		args[i] = is_array_datum(&sa->arr[i]);
-}
-
-static OrderEntry *
-lookup_entry(OrderBatch *batch, int64 id, int32 day)
-{
-	OrderKey	key;
-	OrderEntry *entry;
-
-	memset(&key, 0, sizeof(key));
-	key.id = id;
-	key.day = day;
-	entry = hash_search(batch->entries, &key, HASH_FIND, NULL);
-	if (entry == NULL)
-		elog(ERROR, "order state (%lld, %d) was not asked for", (long long) id, day);
-	return entry;
-}
-
-static int64
-getint8(HeapTuple tup, TupleDesc desc, int attnum, bool *isnull)
-{
-	Datum		d = SPI_getbinval(tup, desc, attnum, isnull);
-
-	return *isnull ? 0 : DatumGetInt64(d);
-}
-
-/* locks and reads the stored states of the given keys (sorted by key) */
-static void
-load_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
-{
-	static IsBatchPlan plans;
-	Oid			types[2] = {INT8ARRAYOID, DATEARRAYOID};
-	SPIPlanPtr	plan;
-	IsArray		ids;
-	IsArray		days;
-	Datum		args[2];
-	uint64		i;
-	MemoryContext oldcxt;
-
-	{
-		/*
-		 * One index probe per key, locking in key order, whatever the
-		 * statistics say: a subquery with FOR UPDATE is not flattened.
-		 */
-		plan = is_batch_plan(&plans, "SELECT s.* FROM"
-							   " ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-							   "            pg_catalog.unnest($2::pg_catalog.date[])) AS k(id, day),"
-							   " LATERAL (SELECT " STATE_COLUMNS ", s.ctid FROM insure_stream.order_state s"
-							   "           WHERE s.id OPERATOR(pg_catalog.=) k.id"
-							   "             AND s.day OPERATOR(pg_catalog.=) k.day FOR UPDATE) AS s",
-							   2, types, nkeys);
-	}
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	is_array_init(&ids, INT8OID);
-	is_array_init(&days, DATEOID);
-	for (int k = 0; k < nkeys; k++)
-	{
-		is_array_push(&ids, Int64GetDatum(keys[k]->key.id), false);
-		is_array_push(&days, DateADTGetDatum(keys[k]->key.day), false);
-	}
-	args[0] = is_array_datum(&ids);
-	args[1] = is_array_datum(&days);
-	MemoryContextSwitchTo(oldcxt);
-
-	if (is_execute(plan, args, NULL, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read order states");
-
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = getint8(tup, desc, 1, &isnull);
-		int32		day = DatumGetDateADT(SPI_getbinval(tup, desc, 2, &isnull));
-		OrderEntry *entry = lookup_entry(batch, id, day);
-		OrderState *st = palloc(sizeof(OrderState));
-
-		st->gmt = getint8(tup, desc, 3, &isnull);
-		st->gmt_seq = getint8(tup, desc, 4, &isnull);
-		for (int c = 0; c < NUM_COLS; c++)
-		{
-			OrderValue *v = &st->cols[c];
-			Datum		d = SPI_getbinval(tup, desc, 5 + 3 * c, &v->isnull);
-
-			v->value = v->isnull ? (Datum) 0 :
-				(c == COL_PAYBLE ? d : datumCopy(d, false, -1));
-			v->at = getint8(tup, desc, 6 + 3 * c, &isnull);
-			v->seq = getint8(tup, desc, 7 + 3 * c, &isnull);
-		}
-		entry->old = st;
-		entry->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 14, &isnull)));
-	}
-	MemoryContextSwitchTo(oldcxt);
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * Inserts the states of keys that had none.  A concurrent session may have
- * inserted the same key meanwhile: those rows are skipped here (ON CONFLICT
- * DO NOTHING, after waiting for that session) and the caller loads them.
- */
-static void
-insert_states(OrderBatch *batch, OrderEntry **keys, int nkeys)
-{
-	static IsBatchPlan plans;
-	SPIPlanPtr	plan;
-	StateArrays sa;
-	Datum		args[NUM_STATE_ARGS];
-	uint64		i;
-	MemoryContext oldcxt;
-
-	plan = is_batch_plan(&plans, "INSERT INTO insure_stream.order_state AS s (" STATE_COLUMNS ")"
-							   " SELECT * FROM " STATE_UNNEST
-							   " ORDER BY 1, 2"
-							   " ON CONFLICT (id, day) DO NOTHING"
-							   " RETURNING s.id, s.day",
-							   NUM_STATE_ARGS, (Oid *) state_arg_types, nkeys);
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	state_arrays_init(&sa);
-	for (int k = 0; k < nkeys; k++)
-		state_arrays_push(&sa, &keys[k]->key, &keys[k]->fold);
-	state_arrays_datums(&sa, args);
-	MemoryContextSwitchTo(oldcxt);
-
-	if (is_execute(plan, args, NULL, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert order states");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		int64		id = getint8(tup, SPI_tuptable->tupdesc, 1, &isnull);
-		int32		day = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-
-		lookup_entry(batch, id, day)->inserted = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/* updates changed states, found by the tids their lock left them at */
-static void
-update_states(OrderBatch *batch, StateArrays *sa, IsArray *tids)
-{
-	static IsBatchPlan plans;
-	Oid			types[NUM_STATE_ARGS + 1];
-	Datum		args[NUM_STATE_ARGS + 1];
-	SPIPlanPtr	plan;
-	MemoryContext oldcxt;
-
-	if (tids->count == 0)
-		return;
-	memcpy(types, state_arg_types, sizeof(state_arg_types));
-	types[NUM_STATE_ARGS] = TIDARRAYOID;
-	plan = is_batch_plan(&plans, "UPDATE insure_stream.order_state AS s"
-						 "   SET gmt_modified = u.g, gmt_seq = u.gs,"
-						 "       order_no = u.o, order_no_at = u.oa, order_no_seq = u.os,"
-						 "       customer_tel = u.t, customer_tel_at = u.ta, customer_tel_seq = u.ts,"
-						 "       account_payble = u.p, account_payble_at = u.pa, account_payble_seq = u.ps"
-						 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.date[]),"
-						 "       pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
-						 "       pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.int8[]),"
-						 "       pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
-						 "       pg_catalog.unnest($9::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int8[]),"
-						 "       pg_catalog.unnest($11::pg_catalog.float8[]), pg_catalog.unnest($12::pg_catalog.int8[]),"
-						 "       pg_catalog.unnest($13::pg_catalog.int8[]), pg_catalog.unnest($14::pg_catalog.tid[]))"
-						 "       AS u(id, day, g, gs, o, oa, os, t, ta, ts, p, pa, ps, tid)"
-						 " WHERE s.ctid OPERATOR(pg_catalog.=) u.tid",
-						 NUM_STATE_ARGS + 1, types, tids->count);
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	state_arrays_datums(sa, args);
-	args[NUM_STATE_ARGS] = is_array_datum(tids);
-	MemoryContextSwitchTo(oldcxt);
-	if (is_execute(plan, args, NULL, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update order states");
-}
-
-/* ---- hour figures ---- */
-
-typedef struct HourChanges
-{
-	IsArray		hour_biz;		/* per contribution: biz_date */
-	IsArray		hour_users;		/* +1 / -1 */
-	IsArray		hour_premium;	/* signed amount */
-	IsArray		value_biz;		/* per distinct value contribution */
-	IsArray		value_kind;
-	IsArray		value_text;
-	IsArray		value_delta;
-} HourChanges;
-
-static void
-hour_changes_init(HourChanges *hc)
-{
-	is_array_init(&hc->hour_biz, TEXTOID);
-	is_array_init(&hc->hour_users, INT8OID);
-	is_array_init(&hc->hour_premium, FLOAT8OID);
-	is_array_init(&hc->value_biz, TEXTOID);
-	is_array_init(&hc->value_kind, CHAROID);
-	is_array_init(&hc->value_text, TEXTOID);
-	is_array_init(&hc->value_delta, INT8OID);
-}
-
-/* adds (sign = 1) or retracts (sign = -1) a state's contribution to its hour */
-static void
-contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
-{
-	Datum		biz = biz_date(st->gmt, tz);
-	double		premium = st->cols[COL_PAYBLE].isnull ? 0.0 :
-		DatumGetFloat8(st->cols[COL_PAYBLE].value);
-	static const char kinds[2] = {'p', 't'};
-
-	is_array_push(&hc->hour_biz, biz, false);
-	is_array_push(&hc->hour_users, Int64GetDatum(sign), false);
-	/* negation is exact, and so is (-x)::numeric = -(x::numeric) */
-	is_array_push(&hc->hour_premium, Float8GetDatum(sign > 0 ? premium : -premium), false);
-	for (int c = COL_ORDER_NO; c <= COL_TEL; c++)
-	{
-		if (st->cols[c].isnull)
-			continue;
-		is_array_push(&hc->value_biz, biz, false);
-		is_array_push(&hc->value_kind, CharGetDatum(kinds[c]), false);
-		is_array_push(&hc->value_text, st->cols[c].value, false);
-		is_array_push(&hc->value_delta, Int64GetDatum(sign), false);
-	}
-}
-
-/*
- * One statement: reference counts first (locks in (biz_date, kind, value)
- * order), then this writer's partial hour rows with the user, premium and
- * distinct-count changes (a count changes when a reference count crosses 0).
- */
-#define APPLY_HOURS_QUERY \
-	"WITH d AS (" \
-	"  SELECT v.biz_date COLLATE pg_catalog.\"C\" AS biz_date, v.kind," \
-	"         v.value COLLATE pg_catalog.\"C\" AS value, pg_catalog.sum(v.delta)::pg_catalog.int8 AS delta" \
-	"    FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.\"char\"[])," \
-	"                    pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]))" \
-	"         AS v(biz_date, kind, value, delta)" \
-	"   GROUP BY 1, 2, 3" \
-	"  HAVING pg_catalog.sum(v.delta) OPERATOR(pg_catalog.<>) 0)," \
-	" r AS (" \
-	"  INSERT INTO insure_stream.order_hour_value AS hv (biz_date, kind, value, refs, last_delta)" \
-	"  SELECT d.biz_date, d.kind, d.value, d.delta, d.delta FROM d ORDER BY 1, 2, 3" \
-	"  ON CONFLICT (biz_date, kind, value)" \
-	"  DO UPDATE SET refs = hv.refs OPERATOR(pg_catalog.+) excluded.refs, last_delta = excluded.refs" \
-	"  RETURNING hv.biz_date, hv.kind, hv.refs, hv.last_delta)," \
-	" t AS (" \
-	"  SELECT r.biz_date," \
-	"         pg_catalog.sum(CASE WHEN r.kind OPERATOR(pg_catalog.=) 'p' THEN" \
-	"             (r.refs OPERATOR(pg_catalog.>) 0)::pg_catalog.int4 OPERATOR(pg_catalog.-)" \
-	"             ((r.refs OPERATOR(pg_catalog.-) r.last_delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
-	"             ELSE 0 END) AS policies," \
-	"         pg_catalog.sum(CASE WHEN r.kind OPERATOR(pg_catalog.=) 't' THEN" \
-	"             (r.refs OPERATOR(pg_catalog.>) 0)::pg_catalog.int4 OPERATOR(pg_catalog.-)" \
-	"             ((r.refs OPERATOR(pg_catalog.-) r.last_delta) OPERATOR(pg_catalog.>) 0)::pg_catalog.int4" \
-	"             ELSE 0 END) AS holders" \
-	"    FROM r GROUP BY r.biz_date)," \
-	" h AS (" \
-	"  SELECT u.biz_date COLLATE pg_catalog.\"C\" AS biz_date, pg_catalog.sum(u.users) AS users," \
-	"         pg_catalog.sum(u.premium::pg_catalog.numeric) AS premium" \
-	"    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int8[])," \
-	"                    pg_catalog.unnest($3::pg_catalog.float8[])) AS u(biz_date, users, premium)" \
-	"   GROUP BY 1)" \
-	"INSERT INTO insure_stream.order_hour_part AS p" \
-	"       (biz_date, writer, users, premium, policies, holders)" \
-	"SELECT COALESCE(h.biz_date, t.biz_date), $8," \
-	"       COALESCE(h.users, 0), COALESCE(h.premium, 0)," \
-	"       COALESCE(t.policies, 0), COALESCE(t.holders, 0)" \
-	"  FROM h FULL JOIN t ON t.biz_date OPERATOR(pg_catalog.=) h.biz_date" \
-	" ORDER BY 1 " \
-	"ON CONFLICT (biz_date, writer) DO UPDATE" \
-	"   SET users = p.users OPERATOR(pg_catalog.+) excluded.users," \
-	"       premium = p.premium OPERATOR(pg_catalog.+) excluded.premium," \
-	"       policies = p.policies OPERATOR(pg_catalog.+) excluded.policies," \
-	"       holders = p.holders OPERATOR(pg_catalog.+) excluded.holders"
-
 /*
  * The writer slot of this statement: the backend's number, unless that slot
  * is still held by a prepared transaction (which outlives the session that
@@ -717,31 +379,414 @@ writer_slot(void)
 	}
 }
 
-static void
-apply_hours(OrderBatch *batch, HourChanges *hc)
-{
-	static IsBatchPlan plans;
-	Oid			types[8] = {TEXTARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID,
-		TEXTARRAYOID, CHARARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT4OID};
-	SPIPlanPtr	plan;
-	Datum		args[8];
-	MemoryContext oldcxt;
+/* ---- state and hour rows, written directly (direct.c) ---- */
 
-	if (hc->hour_biz.count == 0)
+enum
+{
+	OS_ID, OS_DAY, OS_GMT, OS_GMT_SEQ,
+	OS_ORDER_NO, OS_ORDER_NO_AT, OS_ORDER_NO_SEQ,
+	OS_TEL, OS_TEL_AT, OS_TEL_SEQ,
+	OS_PAYBLE, OS_PAYBLE_AT, OS_PAYBLE_SEQ,
+	NUM_OS_COLS
+};
+static const char *const os_names[NUM_OS_COLS] = {
+	"id", "day", "gmt_modified", "gmt_seq",
+	"order_no", "order_no_at", "order_no_seq",
+	"customer_tel", "customer_tel_at", "customer_tel_seq",
+	"account_payble", "account_payble_at", "account_payble_seq"
+};
+enum
+{
+	HV_BIZ, HV_KIND, HV_VALUE, HV_REFS, HV_LAST_DELTA, NUM_HV_COLS
+};
+static const char *const hv_names[NUM_HV_COLS] = {
+	"biz_date", "kind", "value", "refs", "last_delta"
+};
+enum
+{
+	HP_BIZ, HP_WRITER, HP_USERS, HP_PREMIUM, HP_POLICIES, HP_HOLDERS, NUM_HP_COLS
+};
+static const char *const hp_names[NUM_HP_COLS] = {
+	"biz_date", "writer", "users", "premium", "policies", "holders"
+};
+
+typedef struct OrderTables
+{
+	EState	   *estate;
+	IsStateTable states;		/* order_state */
+	IsStateTable values;		/* order_hour_value */
+	IsStateTable parts;			/* order_hour_part */
+	int			os[NUM_OS_COLS];
+	int			hv[NUM_HV_COLS];
+	int			hp[NUM_HP_COLS];
+} OrderTables;
+
+static void
+open_order_tables(OrderTables *t)
+{
+	t->estate = is_direct_begin();
+	is_state_open(&t->states, "order_state", t->estate);
+	is_state_open(&t->values, "order_hour_value", t->estate);
+	is_state_open(&t->parts, "order_hour_part", t->estate);
+	for (int c = 0; c < NUM_OS_COLS; c++)
+		t->os[c] = is_state_column(&t->states, os_names[c]);
+	for (int c = 0; c < NUM_HV_COLS; c++)
+		t->hv[c] = is_state_column(&t->values, hv_names[c]);
+	for (int c = 0; c < NUM_HP_COLS; c++)
+		t->hp[c] = is_state_column(&t->parts, hp_names[c]);
+}
+
+static void
+close_order_tables(OrderTables *t)
+{
+	is_state_close(&t->states);
+	is_state_close(&t->values);
+	is_state_close(&t->parts);
+	is_direct_end(t->estate);
+}
+
+/* an order_state row: the key, and the state unless st is NULL */
+static void
+state_row(OrderTables *t, const OrderKey *key, const OrderState *st)
+{
+	IsStateTable *s = &t->states;
+
+	is_state_row(s);
+	is_row_set(s, t->os[OS_ID], Int64GetDatum(key->id), false);
+	is_row_set(s, t->os[OS_DAY], DateADTGetDatum(key->day), false);
+	if (st == NULL)
 		return;
-	plan = is_batch_plan(&plans, APPLY_HOURS_QUERY, 8, types, hc->value_biz.count);
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	args[0] = is_array_datum(&hc->hour_biz);
-	args[1] = is_array_datum(&hc->hour_users);
-	args[2] = is_array_datum(&hc->hour_premium);
-	args[3] = is_array_datum(&hc->value_biz);
-	args[4] = is_array_datum(&hc->value_kind);
-	args[5] = is_array_datum(&hc->value_text);
-	args[6] = is_array_datum(&hc->value_delta);
-	args[7] = Int32GetDatum(writer_slot());
-	MemoryContextSwitchTo(oldcxt);
-	if (is_execute(plan, args, NULL, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not update hour figures");
+	is_row_set(s, t->os[OS_GMT], Int64GetDatum(st->gmt), false);
+	is_row_set(s, t->os[OS_GMT_SEQ], Int64GetDatum(st->gmt_seq), false);
+	for (int c = 0; c < NUM_COLS; c++)
+	{
+		const OrderValue *v = &st->cols[c];
+
+		is_row_set(s, t->os[OS_ORDER_NO + 3 * c], v->value, v->isnull);
+		is_row_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
+		is_row_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
+	}
+}
+
+/* the state in t->states.stored, copied into the current context */
+static OrderState *
+stored_state(OrderTables *t)
+{
+	TupleTableSlot *slot = t->states.stored;
+	OrderState *st = palloc(sizeof(OrderState));
+
+	st->gmt = DatumGetInt64(slot->tts_values[t->os[OS_GMT]]);
+	st->gmt_seq = DatumGetInt64(slot->tts_values[t->os[OS_GMT_SEQ]]);
+	for (int c = 0; c < NUM_COLS; c++)
+	{
+		OrderValue *v = &st->cols[c];
+		int			att = t->os[OS_ORDER_NO + 3 * c];
+
+		v->isnull = slot->tts_isnull[att];
+		v->value = v->isnull ? (Datum) 0 :
+			(c == COL_PAYBLE ? slot->tts_values[att] : datumCopy(slot->tts_values[att], false, -1));
+		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_AT + 3 * c]]);
+		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_SEQ + 3 * c]]);
+	}
+	return st;
+}
+
+/*
+ * Locks the key's stored state, or inserts the folded one when there is
+ * none (if another session inserted it meanwhile, waits and locks that).
+ */
+static void
+lock_state(OrderTables *t, OrderEntry *e)
+{
+	for (;;)
+	{
+		state_row(t, &e->key, NULL);
+		if (is_state_lock(&t->states))
+		{
+			e->old = stored_state(t);
+			e->tid = t->states.stored->tts_tid;
+			return;
+		}
+		state_row(t, &e->key, &e->fold);
+		if (is_state_insert_new(&t->states))
+		{
+			e->inserted = true;
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* ---- hour figures ---- */
+
+/* a change of an hour's users and premium, or of its distinct counts */
+typedef struct HourDelta
+{
+	text	   *biz;
+	int64		users;
+	double		premium;		/* signed amount; exact once numeric */
+	int64		policies;
+	int64		holders;
+} HourDelta;
+
+/* a change of a reference count */
+typedef struct ValueDelta
+{
+	text	   *biz;
+	char		kind;			/* 'p' order_no, 't' customer_tel */
+	text	   *value;
+	int64		delta;
+} ValueDelta;
+
+typedef struct HourChanges
+{
+	HourDelta  *hours;
+	int			nhours;
+	int			maxhours;
+	ValueDelta *values;
+	int			nvalues;
+	int			maxvalues;
+} HourChanges;
+
+static void
+hour_changes_init(HourChanges *hc)
+{
+	hc->maxhours = hc->maxvalues = 64;
+	hc->nhours = hc->nvalues = 0;
+	hc->hours = palloc(sizeof(HourDelta) * hc->maxhours);
+	hc->values = palloc(sizeof(ValueDelta) * hc->maxvalues);
+}
+
+static HourDelta *
+add_hour_delta(HourChanges *hc, text *biz)
+{
+	HourDelta  *h;
+
+	if (hc->nhours == hc->maxhours)
+	{
+		hc->maxhours *= 2;
+		hc->hours = repalloc(hc->hours, sizeof(HourDelta) * hc->maxhours);
+	}
+	h = &hc->hours[hc->nhours++];
+	memset(h, 0, sizeof(*h));
+	h->biz = biz;
+	return h;
+}
+
+/* adds (sign = 1) or retracts (sign = -1) a state's contribution to its hour */
+static void
+contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
+{
+	text	   *biz = DatumGetTextPP(biz_date(st->gmt, tz));
+	HourDelta  *h = add_hour_delta(hc, biz);
+	double		premium = st->cols[COL_PAYBLE].isnull ? 0.0 :
+		DatumGetFloat8(st->cols[COL_PAYBLE].value);
+	static const char kinds[2] = {'p', 't'};
+
+	h->users = sign;
+	/* negation is exact, and so is (-x)::numeric = -(x::numeric) */
+	h->premium = sign > 0 ? premium : -premium;
+	for (int c = COL_ORDER_NO; c <= COL_TEL; c++)
+	{
+		ValueDelta *v;
+
+		if (st->cols[c].isnull)
+			continue;
+		if (hc->nvalues == hc->maxvalues)
+		{
+			hc->maxvalues *= 2;
+			hc->values = repalloc(hc->values, sizeof(ValueDelta) * hc->maxvalues);
+		}
+		v = &hc->values[hc->nvalues++];
+		v->biz = biz;
+		v->kind = kinds[c];
+		v->value = DatumGetTextPP(st->cols[c].value);
+		v->delta = sign;
+	}
+}
+
+/* byte order of texts (the hour tables' keys are COLLATE "C") */
+static int
+text_cmp(const text *a, const text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a);
+	int			lb = VARSIZE_ANY_EXHDR(b);
+	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	return r != 0 ? r : (la > lb) - (la < lb);
+}
+
+static int
+value_delta_cmp(const void *a, const void *b)
+{
+	const ValueDelta *x = a;
+	const ValueDelta *y = b;
+	int			r = text_cmp(x->biz, y->biz);
+
+	if (r == 0)
+		r = (x->kind > y->kind) - (x->kind < y->kind);
+	return r != 0 ? r : text_cmp(x->value, y->value);
+}
+
+static int
+hour_delta_cmp(const void *a, const void *b)
+{
+	return text_cmp(((const HourDelta *) a)->biz, ((const HourDelta *) b)->biz);
+}
+
+/*
+ * Adds delta to the reference count of (biz, kind, value), creating it;
+ * returns the count before.
+ */
+static int64
+add_reference(OrderTables *t, const ValueDelta *v, int64 delta)
+{
+	IsStateTable *s = &t->values;
+
+	for (;;)
+	{
+		int64		before = 0;
+		ItemPointerData tid;
+		bool		found;
+
+		is_state_row(s);
+		is_row_set(s, t->hv[HV_BIZ], PointerGetDatum(v->biz), false);
+		is_row_set(s, t->hv[HV_KIND], CharGetDatum(v->kind), false);
+		is_row_set(s, t->hv[HV_VALUE], PointerGetDatum(v->value), false);
+		found = is_state_lock(s);
+		if (found)
+		{
+			before = DatumGetInt64(s->stored->tts_values[t->hv[HV_REFS]]);
+			tid = s->stored->tts_tid;
+		}
+		is_state_row(s);
+		is_row_set(s, t->hv[HV_BIZ], PointerGetDatum(v->biz), false);
+		is_row_set(s, t->hv[HV_KIND], CharGetDatum(v->kind), false);
+		is_row_set(s, t->hv[HV_VALUE], PointerGetDatum(v->value), false);
+		is_row_set(s, t->hv[HV_REFS], Int64GetDatum(before + delta), false);
+		is_row_set(s, t->hv[HV_LAST_DELTA], Int64GetDatum(delta), false);
+		if (found)
+		{
+			is_state_write(s, &tid);
+			return before;
+		}
+		if (is_state_insert_new(s))
+			return 0;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* adds an hour's changes to this writer's partial row, creating it */
+static void
+add_to_part(OrderTables *t, const HourDelta *h, Datum premium, int writer)
+{
+	IsStateTable *s = &t->parts;
+
+	for (;;)
+	{
+		int64		old[3] = {0, 0, 0};
+		Datum		total = premium;
+		ItemPointerData tid;
+		bool		found;
+
+		is_state_row(s);
+		is_row_set(s, t->hp[HP_BIZ], PointerGetDatum(h->biz), false);
+		is_row_set(s, t->hp[HP_WRITER], Int32GetDatum(writer), false);
+		found = is_state_lock(s);
+		if (found)
+		{
+			TupleTableSlot *stored = s->stored;
+
+			old[0] = DatumGetInt64(stored->tts_values[t->hp[HP_USERS]]);
+			old[1] = DatumGetInt64(stored->tts_values[t->hp[HP_POLICIES]]);
+			old[2] = DatumGetInt64(stored->tts_values[t->hp[HP_HOLDERS]]);
+			total = DirectFunctionCall2(numeric_add, stored->tts_values[t->hp[HP_PREMIUM]], premium);
+			tid = stored->tts_tid;
+		}
+		is_state_row(s);
+		is_row_set(s, t->hp[HP_BIZ], PointerGetDatum(h->biz), false);
+		is_row_set(s, t->hp[HP_WRITER], Int32GetDatum(writer), false);
+		is_row_set(s, t->hp[HP_USERS], Int64GetDatum(old[0] + h->users), false);
+		is_row_set(s, t->hp[HP_PREMIUM], total, false);
+		is_row_set(s, t->hp[HP_POLICIES], Int64GetDatum(old[1] + h->policies), false);
+		is_row_set(s, t->hp[HP_HOLDERS], Int64GetDatum(old[2] + h->holders), false);
+		if (found)
+		{
+			is_state_write(s, &tid);
+			return;
+		}
+		if (is_state_insert_new(s))
+			return;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Reference counts first, in (biz_date, kind, value) byte order; a
+ * distinct count changes when its reference count leaves or reaches 0.
+ * Then this writer's partial hour rows, in biz_date order.
+ */
+static void
+apply_hours(OrderTables *t, HourChanges *hc)
+{
+	int			nhours;
+	int			writer;
+
+	if (hc->nhours == 0)
+		return;
+	qsort(hc->values, hc->nvalues, sizeof(ValueDelta), value_delta_cmp);
+	for (int first = 0, last; first < hc->nvalues; first = last)
+	{
+		int64		delta = 0;
+		int64		before;
+		int64		change;
+		HourDelta  *h;
+
+		for (last = first; last < hc->nvalues && value_delta_cmp(&hc->values[first], &hc->values[last]) == 0; last++)
+			delta += hc->values[last].delta;
+		if (delta == 0)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		before = add_reference(t, &hc->values[first], delta);
+		change = (before + delta > 0) - (before > 0);
+		if (change == 0)
+			continue;
+		h = add_hour_delta(hc, hc->values[first].biz);
+		if (hc->values[first].kind == 'p')
+			h->policies = change;
+		else
+			h->holders = change;
+	}
+	nhours = hc->nhours;
+	qsort(hc->hours, nhours, sizeof(HourDelta), hour_delta_cmp);
+	writer = writer_slot();
+	for (int first = 0, last; first < nhours; first = last)
+	{
+		HourDelta	sum;
+		Datum		premium = NumericGetDatum(int64_to_numeric(0));
+		bool		premium_changed = false;
+
+		memset(&sum, 0, sizeof(sum));
+		sum.biz = hc->hours[first].biz;
+		for (last = first; last < nhours && hour_delta_cmp(&hc->hours[first], &hc->hours[last]) == 0; last++)
+		{
+			HourDelta  *h = &hc->hours[last];
+
+			sum.users += h->users;
+			sum.policies += h->policies;
+			sum.holders += h->holders;
+			if (h->premium != 0.0)
+			{
+				premium = DirectFunctionCall2(numeric_add, premium,
+											  DirectFunctionCall1(float8_numeric, Float8GetDatum(h->premium)));
+				premium_changed = true;
+			}
+		}
+		if (sum.users == 0 && sum.policies == 0 && sum.holders == 0 && !premium_changed)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		add_to_part(t, &sum, premium, writer);
+	}
 }
 
 /*
@@ -783,51 +828,30 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 }
 
 /*
- * Writes one slice of a chunk's keys (sorted): locks what exists, inserts
- * what does not (retrying keys that others inserted meanwhile), updates the
- * changed states and applies their hour changes.  Everything it allocates
- * goes with the slice, so a flush needs little memory beyond the fold.
+ * Writes one slice of a chunk's keys (sorted): locks or inserts each state
+ * in key order, updates the changed ones and applies their hour changes.
+ * Everything it allocates goes with the slice, so a flush needs little
+ * memory beyond the fold.
  */
 static void
 flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 {
-	OrderEntry **pending;
-	int			npending;
-	StateArrays updates;
-	IsArray		tids;
+	OrderTables t;
 	HourChanges hc;
+	pg_tz	   *tz = batch->settings->tz;
 	MemoryContext oldcxt;
 
 	drop_closed_days(batch, keys, &nkeys);
-
+	if (nkeys == 0)
+		return;
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	pending = palloc(sizeof(OrderEntry *) * Max(nkeys, 1));
-	state_arrays_init(&updates);
-	is_array_init(&tids, TIDOID);
 	hour_changes_init(&hc);
-	MemoryContextSwitchTo(oldcxt);
-
-	npending = nkeys;
-	memcpy(pending, keys, sizeof(OrderEntry *) * nkeys);
-	while (npending > 0)
+	open_order_tables(&t);
+	for (int k = 0; k < nkeys; k++)
 	{
-		int			nmissing = 0;
-
 		CHECK_FOR_INTERRUPTS();
-		load_states(batch, pending, npending);
-		for (int k = 0; k < npending; k++)
-			if (pending[k]->old == NULL)
-				pending[nmissing++] = pending[k];
-		if (nmissing == 0)
-			break;
-		insert_states(batch, pending, nmissing);
-		npending = 0;
-		for (int k = 0; k < nmissing; k++)
-			if (!pending[k]->inserted)
-				pending[npending++] = pending[k];
+		lock_state(&t, keys[k]);
 	}
-
-	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	for (int k = 0; k < nkeys; k++)
 	{
 		OrderEntry *e = keys[k];
@@ -835,26 +859,23 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 
 		if (e->inserted)
 		{
-			contribute(&hc, &e->fold, 1, batch->settings->tz);
+			contribute(&hc, &e->fold, 1, tz);
 			continue;
 		}
 		merged = *e->old;
 		merge_state(&merged, &e->fold);
 		if (same_ordering(&merged, e->old))
 			continue;
-		state_arrays_push(&updates, &e->key, &merged);
-		is_array_push(&tids, PointerGetDatum(&e->tid), false);
-		contribute(&hc, e->old, -1, batch->settings->tz);
-		contribute(&hc, &merged, 1, batch->settings->tz);
+		state_row(&t, &e->key, &merged);
+		is_state_write(&t.states, &e->tid);
+		contribute(&hc, e->old, -1, tz);
+		contribute(&hc, &merged, 1, tz);
 	}
-	MemoryContextSwitchTo(oldcxt);
-
-	update_states(batch, &updates, &tids);
-	apply_hours(batch, &hc);
-	batch->states_written += nkeys;
-	is_analyze_if_grown("order_state", &batch->states_written);
+	apply_hours(&t, &hc);
+	close_order_tables(&t);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;
+	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->slicecxt);
 }
 
@@ -970,7 +991,6 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	batch.slicecxt = AllocSetContextCreate(callcxt, "insure_stream order slice",
 										   ALLOCSET_DEFAULT_SIZES);
 	batch.window_ingested_at = DT_NOBEGIN;
-	batch.states_written = 0;
 	batch.window_start_ms = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
