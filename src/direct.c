@@ -132,8 +132,9 @@ is_state_lock(IsStateTable *st)
 /*
  * Inserts st->row unless a row with its primary key exists or is being
  * inserted (then false, after that inserter finished): speculative
- * insertion, as INSERT ... ON CONFLICT does.  The new row's tid is in
- * st->row.
+ * insertion, as INSERT ... ON CONFLICT does.  Callers have just looked for
+ * the row (is_state_lock), so there is no pre-check.  The new row's tid is
+ * in st->row.
  */
 bool
 is_state_insert_new(IsStateTable *st)
@@ -141,21 +142,15 @@ is_state_insert_new(IsStateTable *st)
 	EState	   *estate = st->estate;
 	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
 	TransactionId xid = GetCurrentTransactionId();
-	ItemPointerData conflict_tid;
 	bool		conflict = false;
 	uint32		token;
 
 	ExecStoreVirtualTuple(st->row);
-	if (!ExecCheckIndexConstraints(st->rri, st->row, estate, &conflict_tid, arbiters))
-		conflict = true;
-	else
-	{
-		token = SpeculativeInsertionLockAcquire(xid);
-		table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, NULL, token);
-		ExecInsertIndexTuples(st->rri, st->row, estate, false, true, &conflict, arbiters);
-		table_tuple_complete_speculative(st->rel, st->row, token, !conflict);
-		SpeculativeInsertionLockRelease(xid);
-	}
+	token = SpeculativeInsertionLockAcquire(xid);
+	table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, NULL, token);
+	ExecInsertIndexTuples(st->rri, st->row, estate, false, true, &conflict, arbiters);
+	table_tuple_complete_speculative(st->rel, st->row, token, !conflict);
+	SpeculativeInsertionLockRelease(xid);
 	ResetPerTupleExprContext(estate);
 	list_free(arbiters);
 	return !conflict;
