@@ -3,6 +3,7 @@
 EXTENSION = insure_stream
 MODULE_big = insure_stream
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
 DATA = $(wildcard insure_stream--*.sql)
 PGFILEDESC = "insure_stream - streaming results kept by triggers"
 
@@ -29,5 +30,8 @@ EXTRA_CLEAN = output_iso
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every object depends on the shared headers (PGXS does not track headers)
+$(OBJS): src/insure_stream.h src/compat.h
 
 # installcheck runs pg_regress, isolation and TAP; pgTAP runs via test/run.sh

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -84,6 +86,18 @@ is_state_open(IsStateTable *st, const char *name, EState *estate)
 			st->pkey = st->rri->ri_IndexRelationDescs[i];
 	if (st->pkey == NULL)
 		elog(ERROR, "table insure_stream.%s has no primary key", name);
+	st->nkeys = IndexRelationGetNumberOfKeyAttributes(st->pkey);
+	for (int i = 0; i < st->nkeys; i++)
+	{
+		Oid			type = st->pkey->rd_opcintype[i];
+		Oid			eq = get_opfamily_member(st->pkey->rd_opfamily[i], type, type,
+											 BTEqualStrategyNumber);
+
+		if (!OidIsValid(eq))
+			elog(ERROR, "no equality operator for the primary key of insure_stream.%s", name);
+		st->key_atts[i] = st->pkey->rd_index->indkey.values[i];
+		st->key_procs[i] = get_opcode(eq);
+	}
 	st->stored = table_slot_create(st->rel, NULL);
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
 }
@@ -127,6 +141,33 @@ is_state_lock(IsStateTable *st)
 		return false;
 	slot_getallattrs(st->stored);
 	return true;
+}
+
+/*
+ * Reads the row whose primary key columns equal those of st->row at its
+ * latest committed version, without locking it: for rows whose writers all
+ * hold a lock the caller holds now.  True with the row in st->stored.
+ */
+bool
+is_state_fetch(IsStateTable *st)
+{
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	IndexScanDesc scan;
+	bool		found;
+
+	for (int i = 0; i < st->nkeys; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   st->pkey->rd_indcollation[i], st->key_procs[i],
+							   st->row->tts_values[st->key_atts[i] - 1]);
+	scan = index_beginscan(st->rel, st->pkey, snapshot, st->nkeys, 0);
+	index_rescan(scan, keys, st->nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, st->stored);
+	if (found)
+		slot_getallattrs(st->stored);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	return found;
 }
 
 /*

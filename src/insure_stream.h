@@ -108,6 +108,9 @@ typedef struct IsStateTable
 	Relation	rel;
 	ResultRelInfo *rri;
 	Relation	pkey;			/* among rri's open indexes */
+	int			nkeys;			/* its columns: */
+	AttrNumber	key_atts[INDEX_MAX_KEYS];	/* in the table */
+	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
 } IsStateTable;
@@ -120,6 +123,7 @@ extern void is_state_close(IsStateTable *st);
 extern int	is_state_column(IsStateTable *st, const char *column);
 extern TupleTableSlot *is_state_row(IsStateTable *st);
 extern bool is_state_lock(IsStateTable *st);
+extern bool is_state_fetch(IsStateTable *st);
 extern bool is_state_insert_new(IsStateTable *st);
 extern void is_state_write(IsStateTable *st, ItemPointer tid);
 extern text *is_stored_text(IsStateTable *st, int column);

@@ -101,7 +101,9 @@ premium_numeric(const char *s)
 typedef struct KeyCustomer
 {
 	int64		id;				/* hash key */
-	bool		exists;			/* raw_info has the row */
+	ItemPointerData tid;		/* its raw_info row, locked */
+	bool		applied_found;	/* premium_applied has its row */
+	ItemPointerData applied_tid;
 	char	   *raw_premium;	/* NULL when null */
 	char	   *raw_info;
 	int64		applied_seq;	/* last event applied (replays are skipped) */
@@ -196,10 +198,39 @@ notify_alert(KeyCustomer *kc)
 		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
 }
 
-static char *
-copy_or_null(HeapTuple tup, TupleDesc desc, int attnum)
+/* premium_applied and premium_alert, written directly (direct.c) */
+typedef struct PremiumTables
 {
-	return SPI_getvalue(tup, desc, attnum);
+	EState	   *estate;
+	IsStateTable applied;		/* premium_applied */
+	IsStateTable alerts;		/* premium_alert */
+	int			ap_id;
+	int			ap_seq;
+	int			al[5];			/* id, raw_info, now_info, raw_premium, now_premium */
+} PremiumTables;
+
+static void
+open_premium_tables(PremiumTables *t)
+{
+	static const char *const alert_columns[5] = {
+		"id", "raw_info", "now_info", "raw_premium", "now_premium"
+	};
+
+	t->estate = is_direct_begin();
+	is_state_open(&t->applied, "premium_applied", t->estate);
+	is_state_open(&t->alerts, "premium_alert", t->estate);
+	t->ap_id = is_state_column(&t->applied, "id");
+	t->ap_seq = is_state_column(&t->applied, "applied_seq");
+	for (int c = 0; c < 5; c++)
+		t->al[c] = is_state_column(&t->alerts, alert_columns[c]);
+}
+
+static void
+close_premium_tables(PremiumTables *t)
+{
+	is_state_close(&t->applied);
+	is_state_close(&t->alerts);
+	is_direct_end(t->estate);
 }
 
 static int
@@ -208,12 +239,18 @@ event_id_cmp(const void *a, const void *b)
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
 
-	return x < y ? -1 : (x > y ? 1 : 0);
+	return (x > y) - (x < y);
 }
 
-/* locks and reads the chunk's key customers, ascending */
+/*
+ * Locks and reads the chunk's key customers, ascending, and the last event
+ * applied to each.  The raw_info rows are locked with SQL (operators write
+ * them too, and the rewrite below goes through SQL so that their triggers
+ * run); premium_applied is read directly, after the lock: everyone who
+ * wrote it held that raw_info row.
+ */
 static HTAB *
-lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
+lock_key_customers(PremiumBatch *batch, PremiumTables *t, int64 **ids_out, int *nids_out)
 {
 	static IsBatchPlan plans;
 	Oid			types[1] = {INT8ARRAYOID};
@@ -242,14 +279,12 @@ lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
 		is_array_push(&arr, Int64GetDatum(ids[i]), false);
 	args[0] = is_array_datum(&arr);
 	if (is_execute(is_batch_plan(&plans,
-									   "SELECT r.id, r.raw_premium, r.raw_info, a.applied_seq"
-									   "  FROM insure_stream.raw_info r"
-									   "  LEFT JOIN insure_stream.premium_applied a"
-									   "    ON a.id OPERATOR(pg_catalog.=) r.id"
-									   " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-									   " ORDER BY r.id FOR UPDATE OF r",
-									   1, types, nids),
-						 args, NULL, 0) != SPI_OK_SELECT)
+								 "SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
+								 "  FROM insure_stream.raw_info r"
+								 " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+								 " ORDER BY r.id FOR UPDATE OF r",
+								 1, types, nids),
+				   args, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock key customers");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -258,18 +293,139 @@ lock_key_customers(PremiumBatch *batch, int64 **ids_out, int *nids_out)
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		KeyCustomer *kc = hash_search(customers, &id, HASH_ENTER, NULL);
-		Datum		seq = SPI_getbinval(tup, desc, 4, &isnull);
 
 		memset(((char *) kc) + sizeof(int64), 0, sizeof(KeyCustomer) - sizeof(int64));
-		kc->exists = true;
-		kc->raw_premium = copy_or_null(tup, desc, 2);
-		kc->raw_info = copy_or_null(tup, desc, 3);
-		kc->applied_seq = isnull ? PG_INT64_MIN : DatumGetInt64(seq);
+		kc->raw_premium = SPI_getvalue(tup, desc, 2);
+		kc->raw_info = SPI_getvalue(tup, desc, 3);
+		kc->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull)));
+		kc->applied_seq = PG_INT64_MIN;
 	}
 	SPI_freetuptable(SPI_tuptable);
+	open_premium_tables(t);
+	for (int i = 0; i < nids; i++)
+	{
+		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+
+		if (kc == NULL)
+			continue;
+		is_state_row(&t->applied);
+		is_row_set(&t->applied, t->ap_id, Int64GetDatum(kc->id), false);
+		if (is_state_fetch(&t->applied))
+		{
+			kc->applied_found = true;
+			kc->applied_tid = t->applied.stored->tts_tid;
+			kc->applied_seq = DatumGetInt64(t->applied.stored->tts_values[t->ap_seq]);
+		}
+	}
 	*ids_out = ids;
 	*nids_out = nids;
 	return customers;
+}
+
+static Datum
+text_or_null(const char *s, bool *isnull)
+{
+	*isnull = s == NULL;
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* the raw_info rows, through SQL: their triggers run (ours checks premiums) */
+static void
+rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
+{
+	static IsBatchPlan plans;
+	Oid			types[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	IsArray		rw[3];
+	Datum		args[3];
+
+	is_array_init(&rw[0], TIDOID);
+	is_array_init(&rw[1], TEXTOID);
+	is_array_init(&rw[2], TEXTOID);
+	for (int i = 0; i < nids; i++)
+	{
+		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+		bool		isnull;
+		Datum		d;
+
+		if (kc == NULL || !kc->rewritten)
+			continue;
+		is_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
+		d = text_or_null(kc->raw_premium, &isnull);
+		is_array_push(&rw[1], d, isnull);
+		d = text_or_null(kc->raw_info, &isnull);
+		is_array_push(&rw[2], d, isnull);
+	}
+	if (rw[0].count == 0)
+		return;
+	for (int c = 0; c < 3; c++)
+		args[c] = is_array_datum(&rw[c]);
+	rewriting_raw_info = true;
+	PG_TRY();
+	{
+		if (is_execute(is_batch_plan(&plans,
+									 "UPDATE insure_stream.raw_info AS r"
+									 "   SET raw_premium = u.premium, raw_info = u.info"
+									 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+									 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+									 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+									 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+									 3, types, rw[0].count),
+					   args, NULL, 0) != SPI_OK_UPDATE ||
+			SPI_processed != (uint64) rw[0].count)
+			elog(ERROR, "could not rewrite key customers");
+	}
+	PG_FINALLY();
+	{
+		rewriting_raw_info = false;
+	}
+	PG_END_TRY();
+}
+
+/* premium_applied and premium_alert of the rewritten key customers */
+static void
+write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
+{
+	is_direct_next_command(t->estate);
+	for (int i = 0; i < nids; i++)
+	{
+		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+		IsStateTable *al = &t->alerts;
+		bool		isnull;
+
+		if (kc == NULL || !kc->rewritten)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		is_state_row(&t->applied);
+		is_row_set(&t->applied, t->ap_id, Int64GetDatum(kc->id), false);
+		is_row_set(&t->applied, t->ap_seq, Int64GetDatum(kc->applied_seq), false);
+		is_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
+		if (!kc->alerted)
+			continue;
+		is_state_row(al);
+		is_row_set(al, t->al[0], Int64GetDatum(kc->id), false);
+		if (is_state_fetch(al))
+		{
+			ItemPointerData tid = al->stored->tts_tid;
+
+			is_state_row(al);
+			is_row_set(al, t->al[0], Int64GetDatum(kc->id), false);
+			for (int c = 0; c < 4; c++)
+			{
+				Datum		d = text_or_null(kc->alert[c], &isnull);
+
+				is_row_set(al, t->al[1 + c], d, isnull);
+			}
+			is_state_write(al, &tid);
+			continue;
+		}
+		for (int c = 0; c < 4; c++)
+		{
+			Datum		d = text_or_null(kc->alert[c], &isnull);
+
+			is_row_set(al, t->al[1 + c], d, isnull);
+		}
+		is_state_write(al, NULL);
+	}
 }
 
 /* one event against its key customer as it is now */
@@ -305,91 +461,11 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 	kc->rewritten = true;
 }
 
-/* writes back raw_info, premium_applied and premium_alert, ascending */
-static void
-write_key_customers(HTAB *customers, int64 *ids, int nids)
-{
-	static IsBatchPlan rewrite_plans;
-	static IsBatchPlan alert_plans;
-	Oid			rewrite_types[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-	Oid			alert_types[5] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	IsArray		rw[4];
-	IsArray		al[5];
-	Datum		args[5];
-
-	for (int c = 0; c < 4; c++)
-		is_array_init(&rw[c], c == 0 || c == 3 ? INT8OID : TEXTOID);
-	for (int c = 0; c < 5; c++)
-		is_array_init(&al[c], c == 0 ? INT8OID : TEXTOID);
-	for (int i = 0; i < nids; i++)
-	{
-		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
-
-		if (kc == NULL || !kc->rewritten)
-			continue;
-		is_array_push(&rw[0], Int64GetDatum(kc->id), false);
-		is_array_push(&rw[1], kc->raw_premium ? CStringGetTextDatum(kc->raw_premium) : 0,
-					  kc->raw_premium == NULL);
-		is_array_push(&rw[2], kc->raw_info ? CStringGetTextDatum(kc->raw_info) : 0,
-					  kc->raw_info == NULL);
-		is_array_push(&rw[3], Int64GetDatum(kc->applied_seq), false);
-		if (!kc->alerted)
-			continue;
-		is_array_push(&al[0], Int64GetDatum(kc->id), false);
-		for (int c = 0; c < 4; c++)
-			is_array_push(&al[c + 1], kc->alert[c] ? CStringGetTextDatum(kc->alert[c]) : 0,
-						  kc->alert[c] == NULL);
-	}
-	if (rw[0].count == 0)
-		return;
-	for (int c = 0; c < 4; c++)
-		args[c] = is_array_datum(&rw[c]);
-	rewriting_raw_info = true;
-	PG_TRY();
-	{
-		if (is_execute(is_batch_plan(&rewrite_plans,
-									   "WITH u AS ("
-									   "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-									   "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
-									   "    pg_catalog.unnest($4::pg_catalog.int8[])) AS u(id, premium, info, seq)),"
-									   " r AS (UPDATE insure_stream.raw_info AS r"
-									   "          SET raw_premium = u.premium, raw_info = u.info"
-									   "         FROM u WHERE r.id OPERATOR(pg_catalog.=) u.id)"
-									   "INSERT INTO insure_stream.premium_applied AS a (id, applied_seq)"
-									   " SELECT u.id, u.seq FROM u ORDER BY u.id"
-									   " ON CONFLICT (id) DO UPDATE SET applied_seq = excluded.applied_seq",
-									   4, rewrite_types, rw[0].count),
-							 args, NULL, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not rewrite key customers");
-	}
-	PG_FINALLY();
-	{
-		rewriting_raw_info = false;
-	}
-	PG_END_TRY();
-	if (al[0].count == 0)
-		return;
-	for (int c = 0; c < 5; c++)
-		args[c] = is_array_datum(&al[c]);
-	if (is_execute(is_batch_plan(&alert_plans,
-									   "INSERT INTO insure_stream.premium_alert AS p"
-									   "       (id, raw_info, now_info, raw_premium, now_premium)"
-									   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-									   "   pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]),"
-									   "   pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]))"
-									   " ORDER BY 1"
-									   " ON CONFLICT (id) DO UPDATE SET raw_info = excluded.raw_info,"
-									   "   now_info = excluded.now_info, raw_premium = excluded.raw_premium,"
-									   "   now_premium = excluded.now_premium",
-									   5, alert_types, al[0].count),
-						 args, NULL, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not upsert premium alerts");
-}
-
 static void
 flush_events(PremiumBatch *batch)
 {
 	MemoryContext oldcxt;
+	PremiumTables tables;
 	HTAB	   *customers;
 	int64	   *ids;
 	int			nids;
@@ -397,7 +473,7 @@ flush_events(PremiumBatch *batch)
 	if (batch->nevents == 0)
 		return;
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	customers = lock_key_customers(batch, &ids, &nids);
+	customers = lock_key_customers(batch, &tables, &ids, &nids);
 	for (int i = 0; i < batch->nevents; i++)
 	{
 		KeyCustomer *kc = hash_search(customers, &batch->events[i].id, HASH_FIND, NULL);
@@ -406,7 +482,9 @@ flush_events(PremiumBatch *batch)
 		if (kc != NULL)
 			apply_event(batch, kc, &batch->events[i]);
 	}
-	write_key_customers(customers, ids, nids);
+	rewrite_raw_info(customers, ids, nids);
+	write_key_customers(&tables, customers, ids, nids);
+	close_premium_tables(&tables);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->chunkcxt);
 	batch->maxevents = 1024;
