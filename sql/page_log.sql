@@ -85,6 +85,18 @@ INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) 
 SELECT * FROM pages WHERE account_id = 'a9';
 SELECT * FROM insure_stream.verify();
 
+-- a statement whose pairs do not fit the fold (16 x work_mem) spills it to
+-- a sort and folds again from there: 30000 views of 15000 pairs, shuffled,
+-- each pair seen in several spills; the result equals a recomputation
+SET work_mem = '64kB';
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+SELECT 1000 + g % 7919, 'd' || g % 3, 'bulk' || g % 5000,
+       CASE WHEN g % 4 = 0 THEN NULL ELSE 't' || g % 11 END, CASE WHEN g % 5 = 0 THEN NULL ELSE 'p' || g END
+  FROM generate_series(1, 30000) g ORDER BY hashint4(g);
+RESET work_mem;
+SELECT count(*) AS accounts, count(DISTINCT device_id) AS devices FROM insure_stream.user_last_log WHERE account_id LIKE 'bulk%';
+SELECT * FROM insure_stream.verify();
+
 -- bad input: an event time beyond max_future
 \set VERBOSITY default
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (1, 'd', 'a8', 'ok'), (4102444800000, 'd', 'a8', 'future');

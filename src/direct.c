@@ -44,10 +44,17 @@ is_direct_begin(void)
 	return estate;
 }
 
-/* frees the executor state; what was written is visible from now on */
+/* closes the tables, frees the executor state; what was written is visible from now on */
 void
-is_direct_end(EState *estate)
+is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
 {
+	for (int i = 0; i < ntables; i++)
+	{
+		ExecDropSingleTupleTableSlot(tables[i]->stored);
+		ExecDropSingleTupleTableSlot(tables[i]->row);
+		ExecCloseIndices(tables[i]->rri);
+		table_close(tables[i]->rel, NoLock);
+	}
 	UnregisterSnapshot(estate->es_snapshot);
 	FreeExecutorState(estate);
 	CommandCounterIncrement();
@@ -64,9 +71,13 @@ is_direct_next_command(EState *estate)
 	estate->es_output_cid = GetCurrentCommandId(true);
 }
 
-/* opens insure_stream.<name> and its indexes, locked as DML locks them */
+/*
+ * Opens insure_stream.<name> and its indexes, locked as DML locks them, and
+ * finds the 0-based positions of the named columns.
+ */
 void
-is_state_open(IsStateTable *st, const char *name, EState *estate)
+is_state_open(IsStateTable *st, const char *name, EState *estate,
+			  const char *const *columns, int ncolumns, int *positions)
 {
 	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
 	Oid			pkey;
@@ -100,22 +111,8 @@ is_state_open(IsStateTable *st, const char *name, EState *estate)
 	}
 	st->stored = table_slot_create(st->rel, NULL);
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
-}
-
-void
-is_state_close(IsStateTable *st)
-{
-	ExecDropSingleTupleTableSlot(st->stored);
-	ExecDropSingleTupleTableSlot(st->row);
-	ExecCloseIndices(st->rri);
-	table_close(st->rel, NoLock);
-}
-
-/* the 0-based position of a column */
-int
-is_state_column(IsStateTable *st, const char *column)
-{
-	return is_column_number(RelationGetDescr(st->rel), st->name, column) - 1;
+	for (int c = 0; c < ncolumns; c++)
+		positions[c] = is_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
 }
 
 /* starts a row to search for or to write: every column null */

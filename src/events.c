@@ -95,45 +95,6 @@ is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
 	return rc;
 }
 
-/*
- * A state table that grew a lot within a statement (a first bulk load) may
- * still have the statistics of an empty table, and plans made from them
- * scan it whole for every key.  So once a statement has written at least
- * 1000 rows into a state table and as many as its statistics count, the
- * table is analyzed (so about log2(rows) times in a first load), unless
- * someone else (autovacuum) is at it.  Cached plans are remade from the new
- * statistics.
- */
-void
-is_analyze_if_grown(const char *table, int64 *written_since)
-{
-	Oid			relid;
-	float4		reltuples;
-	char		query[NAMEDATALEN * 2 + 32];
-
-	if (*written_since < 1000)
-		return;
-	relid = get_relname_relid(table, get_namespace_oid("insure_stream", false));
-	if (!OidIsValid(relid))
-		return;
-	{
-		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-
-		if (!HeapTupleIsValid(tup))
-			return;
-		reltuples = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
-		ReleaseSysCache(tup);
-	}
-	if (reltuples >= 0 && *written_since < reltuples)
-		return;
-	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
-		return;
-	snprintf(query, sizeof(query), "ANALYZE insure_stream.%s", quote_identifier(table));
-	if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not analyze %s", table);
-	*written_since = 0;
-}
-
 /* attribute number of a column the extension's own event table must have */
 int
 is_column_number(TupleDesc desc, const char *table, const char *column)

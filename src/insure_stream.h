@@ -78,7 +78,6 @@ typedef struct IsBatchPlan
 extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
 								Oid *argtypes, int batch_size);
 extern int	is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count);
-extern void is_analyze_if_grown(const char *table, int64 *written_since);
 extern int	is_column_number(TupleDesc desc, const char *table, const char *column);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);
 extern bool is_purge_in_progress;
@@ -116,11 +115,10 @@ typedef struct IsStateTable
 } IsStateTable;
 
 extern EState *is_direct_begin(void);
-extern void is_direct_end(EState *estate);
+extern void is_direct_end(EState *estate, IsStateTable *const *tables, int ntables);
 extern void is_direct_next_command(EState *estate);
-extern void is_state_open(IsStateTable *st, const char *name, EState *estate);
-extern void is_state_close(IsStateTable *st);
-extern int	is_state_column(IsStateTable *st, const char *column);
+extern void is_state_open(IsStateTable *st, const char *name, EState *estate,
+						  const char *const *columns, int ncolumns, int *positions);
 extern TupleTableSlot *is_state_row(IsStateTable *st);
 extern bool is_state_lock(IsStateTable *st);
 extern bool is_state_fetch(IsStateTable *st);

@@ -425,24 +425,17 @@ static void
 open_order_tables(OrderTables *t)
 {
 	t->estate = is_direct_begin();
-	is_state_open(&t->states, "order_state", t->estate);
-	is_state_open(&t->values, "order_hour_value", t->estate);
-	is_state_open(&t->parts, "order_hour_part", t->estate);
-	for (int c = 0; c < NUM_OS_COLS; c++)
-		t->os[c] = is_state_column(&t->states, os_names[c]);
-	for (int c = 0; c < NUM_HV_COLS; c++)
-		t->hv[c] = is_state_column(&t->values, hv_names[c]);
-	for (int c = 0; c < NUM_HP_COLS; c++)
-		t->hp[c] = is_state_column(&t->parts, hp_names[c]);
+	is_state_open(&t->states, "order_state", t->estate, os_names, NUM_OS_COLS, t->os);
+	is_state_open(&t->values, "order_hour_value", t->estate, hv_names, NUM_HV_COLS, t->hv);
+	is_state_open(&t->parts, "order_hour_part", t->estate, hp_names, NUM_HP_COLS, t->hp);
 }
 
 static void
 close_order_tables(OrderTables *t)
 {
-	is_state_close(&t->states);
-	is_state_close(&t->values);
-	is_state_close(&t->parts);
-	is_direct_end(t->estate);
+	IsStateTable *const tables[] = {&t->states, &t->values, &t->parts};
+
+	is_direct_end(t->estate, tables, lengthof(tables));
 }
 
 /* an order_state row: the key, and the state unless st is NULL */

@@ -29,6 +29,8 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -39,6 +41,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplesort.h"
 
 #include "insure_stream.h"
 
@@ -84,6 +87,10 @@ typedef struct PageEntry
 typedef struct PageBatch
 {
 	IsSettings *settings;
+	MemoryContext cxt;			/* the statement's */
+	Tuplesortstate *spill;		/* folds that did not fit, or NULL */
+	TupleTableSlot *spill_slot; /* to read it */
+	TupleTableSlot *spill_row;	/* to write it */
 	MemoryContext chunkcxt;
 	MemoryContext slicecxt;
 	HTAB	   *entries;
@@ -337,20 +344,16 @@ static void
 open_page_tables(PageTables *t)
 {
 	t->estate = is_direct_begin();
-	is_state_open(&t->accounts, "user_last_log", t->estate);
-	is_state_open(&t->pairs, "page_state", t->estate);
-	for (int c = 0; c < NUM_UL_COLS; c++)
-		t->ul[c] = is_state_column(&t->accounts, ul_names[c]);
-	for (int c = 0; c < NUM_PS_COLS; c++)
-		t->ps[c] = is_state_column(&t->pairs, ps_names[c]);
+	is_state_open(&t->accounts, "user_last_log", t->estate, ul_names, NUM_UL_COLS, t->ul);
+	is_state_open(&t->pairs, "page_state", t->estate, ps_names, NUM_PS_COLS, t->ps);
 }
 
 static void
 close_page_tables(PageTables *t)
 {
-	is_state_close(&t->accounts);
-	is_state_close(&t->pairs);
-	is_direct_end(t->estate);
+	IsStateTable *const tables[] = {&t->accounts, &t->pairs};
+
+	is_direct_end(t->estate, tables, lengthof(tables));
 }
 
 static void
@@ -594,9 +597,205 @@ flush_page_chunk(PageBatch *batch)
 	new_page_chunk(batch);
 }
 
+/*
+ * A statement whose pairs do not fit the fold spills it, folded, to a sort
+ * (on disk past the same memory) and folds again from there: the sorted
+ * states come out pair by pair, in the order we lock in, so every pair and
+ * account is written once per statement however large the COPY.
+ */
+enum
+{
+	SP_ACCOUNT = 1, SP_DEVICE_KEY, SP_DEVICE, SP_TIME, SP_SEQ,
+	SP_TYPE, SP_TYPE_AT, SP_TYPE_SEQ, SP_PAGE, SP_PAGE_AT, SP_PAGE_SEQ, SP_FROM_CALLS,
+	NUM_SP_COLS = SP_FROM_CALLS
+};
+
+/* how much a statement folds in memory: 16 times work_mem, at most 64 MB */
+static Size
+fold_bytes(void)
+{
+	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
+}
+
+static void
+start_spill(PageBatch *batch)
+{
+	/* the statement's context: the caller may be in a row's */
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(NUM_SP_COLS);
+	AttrNumber	sort_cols[2] = {SP_ACCOUNT, SP_DEVICE_KEY};
+	Oid			sort_ops[2] = {TextLessOperator, TextLessOperator};
+	Oid			collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
+	bool		nulls_first[2] = {false, false};
+
+	for (int c = SP_ACCOUNT; c <= NUM_SP_COLS; c++)
+	{
+		Oid			type = TEXTOID;
+
+		if (c == SP_TIME || c == SP_SEQ || c == SP_TYPE_AT || c == SP_TYPE_SEQ ||
+			c == SP_PAGE_AT || c == SP_PAGE_SEQ)
+			type = INT8OID;
+		else if (c == SP_FROM_CALLS)
+			type = BOOLOID;
+		TupleDescInitEntry(desc, c, NULL, type, -1, 0);
+	}
+	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	batch->spill = tuplesort_begin_heap(desc, 2, sort_cols, sort_ops, collations, nulls_first,
+										(int) (fold_bytes() / 1024), NULL, TUPLESORT_NONE);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* moves the folded pairs to the sort and starts an empty fold */
+static void
+spill_page_chunk(PageBatch *batch)
+{
+	HASH_SEQ_STATUS seq;
+	PageEntry  *e;
+	TupleTableSlot *row;
+
+	if (batch->spill == NULL)
+		start_spill(batch);
+	row = batch->spill_row;
+	hash_seq_init(&seq, batch->entries);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum	   *v = row->tts_values;
+		bool	   *n = row->tts_isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(row);
+		memset(n, false, sizeof(bool) * NUM_SP_COLS);
+		v[SP_ACCOUNT - 1] = PointerGetDatum(e->account_id);
+		v[SP_DEVICE_KEY - 1] = PointerGetDatum(e->device_key);
+		v[SP_DEVICE - 1] = PointerGetDatum(e->device_id);
+		n[SP_DEVICE - 1] = e->device_id == NULL;
+		v[SP_TIME - 1] = Int64GetDatum(e->fold.log_time);
+		v[SP_SEQ - 1] = Int64GetDatum(e->fold.log_seq);
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+		{
+			PageValue  *pv = &e->fold.cols[c];
+
+			v[SP_TYPE - 1 + 3 * c] = PointerGetDatum(pv->value);
+			v[SP_TYPE_AT - 1 + 3 * c] = Int64GetDatum(pv->at);
+			v[SP_TYPE_SEQ - 1 + 3 * c] = Int64GetDatum(pv->seq);
+			n[SP_TYPE - 1 + 3 * c] = n[SP_TYPE_AT - 1 + 3 * c] = n[SP_TYPE_SEQ - 1 + 3 * c] = pv->isnull;
+		}
+		v[SP_FROM_CALLS - 1] = BoolGetDatum(e->fold.from_calls);
+		ExecStoreVirtualTuple(row);
+		tuplesort_puttupleslot(batch->spill, row);
+	}
+	new_page_chunk(batch);
+}
+
+static text *
+spilled_text(TupleTableSlot *slot, int attnum)
+{
+	return slot->tts_isnull[attnum - 1] ? NULL : DatumGetTextPCopy(slot->tts_values[attnum - 1]);
+}
+
+/* a pair's spilled fold, as an entry of the current slice (in chunkcxt) */
+static PageEntry *
+spilled_entry(PageBatch *batch, TupleTableSlot *slot)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	PageEntry  *e = palloc0(sizeof(PageEntry));
+	char	   *acc = TextDatumGetCString(slot->tts_values[SP_ACCOUNT - 1]);
+	char	   *dev = TextDatumGetCString(slot->tts_values[SP_DEVICE_KEY - 1]);
+	Size		acclen = strlen(acc);
+
+	e->key = palloc(acclen + strlen(dev) + 2);
+	memcpy(e->key, acc, acclen + 1);
+	strcpy(e->key + acclen + 1, dev);
+	e->account_id = spilled_text(slot, SP_ACCOUNT);
+	e->device_key = spilled_text(slot, SP_DEVICE_KEY);
+	e->device_id = spilled_text(slot, SP_DEVICE);
+	MemoryContextSwitchTo(oldcxt);
+	return e;
+}
+
+/* merges a spilled fold into the entry of its pair */
+static void
+merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot, bool first)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	PageState	st;
+
+	st.log_time = DatumGetInt64(slot->tts_values[SP_TIME - 1]);
+	st.log_seq = DatumGetInt64(slot->tts_values[SP_SEQ - 1]);
+	st.from_calls = DatumGetBool(slot->tts_values[SP_FROM_CALLS - 1]);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		PageValue  *v = &st.cols[c];
+
+		v->isnull = slot->tts_isnull[SP_TYPE - 1 + 3 * c];
+		v->value = v->isnull ? NULL : spilled_text(slot, SP_TYPE + 3 * c);
+		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_AT - 1 + 3 * c]);
+		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_SEQ - 1 + 3 * c]);
+	}
+	if (first)
+		e->fold = st;
+	else
+		merge_page_state(&e->fold, &st);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* folds the sorted spill again, pair by pair, and writes it slice by slice */
+static void
+flush_spill(PageBatch *batch)
+{
+	int			capacity = IS_FLUSH_SLICE;
+	PageEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(PageEntry *) * capacity);
+	int			nkeys = 0;
+	TupleTableSlot *slot = batch->spill_slot;
+
+	spill_page_chunk(batch);
+	tuplesort_performsort(batch->spill);
+	while (tuplesort_gettupleslot(batch->spill, true, false, slot, NULL))
+	{
+		PageEntry  *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
+		bool		same_account;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		same_account = last != NULL &&
+			same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1]));
+		if (same_account &&
+			same_text(last->device_key, DatumGetTextPP(slot->tts_values[SP_DEVICE_KEY - 1])))
+		{
+			merge_spilled(batch, last, slot, false);
+			continue;
+		}
+		/* a slice ends at an account's end, once it has its share of keys */
+		if (nkeys >= IS_FLUSH_SLICE && !same_account)
+		{
+			flush_page_slice(batch, keys, nkeys);
+			MemoryContextReset(batch->chunkcxt);
+			nkeys = 0;
+		}
+		if (nkeys == capacity)
+		{
+			capacity *= 2;
+			keys = repalloc(keys, sizeof(PageEntry *) * capacity);
+		}
+		keys[nkeys] = spilled_entry(batch, slot);
+		merge_spilled(batch, keys[nkeys], slot, true);
+		nkeys++;
+	}
+	if (nkeys > 0)
+		flush_page_slice(batch, keys, nkeys);
+	pfree(keys);
+	ExecDropSingleTupleTableSlot(batch->spill_slot);
+	ExecDropSingleTupleTableSlot(batch->spill_row);
+	tuplesort_end(batch->spill);
+	batch->spill = NULL;
+}
+
 static void
 start_batch(PageBatch *batch)
 {
+	batch->cxt = CurrentMemoryContext;
+	batch->spill = NULL;
 	batch->chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page chunk",
 											ALLOCSET_DEFAULT_SIZES);
 	batch->slicecxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page slice",
@@ -611,7 +810,10 @@ start_batch(PageBatch *batch)
 static void
 end_batch(PageBatch *batch)
 {
-	flush_page_chunk(batch);
+	if (batch->spill != NULL)
+		flush_spill(batch);
+	else
+		flush_page_chunk(batch);
 	SPI_finish();
 	MemoryContextDelete(batch->chunkcxt);
 	MemoryContextDelete(batch->slicecxt);
@@ -729,8 +931,8 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
 					  slot_text(slot, att_page), log_time, seq, false);
 			if ((batch.rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > IS_CHUNK_BYTES)
-				flush_page_chunk(&batch);
+				MemoryContextMemAllocated(batch.chunkcxt, true) > fold_bytes())
+				spill_page_chunk(&batch);
 		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);

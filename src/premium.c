@@ -204,33 +204,29 @@ typedef struct PremiumTables
 	EState	   *estate;
 	IsStateTable applied;		/* premium_applied */
 	IsStateTable alerts;		/* premium_alert */
-	int			ap_id;
-	int			ap_seq;
+	int			ap[2];			/* id, applied_seq */
 	int			al[5];			/* id, raw_info, now_info, raw_premium, now_premium */
 } PremiumTables;
 
 static void
 open_premium_tables(PremiumTables *t)
 {
+	static const char *const applied_columns[2] = {"id", "applied_seq"};
 	static const char *const alert_columns[5] = {
 		"id", "raw_info", "now_info", "raw_premium", "now_premium"
 	};
 
 	t->estate = is_direct_begin();
-	is_state_open(&t->applied, "premium_applied", t->estate);
-	is_state_open(&t->alerts, "premium_alert", t->estate);
-	t->ap_id = is_state_column(&t->applied, "id");
-	t->ap_seq = is_state_column(&t->applied, "applied_seq");
-	for (int c = 0; c < 5; c++)
-		t->al[c] = is_state_column(&t->alerts, alert_columns[c]);
+	is_state_open(&t->applied, "premium_applied", t->estate, applied_columns, 2, t->ap);
+	is_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
 }
 
 static void
 close_premium_tables(PremiumTables *t)
 {
-	is_state_close(&t->applied);
-	is_state_close(&t->alerts);
-	is_direct_end(t->estate);
+	IsStateTable *const tables[] = {&t->applied, &t->alerts};
+
+	is_direct_end(t->estate, tables, lengthof(tables));
 }
 
 static int
@@ -309,12 +305,12 @@ lock_key_customers(PremiumBatch *batch, PremiumTables *t, int64 **ids_out, int *
 		if (kc == NULL)
 			continue;
 		is_state_row(&t->applied);
-		is_row_set(&t->applied, t->ap_id, Int64GetDatum(kc->id), false);
+		is_row_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
 		if (is_state_fetch(&t->applied))
 		{
 			kc->applied_found = true;
 			kc->applied_tid = t->applied.stored->tts_tid;
-			kc->applied_seq = DatumGetInt64(t->applied.stored->tts_values[t->ap_seq]);
+			kc->applied_seq = DatumGetInt64(t->applied.stored->tts_values[t->ap[1]]);
 		}
 	}
 	*ids_out = ids;
@@ -396,8 +392,8 @@ write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		is_state_row(&t->applied);
-		is_row_set(&t->applied, t->ap_id, Int64GetDatum(kc->id), false);
-		is_row_set(&t->applied, t->ap_seq, Int64GetDatum(kc->applied_seq), false);
+		is_row_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
+		is_row_set(&t->applied, t->ap[1], Int64GetDatum(kc->applied_seq), false);
 		is_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
 		if (!kc->alerted)
 			continue;
