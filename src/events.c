@@ -80,6 +80,17 @@ is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
 }
 
 /*
+ * How much a statement folds in memory before it writes (or, for page
+ * views, spills): 16 times work_mem, at most IS_CHUNK_BYTES (64 MB, reached
+ * at the default work_mem of 4 MB).
+ */
+Size
+is_fold_bytes(void)
+{
+	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
+}
+
+/*
  * SPI_execute_plan (read-write) that leaves the caller in its own memory
  * context.  SPI returns in its procedure context, which lives until
  * SPI_finish: what a chunk allocated after a query would otherwise pile up

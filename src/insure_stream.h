@@ -77,6 +77,7 @@ typedef struct IsBatchPlan
 } IsBatchPlan;
 extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
 								Oid *argtypes, int batch_size);
+extern Size is_fold_bytes(void);
 extern int	is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count);
 extern int	is_column_number(TupleDesc desc, const char *table, const char *column);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);

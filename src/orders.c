@@ -922,7 +922,7 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 
 /*
  * Processes the statement's rows: validates, filters, folds per (user, day)
- * and flushes when the chunk's memory reaches IS_CHUNK_BYTES, so memory
+ * and flushes when the chunk's memory reaches is_fold_bytes(), so memory
  * stays bounded whatever the size of the COPY.
  */
 static void
@@ -956,7 +956,7 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 			fold_row(batch, slot, &cols, id, gmt, seq);
 			/* fold as much as memory allows: each key is written once per chunk */
 			if ((++batch->rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch->chunkcxt, true) > IS_CHUNK_BYTES)
+				MemoryContextMemAllocated(batch->chunkcxt, true) > is_fold_bytes())
 				flush_chunk(batch);
 		}
 		MemoryContextSwitchTo(oldcxt);

@@ -610,13 +610,6 @@ enum
 	NUM_SP_COLS = SP_FROM_CALLS
 };
 
-/* how much a statement folds in memory: 16 times work_mem, at most 64 MB */
-static Size
-fold_bytes(void)
-{
-	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
-}
-
 static void
 start_spill(PageBatch *batch)
 {
@@ -642,7 +635,7 @@ start_spill(PageBatch *batch)
 	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	batch->spill = tuplesort_begin_heap(desc, 2, sort_cols, sort_ops, collations, nulls_first,
-										(int) (fold_bytes() / 1024), NULL, TUPLESORT_NONE);
+										(int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -931,7 +924,7 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
 					  slot_text(slot, att_page), log_time, seq, false);
 			if ((batch.rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > fold_bytes())
+				MemoryContextMemAllocated(batch.chunkcxt, true) > is_fold_bytes())
 				spill_page_chunk(&batch);
 		}
 		MemoryContextSwitchTo(oldcxt);

@@ -594,7 +594,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 				ev->now_info = MemoryContextStrdup(batch.chunkcxt, ev->now_info);
 			/* each key customer is written once per chunk: make chunks big */
 			if ((batch.nevents % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > IS_CHUNK_BYTES)
+				MemoryContextMemAllocated(batch.chunkcxt, true) > is_fold_bytes())
 			{
 				MemoryContextSwitchTo(oldcxt);
 				flush_events(&batch);
