@@ -154,7 +154,7 @@ is_state_fetch(IsStateTable *st)
 	bool		found;
 
 	for (int i = 0; i < st->nkeys; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+		ScanKeyEntryInitialize(&keys[i], 0, (AttrNumber) (i + 1), BTEqualStrategyNumber, InvalidOid,
 							   st->pkey->rd_indcollation[i], st->key_procs[i],
 							   st->row->tts_values[st->key_atts[i] - 1]);
 	scan = index_beginscan(st->rel, st->pkey, snapshot, st->nkeys, 0);

@@ -233,7 +233,7 @@ char *
 is_text_start(Datum value, int bytes)
 {
 	char	   *s = TextDatumGetCString(value);
-	int			len = strlen(s);
+	int			len = (int) strlen(s);
 	int			clip = pg_mbcliplen(s, len, bytes);
 
 	return psprintf("%.*s%s", clip, s, clip < len ? "..." : "");

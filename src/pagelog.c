@@ -293,6 +293,7 @@ latest_page(PageAccount *acc, PageEntry **keys, LastPage *latest)
 {
 	bool		found = acc->has_other;
 
+	memset(latest, 0, sizeof(*latest));
 	if (found)
 		*latest = acc->other;
 	for (int k = acc->first; k < acc->first + acc->nkeys; k++)
@@ -630,7 +631,7 @@ start_spill(PageBatch *batch)
 			type = INT8OID;
 		else if (c == SP_FROM_CALLS)
 			type = BOOLOID;
-		TupleDescInitEntry(desc, c, NULL, type, -1, 0);
+		TupleDescInitEntry(desc, (AttrNumber) c, NULL, type, -1, 0);
 	}
 	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
@@ -699,7 +700,7 @@ spilled_entry(PageBatch *batch, TupleTableSlot *slot)
 
 	e->key = palloc(acclen + strlen(dev) + 2);
 	memcpy(e->key, acc, acclen + 1);
-	strcpy(e->key + acclen + 1, dev);
+	memcpy(e->key + acclen + 1, dev, strlen(dev) + 1);
 	e->account_id = spilled_text(slot, SP_ACCOUNT);
 	e->device_key = spilled_text(slot, SP_DEVICE_KEY);
 	e->device_id = spilled_text(slot, SP_DEVICE);
@@ -840,7 +841,7 @@ account_label(char *label, size_t size, text *account)
 		return;
 	}
 	id = text_to_cstring(account);
-	len = strlen(id);
+	len = (int) strlen(id);
 	clip = pg_mbcliplen(id, len, 64);
 	snprintf(label, size, "account_id %.*s%s", clip, id, clip < len ? "..." : "");
 }
