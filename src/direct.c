@@ -25,7 +25,9 @@
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/snapshot.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -124,20 +126,66 @@ is_state_row(IsStateTable *st)
 	return st->row;
 }
 
+/* scan keys for the primary key columns of st->row */
+static void
+primary_key(IsStateTable *st, ScanKey keys)
+{
+	for (int i = 0; i < st->nkeys; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, (AttrNumber) (i + 1), BTEqualStrategyNumber, InvalidOid,
+							   st->pkey->rd_indcollation[i], st->key_procs[i],
+							   st->row->tts_values[st->key_atts[i] - 1]);
+}
+
 /*
- * Finds the row whose primary key columns equal those of st->row, waiting
- * for whoever holds or is inserting it, and locks it FOR UPDATE: true with
- * the row in st->stored, or false when there is none.
+ * Finds the row whose primary key columns equal those of st->row and locks
+ * it FOR UPDATE: true with the row in st->stored, or false when there is
+ * none.  A dirty snapshot sees rows being inserted, updated or locked by
+ * others; we wait for those transactions and look again, and again when
+ * the row changed between finding and locking it.
  */
 bool
 is_state_lock(IsStateTable *st)
 {
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	SnapshotData dirty;
+	IndexScanDesc scan;
+	bool		found;
+
 	ExecStoreVirtualTuple(st->row);
-	if (!RelationFindReplTupleByIndex(st->rel, RelationGetRelid(st->pkey), LockTupleExclusive,
-									  st->row, st->stored))
-		return false;
-	slot_getallattrs(st->stored);
-	return true;
+	primary_key(st, keys);
+	InitDirtySnapshot(dirty);
+	scan = index_beginscan(st->rel, st->pkey, &dirty, st->nkeys, 0);
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	result;
+		TransactionId busy;
+
+		CHECK_FOR_INTERRUPTS();
+		index_rescan(scan, keys, st->nkeys, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, st->stored);
+		if (!found)
+			break;
+		busy = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+		if (TransactionIdIsValid(busy))
+		{
+			XactLockTableWait(busy, NULL, NULL, XLTW_None);
+			continue;
+		}
+		PushActiveSnapshot(GetLatestSnapshot());
+		result = table_tuple_lock(st->rel, &st->stored->tts_tid, GetActiveSnapshot(), st->stored,
+								  GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
+								  0, &tmfd);
+		PopActiveSnapshot();
+		if (result == TM_Ok)
+			break;
+		if (result != TM_Updated && result != TM_Deleted)
+			elog(ERROR, "unexpected result %d locking a row of insure_stream.%s", (int) result, st->name);
+	}
+	index_endscan(scan);
+	if (found)
+		slot_getallattrs(st->stored);
+	return found;
 }
 
 /*
@@ -153,10 +201,7 @@ is_state_fetch(IsStateTable *st)
 	IndexScanDesc scan;
 	bool		found;
 
-	for (int i = 0; i < st->nkeys; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, (AttrNumber) (i + 1), BTEqualStrategyNumber, InvalidOid,
-							   st->pkey->rd_indcollation[i], st->key_procs[i],
-							   st->row->tts_values[st->key_atts[i] - 1]);
+	primary_key(st, keys);
 	scan = index_beginscan(st->rel, st->pkey, snapshot, st->nkeys, 0);
 	index_rescan(scan, keys, st->nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, st->stored);
