@@ -166,6 +166,22 @@ SELECT count(*) AS differing FROM (
   SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_compact) d;
 SELECT * FROM insure_stream.verify();
 
+-- a statement whose user-days do not fit the fold (16 x work_mem) spills
+-- it to a sort and folds again from there: 40000 orders of 12000 user-days
+-- (around two local midnights), shuffled, with nulls and ties; equal to a
+-- recomputation
+SELECT insure_stream.configure('order_window', 'none');
+SET work_mem = '64kB';
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+SELECT 5000 + g % 6000, CASE WHEN g % 7 = 0 THEN NULL ELSE 'S' || g % 9001 END,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE 'T' || g % 6000 END,
+       1790000000000 + (g % 2) * 86400000 + (g % 13) * 1000000,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE (g % 1000) / 10.0 END
+  FROM generate_series(1, 40000) g ORDER BY hashint4(g);
+RESET work_mem;
+SELECT count(*) AS user_days FROM insure_stream.order_state WHERE id >= 5000;
+SELECT * FROM insure_stream.verify();
+
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;

@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -36,6 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/tuplesort.h"
 
 #include "insure_stream.h"
 
@@ -97,6 +99,10 @@ typedef struct OrderBatch
 {
 	IsSettings *settings;
 	Relation	rel;
+	MemoryContext cxt;			/* the statement's */
+	Tuplesortstate *spill;		/* folds that did not fit, or NULL */
+	TupleTableSlot *spill_slot; /* to read it */
+	TupleTableSlot *spill_row;	/* to write it */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	HTAB	   *entries;
@@ -895,6 +901,158 @@ flush_chunk(OrderBatch *batch)
 }
 
 /*
+ * A statement whose user-days do not fit the fold spills it, folded, to a
+ * sort (on disk past the same memory) and folds again from there: the
+ * sorted states come out key by key, in the order we lock in, so every
+ * user-day is written once per statement however large the COPY.
+ */
+enum
+{
+	SP_ID = 1, SP_DAY, SP_GMT, SP_GMT_SEQ, SP_VALUES,	/* value, at, seq per column */
+	NUM_SP_COLS = SP_VALUES + 3 * NUM_COLS - 1
+};
+
+static void
+start_spill(OrderBatch *batch)
+{
+	/* the statement's context: the caller may be in a row's */
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(NUM_SP_COLS);
+	AttrNumber	sort_cols[2] = {SP_ID, SP_DAY};
+	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
+	Oid			collations[2] = {InvalidOid, InvalidOid};
+	bool		nulls_first[2] = {false, false};
+	static const Oid value_types[NUM_COLS] = {TEXTOID, TEXTOID, FLOAT8OID};
+
+	TupleDescInitEntry(desc, SP_ID, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(desc, SP_DAY, NULL, INT4OID, -1, 0);
+	TupleDescInitEntry(desc, SP_GMT, NULL, INT8OID, -1, 0);
+	TupleDescInitEntry(desc, SP_GMT_SEQ, NULL, INT8OID, -1, 0);
+	for (int c = 0; c < NUM_COLS; c++)
+	{
+		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c), NULL, value_types[c], -1, 0);
+		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c + 1), NULL, INT8OID, -1, 0);
+		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c + 2), NULL, INT8OID, -1, 0);
+	}
+	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	batch->spill = tuplesort_begin_heap(desc, 2, sort_cols, sort_ops, collations, nulls_first,
+										(int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* moves the folded user-days to the sort and starts an empty fold */
+static void
+spill_chunk(OrderBatch *batch)
+{
+	HASH_SEQ_STATUS seq;
+	OrderEntry *e;
+	TupleTableSlot *row;
+
+	if (batch->spill == NULL)
+		start_spill(batch);
+	row = batch->spill_row;
+	hash_seq_init(&seq, batch->entries);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum	   *v = row->tts_values;
+		bool	   *n = row->tts_isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(row);
+		memset(n, false, sizeof(bool) * NUM_SP_COLS);
+		v[SP_ID - 1] = Int64GetDatum(e->key.id);
+		v[SP_DAY - 1] = Int32GetDatum(e->key.day);
+		v[SP_GMT - 1] = Int64GetDatum(e->fold.gmt);
+		v[SP_GMT_SEQ - 1] = Int64GetDatum(e->fold.gmt_seq);
+		for (int c = 0; c < NUM_COLS; c++)
+		{
+			OrderValue *ov = &e->fold.cols[c];
+			int			att = SP_VALUES - 1 + 3 * c;
+
+			v[att] = ov->value;
+			v[att + 1] = Int64GetDatum(ov->at);
+			v[att + 2] = Int64GetDatum(ov->seq);
+			n[att] = n[att + 1] = n[att + 2] = ov->isnull;
+		}
+		ExecStoreVirtualTuple(row);
+		tuplesort_puttupleslot(batch->spill, row);
+	}
+	new_chunk(batch);
+}
+
+/* merges a spilled fold into an entry (values copied into the chunk) */
+static void
+merge_spilled(OrderBatch *batch, OrderEntry *e, TupleTableSlot *slot)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	OrderState	st;
+
+	st.gmt = DatumGetInt64(slot->tts_values[SP_GMT - 1]);
+	st.gmt_seq = DatumGetInt64(slot->tts_values[SP_GMT_SEQ - 1]);
+	for (int c = 0; c < NUM_COLS; c++)
+	{
+		OrderValue *v = &st.cols[c];
+		int			att = SP_VALUES - 1 + 3 * c;
+
+		v->isnull = slot->tts_isnull[att];
+		v->value = slot->tts_values[att];
+		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[att + 1]);
+		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[att + 2]);
+	}
+	merge_state(&e->fold, &st);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* folds the sorted spill again, key by key, and writes it slice by slice */
+static void
+flush_spill(OrderBatch *batch)
+{
+	OrderEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(OrderEntry *) * IS_FLUSH_SLICE);
+	int			nkeys = 0;
+	TupleTableSlot *slot = batch->spill_slot;
+
+	spill_chunk(batch);
+	tuplesort_performsort(batch->spill);
+	while (tuplesort_gettupleslot(batch->spill, true, false, slot, NULL))
+	{
+		OrderEntry *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
+		int64		id;
+		int32		day;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
+		day = DatumGetInt32(slot->tts_values[SP_DAY - 1]);
+		if (last == NULL || last->key.id != id || last->key.day != day)
+		{
+			if (nkeys == IS_FLUSH_SLICE)
+			{
+				flush_slice(batch, keys, nkeys);
+				MemoryContextReset(batch->chunkcxt);
+				nkeys = 0;
+			}
+			last = MemoryContextAllocZero(batch->chunkcxt, sizeof(OrderEntry));
+			last->key.id = id;
+			last->key.day = day;
+			last->fold.gmt = PG_INT64_MIN;
+			last->fold.gmt_seq = PG_INT64_MIN;
+			for (int c = 0; c < NUM_COLS; c++)
+				last->fold.cols[c].isnull = true;
+			keys[nkeys++] = last;
+		}
+		merge_spilled(batch, last, slot);
+	}
+	if (nkeys > 0)
+		flush_slice(batch, keys, nkeys);
+	pfree(keys);
+	ExecDropSingleTupleTableSlot(batch->spill_slot);
+	ExecDropSingleTupleTableSlot(batch->spill_row);
+	tuplesort_end(batch->spill);
+	batch->spill = NULL;
+}
+
+/*
  * order_window = day: a row counts when its gmt_modified is not before the
  * start of the local day of its own ingest (ingested_at, normally now()), so
  * that a re-derive from the log decides exactly as the trigger did.
@@ -922,8 +1080,8 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 
 /*
  * Processes the statement's rows: validates, filters, folds per (user, day)
- * and flushes when the chunk's memory reaches is_fold_bytes(), so memory
- * stays bounded whatever the size of the COPY.
+ * and, when the fold's memory reaches is_fold_bytes(), spills it to a sort,
+ * so memory stays bounded whatever the size of the COPY.
  */
 static void
 process_rows(OrderBatch *batch, Tuplestorestate *rows)
@@ -954,15 +1112,18 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 			!before_window(batch, slot, &cols, gmt))
 		{
 			fold_row(batch, slot, &cols, id, gmt, seq);
-			/* fold as much as memory allows: each key is written once per chunk */
+			/* fold as much as memory allows, then spill the fold to a sort */
 			if ((++batch->rows % 1024) == 0 &&
 				MemoryContextMemAllocated(batch->chunkcxt, true) > is_fold_bytes())
-				flush_chunk(batch);
+				spill_chunk(batch);
 		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}
-	flush_chunk(batch);
+	if (batch->spill != NULL)
+		flush_spill(batch);
+	else
+		flush_chunk(batch);
 	MemoryContextDelete(rowcxt);
 	ExecDropSingleTupleTableSlot(slot);
 }
@@ -985,6 +1146,8 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 										   ALLOCSET_DEFAULT_SIZES);
 	batch.window_ingested_at = DT_NOBEGIN;
 	batch.window_start_ms = 0;
+	batch.cxt = callcxt;
+	batch.spill = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
