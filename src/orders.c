@@ -6,11 +6,12 @@
  *		the users whose last order of the day lies in that hour.
  *
  * A statement-level trigger folds the statement's rows per (user, day) in
- * memory, chunk by chunk, then per chunk: locks the existing states in key
- * order, inserts the new ones, updates the changed ones, and applies the
- * hour changes (retract the old contribution, add the new one) with one
- * set-based statement.  Hour figures go to this writer's own partial row of
- * order_hour_part, so concurrent sessions never wait for each other on an
+ * memory (a fold too large for memory goes through a sort), then slice by
+ * slice of keys in ascending order: locks each stored state or inserts it,
+ * updates the changed ones, and applies the hour changes (retract the old
+ * contribution, add the new one) to the reference counts and to this
+ * writer's own partial hour rows, all written directly (direct.c).  Partial
+ * rows per writer mean concurrent sessions never wait for each other on an
  * hour; distinct counts come from reference counts per (hour, value).
  *
  *-------------------------------------------------------------------------

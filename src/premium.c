@@ -8,9 +8,10 @@
  * Rows are processed in arrival order against raw_info as it is at that
  * moment.  Per chunk, the key customers are locked in ascending id order
  * first (so statements cannot deadlock), the rows are applied to an
- * in-memory copy, and the changed rows are written back set-based.
- * premium_applied remembers the last event applied per key customer, so
- * replaying events (a restore) changes nothing.
+ * in-memory copy, raw_info is rewritten through SQL (operators' triggers on
+ * it run) and premium_applied and premium_alert are written directly
+ * (direct.c).  premium_applied remembers the last event applied per key
+ * customer, so replaying events (a restore) changes nothing.
  *
  *-------------------------------------------------------------------------
  */
