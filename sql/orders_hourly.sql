@@ -182,6 +182,14 @@ RESET work_mem;
 SELECT count(*) AS user_days FROM insure_stream.order_state WHERE id >= 5000;
 SELECT * FROM insure_stream.verify();
 
+-- long order numbers and phones: stored compressed, read back exactly
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+VALUES (4999, repeat('n', 1000), repeat('t', 1000), 1790000000000, 1.5);
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+VALUES (4999, repeat('n', 999), NULL, 1790000000001, NULL);
+SELECT length(order_no), length(customer_tel), account_payble FROM insure_stream.last_order WHERE id = 4999;
+SELECT * FROM insure_stream.verify();
+
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;

@@ -97,6 +97,16 @@ RESET work_mem;
 SELECT count(*) AS accounts, count(DISTINCT device_id) AS devices FROM insure_stream.user_last_log WHERE account_id LIKE 'bulk%';
 SELECT * FROM insure_stream.verify();
 
+-- long keys and values: the stored row is compressed (device_key too),
+-- and the pair must still be found
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+VALUES (1, repeat('d', 1000), repeat('a', 1000), repeat('t', 3000), repeat('p', 5000));
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+VALUES (2, repeat('d', 1000), repeat('a', 1000), repeat('t', 3001), repeat('p', 5001));
+SELECT length(device_id), length(bury_point_type), length(page_name)
+  FROM insure_stream.user_last_log WHERE account_id = repeat('a', 1000);
+SELECT * FROM insure_stream.verify();
+
 -- bad input: an event time beyond max_future
 \set VERBOSITY default
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name) VALUES (1, 'd', 'a8', 'ok'), (4102444800000, 'd', 'a8', 'future');

@@ -452,7 +452,7 @@ load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
 		}
 		ps->from_calls = DatumGetBool(slot->tts_values[att[PS_FROM_CALLS]]);
 		for (int k = acc->first; k < acc->first + acc->nkeys && e == NULL; k++)
-			if (same_text(keys[k]->device_key, (text *) DatumGetPointer(slot->tts_values[att[PS_DEVICE_KEY]])))
+			if (same_text(keys[k]->device_key, DatumGetTextPP(slot->tts_values[att[PS_DEVICE_KEY]])))
 				e = keys[k];
 		if (e != NULL)
 		{
