@@ -19,7 +19,7 @@
 
 #include "compat.h"
 
-/* Memory a trigger may fold a statement's rows into before it writes them */
+/* The most a trigger folds in memory before it writes or spills (see is_fold_bytes) */
 #define IS_CHUNK_BYTES ((Size) 64 * 1024 * 1024)
 /* Keys written per round of set-based statements when a chunk is flushed */
 #define IS_FLUSH_SLICE 16384
