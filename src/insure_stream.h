@@ -21,7 +21,7 @@
 
 /* The most a trigger folds in memory before it writes or spills (see is_fold_bytes) */
 #define IS_CHUNK_BYTES ((Size) 64 * 1024 * 1024)
-/* Keys written per round of set-based statements when a chunk is flushed */
+/* Keys written per slice when a fold is flushed (bounds a slice's memory) */
 #define IS_FLUSH_SLICE 16384
 
 /* config.c: the effective settings, read once per statement */
