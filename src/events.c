@@ -27,6 +27,8 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
+#include "utils/tuplesort.h"
+
 #include "insure_stream.h"
 
 /* true while purge_events() deletes from an event table */
@@ -88,6 +90,81 @@ Size
 is_fold_bytes(void)
 {
 	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
+}
+
+/*
+ * A fold that did not fit memory, spilled to a sort (on disk past
+ * is_fold_bytes()): rows of the given column types, sorted ascending on
+ * the first nsort columns, read back in that order.  Made in cxt, which
+ * must outlive it (the caller may be in a row's context).
+ */
+void
+is_spill_begin(IsSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
+			   const Oid *sort_ops, const Oid *collations, int nsort)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
+	AttrNumber	sort_cols[INDEX_MAX_KEYS];
+	bool		nulls_first[INDEX_MAX_KEYS];
+
+	Assert(nsort <= INDEX_MAX_KEYS);
+	for (int c = 0; c < ncols; c++)
+		TupleDescInitEntry(desc, (AttrNumber) (c + 1), NULL, types[c], -1, 0);
+	for (int k = 0; k < nsort; k++)
+	{
+		sort_cols[k] = (AttrNumber) (k + 1);
+		nulls_first[k] = false;
+	}
+	spill->read = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
+									   (Oid *) collations, nulls_first,
+									   (int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
+	spill->sorted = false;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* a row to write: every column not null until set so */
+TupleTableSlot *
+is_spill_row(IsSpill *spill)
+{
+	TupleTableSlot *row = spill->row;
+
+	ExecClearTuple(row);
+	memset(row->tts_isnull, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	return row;
+}
+
+void
+is_spill_put(IsSpill *spill)
+{
+	ExecStoreVirtualTuple(spill->row);
+	tuplesort_puttupleslot(spill->sort, spill->row);
+}
+
+/* the next row in sort order, all columns deformed, or NULL at the end */
+TupleTableSlot *
+is_spill_next(IsSpill *spill)
+{
+	if (!spill->sorted)
+	{
+		tuplesort_performsort(spill->sort);
+		spill->sorted = true;
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (!tuplesort_gettupleslot(spill->sort, true, false, spill->read, NULL))
+		return NULL;
+	slot_getallattrs(spill->read);
+	return spill->read;
+}
+
+void
+is_spill_end(IsSpill *spill)
+{
+	ExecDropSingleTupleTableSlot(spill->read);
+	ExecDropSingleTupleTableSlot(spill->row);
+	tuplesort_end(spill->sort);
+	spill->sort = NULL;
 }
 
 /*

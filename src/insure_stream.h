@@ -15,6 +15,7 @@
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
+#include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
 #include "compat.h"
@@ -78,6 +79,22 @@ typedef struct IsBatchPlan
 extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
 								Oid *argtypes, int batch_size);
 extern Size is_fold_bytes(void);
+
+/* events.c: a fold spilled to a sort */
+typedef struct IsSpill
+{
+	Tuplesortstate *sort;		/* NULL: nothing spilled */
+	TupleTableSlot *row;		/* to write */
+	TupleTableSlot *read;		/* to read back */
+	bool		sorted;
+} IsSpill;
+
+extern void is_spill_begin(IsSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
+						   const Oid *sort_ops, const Oid *collations, int nsort);
+extern TupleTableSlot *is_spill_row(IsSpill *spill);
+extern void is_spill_put(IsSpill *spill);
+extern TupleTableSlot *is_spill_next(IsSpill *spill);
+extern void is_spill_end(IsSpill *spill);
 extern int	is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count);
 extern int	is_column_number(TupleDesc desc, const char *table, const char *column);
 extern bool is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value);

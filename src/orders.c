@@ -38,7 +38,6 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
-#include "utils/tuplesort.h"
 
 #include "insure_stream.h"
 
@@ -101,9 +100,7 @@ typedef struct OrderBatch
 	IsSettings *settings;
 	Relation	rel;
 	MemoryContext cxt;			/* the statement's */
-	Tuplesortstate *spill;		/* folds that did not fit, or NULL */
-	TupleTableSlot *spill_slot; /* to read it */
-	TupleTableSlot *spill_row;	/* to write it */
+	IsSpill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	HTAB	   *entries;
@@ -169,6 +166,17 @@ same_ordering(const OrderState *a, const OrderState *b)
 			return false;
 	}
 	return true;
+}
+
+/* a state no row has contributed to yet: merging anything into it wins */
+static void
+empty_state(OrderState *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->gmt = PG_INT64_MIN;
+	st->gmt_seq = PG_INT64_MIN;
+	for (int c = 0; c < NUM_COLS; c++)
+		st->cols[c].isnull = true;
 }
 
 static int32
@@ -328,11 +336,7 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	entry = hash_search(batch->entries, &key, HASH_ENTER, &found);
 	if (!found)
 	{
-		memset(&entry->fold, 0, sizeof(entry->fold));
-		entry->fold.gmt = PG_INT64_MIN;
-		entry->fold.gmt_seq = PG_INT64_MIN;
-		for (int i = 0; i < NUM_COLS; i++)
-			entry->fold.cols[i].isnull = true;
+		empty_state(&entry->fold);
 		entry->old = NULL;
 		entry->inserted = false;
 	}
@@ -913,55 +917,36 @@ enum
 	NUM_SP_COLS = SP_VALUES + 3 * NUM_COLS - 1
 };
 
-static void
-start_spill(OrderBatch *batch)
-{
-	/* the statement's context: the caller may be in a row's */
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
-	TupleDesc	desc = CreateTemplateTupleDesc(NUM_SP_COLS);
-	AttrNumber	sort_cols[2] = {SP_ID, SP_DAY};
-	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
-	Oid			collations[2] = {InvalidOid, InvalidOid};
-	bool		nulls_first[2] = {false, false};
-	static const Oid value_types[NUM_COLS] = {TEXTOID, TEXTOID, FLOAT8OID};
-
-	TupleDescInitEntry(desc, SP_ID, NULL, INT8OID, -1, 0);
-	TupleDescInitEntry(desc, SP_DAY, NULL, INT4OID, -1, 0);
-	TupleDescInitEntry(desc, SP_GMT, NULL, INT8OID, -1, 0);
-	TupleDescInitEntry(desc, SP_GMT_SEQ, NULL, INT8OID, -1, 0);
-	for (int c = 0; c < NUM_COLS; c++)
-	{
-		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c), NULL, value_types[c], -1, 0);
-		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c + 1), NULL, INT8OID, -1, 0);
-		TupleDescInitEntry(desc, (AttrNumber) (SP_VALUES + 3 * c + 2), NULL, INT8OID, -1, 0);
-	}
-	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-	batch->spill = tuplesort_begin_heap(desc, 2, sort_cols, sort_ops, collations, nulls_first,
-										(int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
-	MemoryContextSwitchTo(oldcxt);
-}
-
 /* moves the folded user-days to the sort and starts an empty fold */
 static void
 spill_chunk(OrderBatch *batch)
 {
 	HASH_SEQ_STATUS seq;
 	OrderEntry *e;
-	TupleTableSlot *row;
 
-	if (batch->spill == NULL)
-		start_spill(batch);
-	row = batch->spill_row;
+	if (batch->spill.sort == NULL)
+	{
+		Oid			types[NUM_SP_COLS] = {INT8OID, INT4OID, INT8OID, INT8OID};
+		static const Oid value_types[NUM_COLS] = {TEXTOID, TEXTOID, FLOAT8OID};
+		static const Oid sort_ops[2] = {Int8LessOperator, Int4LessOperator};
+		static const Oid collations[2] = {InvalidOid, InvalidOid};
+
+		for (int c = 0; c < NUM_COLS; c++)
+		{
+			types[SP_VALUES - 1 + 3 * c] = value_types[c];
+			types[SP_VALUES + 3 * c] = INT8OID;
+			types[SP_VALUES + 1 + 3 * c] = INT8OID;
+		}
+		is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+	}
 	hash_seq_init(&seq, batch->entries);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
+		TupleTableSlot *row = is_spill_row(&batch->spill);
 		Datum	   *v = row->tts_values;
 		bool	   *n = row->tts_isnull;
 
 		CHECK_FOR_INTERRUPTS();
-		ExecClearTuple(row);
-		memset(n, false, sizeof(bool) * NUM_SP_COLS);
 		v[SP_ID - 1] = Int64GetDatum(e->key.id);
 		v[SP_DAY - 1] = Int32GetDatum(e->key.day);
 		v[SP_GMT - 1] = Int64GetDatum(e->fold.gmt);
@@ -976,8 +961,7 @@ spill_chunk(OrderBatch *batch)
 			v[att + 2] = Int64GetDatum(ov->seq);
 			n[att] = n[att + 1] = n[att + 2] = ov->isnull;
 		}
-		ExecStoreVirtualTuple(row);
-		tuplesort_puttupleslot(batch->spill, row);
+		is_spill_put(&batch->spill);
 	}
 	new_chunk(batch);
 }
@@ -1011,20 +995,15 @@ flush_spill(OrderBatch *batch)
 {
 	OrderEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(OrderEntry *) * IS_FLUSH_SLICE);
 	int			nkeys = 0;
-	TupleTableSlot *slot = batch->spill_slot;
+	TupleTableSlot *slot;
 
 	spill_chunk(batch);
-	tuplesort_performsort(batch->spill);
-	while (tuplesort_gettupleslot(batch->spill, true, false, slot, NULL))
+	while ((slot = is_spill_next(&batch->spill)) != NULL)
 	{
 		OrderEntry *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
-		int64		id;
-		int32		day;
+		int64		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
+		int32		day = DatumGetInt32(slot->tts_values[SP_DAY - 1]);
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(slot);
-		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
-		day = DatumGetInt32(slot->tts_values[SP_DAY - 1]);
 		if (last == NULL || last->key.id != id || last->key.day != day)
 		{
 			if (nkeys == IS_FLUSH_SLICE)
@@ -1036,10 +1015,7 @@ flush_spill(OrderBatch *batch)
 			last = MemoryContextAllocZero(batch->chunkcxt, sizeof(OrderEntry));
 			last->key.id = id;
 			last->key.day = day;
-			last->fold.gmt = PG_INT64_MIN;
-			last->fold.gmt_seq = PG_INT64_MIN;
-			for (int c = 0; c < NUM_COLS; c++)
-				last->fold.cols[c].isnull = true;
+			empty_state(&last->fold);
 			keys[nkeys++] = last;
 		}
 		merge_spilled(batch, last, slot);
@@ -1047,10 +1023,7 @@ flush_spill(OrderBatch *batch)
 	if (nkeys > 0)
 		flush_slice(batch, keys, nkeys);
 	pfree(keys);
-	ExecDropSingleTupleTableSlot(batch->spill_slot);
-	ExecDropSingleTupleTableSlot(batch->spill_row);
-	tuplesort_end(batch->spill);
-	batch->spill = NULL;
+	is_spill_end(&batch->spill);
 }
 
 /*
@@ -1121,7 +1094,7 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}
-	if (batch->spill != NULL)
+	if (batch->spill.sort != NULL)
 		flush_spill(batch);
 	else
 		flush_chunk(batch);
@@ -1148,7 +1121,7 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	batch.window_ingested_at = DT_NOBEGIN;
 	batch.window_start_ms = 0;
 	batch.cxt = callcxt;
-	batch.spill = NULL;
+	batch.spill.sort = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -41,7 +41,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/tuplesort.h"
 
 #include "insure_stream.h"
 
@@ -88,9 +87,7 @@ typedef struct PageBatch
 {
 	IsSettings *settings;
 	MemoryContext cxt;			/* the statement's */
-	Tuplesortstate *spill;		/* folds that did not fit, or NULL */
-	TupleTableSlot *spill_slot; /* to read it */
-	TupleTableSlot *spill_row;	/* to write it */
+	IsSpill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;
 	MemoryContext slicecxt;
 	HTAB	   *entries;
@@ -611,55 +608,32 @@ enum
 	NUM_SP_COLS = SP_FROM_CALLS
 };
 
-static void
-start_spill(PageBatch *batch)
-{
-	/* the statement's context: the caller may be in a row's */
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
-	TupleDesc	desc = CreateTemplateTupleDesc(NUM_SP_COLS);
-	AttrNumber	sort_cols[2] = {SP_ACCOUNT, SP_DEVICE_KEY};
-	Oid			sort_ops[2] = {TextLessOperator, TextLessOperator};
-	Oid			collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
-	bool		nulls_first[2] = {false, false};
-
-	for (int c = SP_ACCOUNT; c <= NUM_SP_COLS; c++)
-	{
-		Oid			type = TEXTOID;
-
-		if (c == SP_TIME || c == SP_SEQ || c == SP_TYPE_AT || c == SP_TYPE_SEQ ||
-			c == SP_PAGE_AT || c == SP_PAGE_SEQ)
-			type = INT8OID;
-		else if (c == SP_FROM_CALLS)
-			type = BOOLOID;
-		TupleDescInitEntry(desc, (AttrNumber) c, NULL, type, -1, 0);
-	}
-	batch->spill_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	batch->spill_row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-	batch->spill = tuplesort_begin_heap(desc, 2, sort_cols, sort_ops, collations, nulls_first,
-										(int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
-	MemoryContextSwitchTo(oldcxt);
-}
-
 /* moves the folded pairs to the sort and starts an empty fold */
 static void
 spill_page_chunk(PageBatch *batch)
 {
 	HASH_SEQ_STATUS seq;
 	PageEntry  *e;
-	TupleTableSlot *row;
 
-	if (batch->spill == NULL)
-		start_spill(batch);
-	row = batch->spill_row;
+	if (batch->spill.sort == NULL)
+	{
+		static const Oid types[NUM_SP_COLS] = {
+			TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+			TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID
+		};
+		static const Oid sort_ops[2] = {TextLessOperator, TextLessOperator};
+		static const Oid collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
+
+		is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+	}
 	hash_seq_init(&seq, batch->entries);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
+		TupleTableSlot *row = is_spill_row(&batch->spill);
 		Datum	   *v = row->tts_values;
 		bool	   *n = row->tts_isnull;
 
 		CHECK_FOR_INTERRUPTS();
-		ExecClearTuple(row);
-		memset(n, false, sizeof(bool) * NUM_SP_COLS);
 		v[SP_ACCOUNT - 1] = PointerGetDatum(e->account_id);
 		v[SP_DEVICE_KEY - 1] = PointerGetDatum(e->device_key);
 		v[SP_DEVICE - 1] = PointerGetDatum(e->device_id);
@@ -676,8 +650,7 @@ spill_page_chunk(PageBatch *batch)
 			n[SP_TYPE - 1 + 3 * c] = n[SP_TYPE_AT - 1 + 3 * c] = n[SP_TYPE_SEQ - 1 + 3 * c] = pv->isnull;
 		}
 		v[SP_FROM_CALLS - 1] = BoolGetDatum(e->fold.from_calls);
-		ExecStoreVirtualTuple(row);
-		tuplesort_puttupleslot(batch->spill, row);
+		is_spill_put(&batch->spill);
 	}
 	new_page_chunk(batch);
 }
@@ -741,17 +714,14 @@ flush_spill(PageBatch *batch)
 	int			capacity = IS_FLUSH_SLICE;
 	PageEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(PageEntry *) * capacity);
 	int			nkeys = 0;
-	TupleTableSlot *slot = batch->spill_slot;
+	TupleTableSlot *slot;
 
 	spill_page_chunk(batch);
-	tuplesort_performsort(batch->spill);
-	while (tuplesort_gettupleslot(batch->spill, true, false, slot, NULL))
+	while ((slot = is_spill_next(&batch->spill)) != NULL)
 	{
 		PageEntry  *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
 		bool		same_account;
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(slot);
 		same_account = last != NULL &&
 			same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1]));
 		if (same_account &&
@@ -779,17 +749,14 @@ flush_spill(PageBatch *batch)
 	if (nkeys > 0)
 		flush_page_slice(batch, keys, nkeys);
 	pfree(keys);
-	ExecDropSingleTupleTableSlot(batch->spill_slot);
-	ExecDropSingleTupleTableSlot(batch->spill_row);
-	tuplesort_end(batch->spill);
-	batch->spill = NULL;
+	is_spill_end(&batch->spill);
 }
 
 static void
 start_batch(PageBatch *batch)
 {
 	batch->cxt = CurrentMemoryContext;
-	batch->spill = NULL;
+	batch->spill.sort = NULL;
 	batch->chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page chunk",
 											ALLOCSET_DEFAULT_SIZES);
 	batch->slicecxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page slice",
@@ -804,7 +771,7 @@ start_batch(PageBatch *batch)
 static void
 end_batch(PageBatch *batch)
 {
-	if (batch->spill != NULL)
+	if (batch->spill.sort != NULL)
 		flush_spill(batch);
 	else
 		flush_page_chunk(batch);
