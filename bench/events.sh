@@ -43,7 +43,7 @@ LCOLS="log_time, device_id, account_id, bury_point_type, page_name"
 reset_all() {
 	psql_q -c "TRUNCATE bare_update_info, bare_user_log, plain_last_page, insure_stream.update_info,
 		insure_stream.user_log, insure_stream.raw_info, insure_stream.premium_alert,
-		insure_stream.premium_applied, insure_stream.page_state, insure_stream.user_last_log" \
+		insure_stream.premium_applied, insure_stream.page_state" \
 		-c "INSERT INTO insure_stream.raw_info SELECT g, '1000', 'key ' || g FROM generate_series(1, $KEYS) g" \
 		-c "CHECKPOINT" >/dev/null
 }

@@ -727,7 +727,7 @@ SELECT * FROM insure_stream.verify();
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,
   insure_stream.raw_info, insure_stream.order_state, insure_stream.order_hour_part,
   insure_stream.order_hour_value, insure_stream.premium_alert, insure_stream.premium_applied,
-  insure_stream.page_state, insure_stream.user_last_log, insure_stream.rejected_events;
+  insure_stream.page_state, insure_stream.rejected_events;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);
 SELECT setval('insure_stream.update_info_ingest_seq_seq', 1, false);

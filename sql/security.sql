@@ -41,5 +41,5 @@ DROP TABLE public.captured;
 TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
   insure_stream.order_hour_value, insure_stream.update_info, insure_stream.raw_info,
   insure_stream.premium_alert, insure_stream.premium_applied, insure_stream.user_log,
-  insure_stream.page_state, insure_stream.user_last_log;
+  insure_stream.page_state;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';

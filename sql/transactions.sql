@@ -314,7 +314,7 @@ UNLISTEN insure_stream_premium_drop;
 TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
   insure_stream.order_hour_value, insure_stream.update_info, insure_stream.raw_info,
   insure_stream.premium_alert, insure_stream.premium_applied, insure_stream.user_log,
-  insure_stream.page_state, insure_stream.user_last_log;
+  insure_stream.page_state;
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false),
        setval('insure_stream.update_info_ingest_seq_seq', 1, false),
        setval('insure_stream.user_log_ingest_seq_seq', 1, false);

@@ -2,18 +2,17 @@
  *
  * pagelog.c
  *		Scenario 3: per (account, device) the last non-null page type and
- *		page name by log_time, and per account the device with the latest
- *		page view (user_last_log).
+ *		page name by log_time.  user_last_log is a view over these pairs
+ *		(per account the pair with the greatest log_time).
  *
  * The trigger on user_log and track_page() share one path: fold the rows
- * per (account, device) in memory, then account by account in ascending
- * byte order: lock the account's user_last_log row (creating it), read all
- * of its pairs, write the pairs that changed, and set the account's row
- * from its latest pair.  Holding the account row while reading its pairs
- * is what keeps two sessions writing different devices of one account
- * exact.  The state tables are read and written directly (index probes,
- * heap inserts and updates, speculative insertion for a new account) at
- * their latest committed state, whatever the isolation level.
+ * per (account, device) in memory, then pair by pair in ascending byte
+ * order: lock the pair's page_state row and merge into it, or create it.
+ * Pairs are independent of each other, so nothing is locked per account
+ * and two sessions wait for each other only on the same pair.  The state
+ * is read and written directly (index probes, heap inserts and updates,
+ * speculative insertion for a new pair) at its latest committed version,
+ * whatever the isolation level.
  *
  *-------------------------------------------------------------------------
  */
@@ -79,8 +78,6 @@ typedef struct PageEntry
 	text	   *device_id;		/* NULL for a null device */
 	text	   *device_key;
 	PageState	fold;
-	PageState  *old;
-	ItemPointerData tid;		/* where old is (locked, so it stays) */
 } PageEntry;
 
 typedef struct PageBatch
@@ -208,7 +205,6 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 		entry->fold.log_seq = PG_INT64_MIN;
 		for (int c = 0; c < NUM_PAGE_COLS; c++)
 			entry->fold.cols[c].isnull = true;
-		entry->old = NULL;
 	}
 
 	memset(&row, 0, sizeof(row));
@@ -246,13 +242,6 @@ entry_order(const void *a, const void *b)
 	return key_compare(&ea->key, &eb->key, sizeof(char *));
 }
 
-/* the state a key has now: as loaded and merged, or (a new pair) as folded */
-static inline PageState *
-key_state(PageEntry *e)
-{
-	return e->old ? e->old : &e->fold;
-}
-
 /* equal texts, null being equal to null only */
 static bool
 same_text(text *a, text *b)
@@ -261,52 +250,6 @@ same_text(text *a, text *b)
 		return a == b;
 	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
-/* what user_last_log shows of an account: a device's latest values */
-typedef struct LastPage
-{
-	int64		log_time;
-	int64		log_seq;
-	text	   *shown[3];		/* device_id, bury_point_type, page_name */
-} LastPage;
-
-/* an account of a slice: its keys, its locked user_last_log row */
-typedef struct PageAccount
-{
-	text	   *account_id;
-	int			first;			/* its keys are keys[first .. first + nkeys - 1] */
-	int			nkeys;
-	ItemPointerData tid;		/* where its row is */
-	bool		inserted;		/* by this slice */
-	text	   *shown[3];		/* what the row shows now */
-	bool		has_other;		/* a device the slice does not write */
-	LastPage	other;			/* the latest of those */
-} PageAccount;
-
-/* the account's latest device: its keys' states and the other devices */
-static void
-latest_page(PageAccount *acc, PageEntry **keys, LastPage *latest)
-{
-	bool		found = acc->has_other;
-
-	memset(latest, 0, sizeof(*latest));
-	if (found)
-		*latest = acc->other;
-	for (int k = acc->first; k < acc->first + acc->nkeys; k++)
-	{
-		PageState  *st = key_state(keys[k]);
-
-		if (found && !comes_after(st->log_time, st->log_seq, latest->log_time, latest->log_seq))
-			continue;
-		found = true;
-		latest->log_time = st->log_time;
-		latest->log_seq = st->log_seq;
-		latest->shown[0] = keys[k]->device_id;
-		for (int c = 0; c < NUM_PAGE_COLS; c++)
-			latest->shown[1 + c] = st->cols[c].isnull ? NULL : st->cols[c].value;
-	}
-	Assert(found);
 }
 
 /* the state tables of a slice and the columns we use */
@@ -321,38 +264,13 @@ static const char *const ps_names[NUM_PS_COLS] = {
 	"bury_point_type", "bury_point_type_at", "bury_point_type_seq",
 	"page_name", "page_name_at", "page_name_seq", "from_calls"
 };
-enum
-{
-	UL_ACCOUNT, UL_DEVICE, UL_TYPE, UL_PAGE, NUM_UL_COLS
-};
-static const char *const ul_names[NUM_UL_COLS] = {
-	"account_id", "device_id", "bury_point_type", "page_name"
-};
 
 typedef struct PageTables
 {
 	EState	   *estate;
-	IsStateTable accounts;		/* user_last_log */
 	IsStateTable pairs;			/* page_state */
-	int			ul[NUM_UL_COLS];
 	int			ps[NUM_PS_COLS];
 } PageTables;
-
-static void
-open_page_tables(PageTables *t)
-{
-	t->estate = is_direct_begin();
-	is_state_open(&t->accounts, "user_last_log", t->estate, ul_names, NUM_UL_COLS, t->ul);
-	is_state_open(&t->pairs, "page_state", t->estate, ps_names, NUM_PS_COLS, t->ps);
-}
-
-static void
-close_page_tables(PageTables *t)
-{
-	IsStateTable *const tables[] = {&t->accounts, &t->pairs};
-
-	is_direct_end(t->estate, tables, lengthof(tables));
-}
 
 static void
 set_text(IsStateTable *st, int column, text *value)
@@ -360,212 +278,117 @@ set_text(IsStateTable *st, int column, text *value)
 	is_row_set(st, column, PointerGetDatum(value), value == NULL);
 }
 
-/* a user_last_log row for the account showing the given page */
+/* starts the page_state row of a pair: its key columns */
 static void
-account_row(PageTables *t, PageAccount *acc, text *const *shown)
+pair_row(PageTables *t, PageEntry *e)
 {
-	is_state_row(&t->accounts);
-	set_text(&t->accounts, t->ul[UL_ACCOUNT], acc->account_id);
-	for (int i = 0; i < 3; i++)
-		set_text(&t->accounts, t->ul[UL_DEVICE + i], shown[i]);
+	is_state_row(&t->pairs);
+	set_text(&t->pairs, t->ps[PS_ACCOUNT], e->account_id);
+	set_text(&t->pairs, t->ps[PS_DEVICE_KEY], e->device_key);
 }
 
-/*
- * Locks the account's user_last_log row, creating it when missing with
- * what the slice's own pairs show (there is no older pair of an account
- * without a row).  The lock is what every writer of the account's pairs
- * holds, so it orders them; accounts are taken in byte order.
- */
+/* fills the rest of the pair's row from a state */
 static void
-lock_account(PageTables *t, PageAccount *acc, PageEntry **keys)
-{
-	IsStateTable *st = &t->accounts;
-
-	for (;;)
-	{
-		LastPage	latest;
-
-		is_state_row(st);
-		set_text(st, t->ul[UL_ACCOUNT], acc->account_id);
-		if (is_state_lock(st))
-		{
-			acc->tid = st->stored->tts_tid;
-			for (int i = 0; i < 3; i++)
-				acc->shown[i] = is_stored_text(st, t->ul[UL_DEVICE + i]);
-			return;
-		}
-		latest_page(acc, keys, &latest);
-		account_row(t, acc, latest.shown);
-		if (is_state_insert_new(st))
-		{
-			acc->tid = st->row->tts_tid;
-			acc->inserted = true;
-			memcpy(acc->shown, latest.shown, sizeof(acc->shown));
-			return;
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * Reads every pair of the account, with a snapshot taken now that we hold
- * its row: all earlier writers of the pairs held it too, and have
- * committed (we may have waited for them).
- */
-static void
-load_pairs(PageTables *t, PageAccount *acc, PageEntry **keys)
-{
-	IsStateTable *st = &t->pairs;
-	TupleTableSlot *slot = st->stored;
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	const int  *att = t->ps;
-	ScanKeyData key;
-	IndexScanDesc scan;
-
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   st->pkey->rd_indcollation[0], F_TEXTEQ,
-						   PointerGetDatum(acc->account_id));
-	scan = index_beginscan(st->rel, st->pkey, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		PageState  *ps = palloc0(sizeof(PageState));
-		PageEntry  *e = NULL;
-
-		slot_getallattrs(slot);
-		ps->log_time = DatumGetInt64(slot->tts_values[att[PS_TIME]]);
-		ps->log_seq = DatumGetInt64(slot->tts_values[att[PS_SEQ]]);
-		for (int c = 0; c < NUM_PAGE_COLS; c++)
-		{
-			PageValue  *v = &ps->cols[c];
-
-			v->value = is_stored_text(st, att[PS_TYPE + 3 * c]);
-			v->isnull = v->value == NULL;
-			if (!v->isnull)
-			{
-				v->at = DatumGetInt64(slot->tts_values[att[PS_TYPE_AT + 3 * c]]);
-				v->seq = DatumGetInt64(slot->tts_values[att[PS_TYPE_SEQ + 3 * c]]);
-			}
-		}
-		ps->from_calls = DatumGetBool(slot->tts_values[att[PS_FROM_CALLS]]);
-		for (int k = acc->first; k < acc->first + acc->nkeys && e == NULL; k++)
-			if (same_text(keys[k]->device_key, DatumGetTextPP(slot->tts_values[att[PS_DEVICE_KEY]])))
-				e = keys[k];
-		if (e != NULL)
-		{
-			e->old = ps;
-			e->tid = slot->tts_tid;
-		}
-		else if (!acc->has_other ||
-				 comes_after(ps->log_time, ps->log_seq, acc->other.log_time, acc->other.log_seq))
-		{
-			acc->has_other = true;
-			acc->other.log_time = ps->log_time;
-			acc->other.log_seq = ps->log_seq;
-			acc->other.shown[0] = is_stored_text(st, att[PS_DEVICE]);
-			for (int c = 0; c < NUM_PAGE_COLS; c++)
-				acc->other.shown[1 + c] = ps->cols[c].value;
-		}
-	}
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-}
-
-/* writes a pair: new (tid NULL; the account lock keeps it ours) or over its row */
-static void
-write_pair(PageTables *t, PageEntry *e, PageState *ps, ItemPointer tid)
+pair_values(PageTables *t, PageEntry *e, const PageState *ps)
 {
 	IsStateTable *st = &t->pairs;
 	const int  *att = t->ps;
 
-	is_state_row(st);
-	set_text(st, att[PS_ACCOUNT], e->account_id);
-	set_text(st, att[PS_DEVICE_KEY], e->device_key);
 	set_text(st, att[PS_DEVICE], e->device_id);
 	is_row_set(st, att[PS_TIME], Int64GetDatum(ps->log_time), false);
 	is_row_set(st, att[PS_SEQ], Int64GetDatum(ps->log_seq), false);
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
-		PageValue  *v = &ps->cols[c];
+		const PageValue *v = &ps->cols[c];
 
 		set_text(st, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
 		is_row_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
 		is_row_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
 	}
 	is_row_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
-	is_state_write(st, tid);
 }
 
-/* one account of a slice: lock, read, merge, write what changed */
+/* the state of the stored (locked) row of a pair, texts copied */
 static void
-flush_account(PageTables *t, PageAccount *acc, PageEntry **keys)
+stored_state(PageTables *t, PageState *ps)
 {
-	LastPage	latest;
-	bool		same = true;
+	IsStateTable *st = &t->pairs;
+	Datum	   *values = st->stored->tts_values;
+	const int  *att = t->ps;
 
-	lock_account(t, acc, keys);
-	load_pairs(t, acc, keys);
-	for (int k = acc->first; k < acc->first + acc->nkeys; k++)
+	memset(ps, 0, sizeof(*ps));
+	ps->log_time = DatumGetInt64(values[att[PS_TIME]]);
+	ps->log_seq = DatumGetInt64(values[att[PS_SEQ]]);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
-		PageEntry  *e = keys[k];
-		PageState	merged;
+		PageValue  *v = &ps->cols[c];
 
-		if (e->old == NULL)
+		v->value = is_stored_text(st, att[PS_TYPE + 3 * c]);
+		v->isnull = v->value == NULL;
+		if (!v->isnull)
 		{
-			write_pair(t, e, &e->fold, NULL);
-			continue;
+			v->at = DatumGetInt64(values[att[PS_TYPE_AT + 3 * c]]);
+			v->seq = DatumGetInt64(values[att[PS_TYPE_SEQ + 3 * c]]);
 		}
-		merged = *e->old;
-		merge_page_state(&merged, &e->fold);
-		if (same_page_state(&merged, e->old))
-			continue;
-		*e->old = merged;
-		write_pair(t, e, e->old, &e->tid);
 	}
-	latest_page(acc, keys, &latest);
-	for (int i = 0; i < 3; i++)
-		same &= same_text(latest.shown[i], acc->shown[i]);
-	if (same)
-		return;
-	if (acc->inserted)
-		is_direct_next_command(t->estate);
-	account_row(t, acc, latest.shown);
-	is_state_write(&t->accounts, &acc->tid);
+	ps->from_calls = DatumGetBool(values[att[PS_FROM_CALLS]]);
 }
 
-/* writes a slice of keys (sorted; whole accounts) */
+/*
+ * One pair: lock its row and merge the fold into it (writing only a
+ * change), or create it with the fold.  Pairs are independent, so two
+ * sessions wait for each other only on the same (account, device).
+ */
+static void
+flush_pair(PageTables *t, PageEntry *e)
+{
+	for (;;)
+	{
+		pair_row(t, e);
+		if (is_state_lock(&t->pairs))
+		{
+			ItemPointerData tid = t->pairs.stored->tts_tid;
+			PageState	old;
+			PageState	merged;
+
+			stored_state(t, &old);
+			merged = old;
+			merge_page_state(&merged, &e->fold);
+			if (same_page_state(&merged, &old))
+				return;
+			pair_row(t, e);
+			pair_values(t, e, &merged);
+			is_state_write(&t->pairs, &tid);
+			return;
+		}
+		pair_values(t, e, &e->fold);
+		if (is_state_insert_new(&t->pairs))
+			return;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* writes a slice of pairs, in ascending key order (the order every writer locks in) */
 static void
 flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	PageAccount *accounts = palloc0(sizeof(PageAccount) * nkeys);
-	int			naccounts = 0;
-	PageTables	tables;
+	PageTables	t;
+	IsStateTable *const tables[] = {&t.pairs};
 
+	t.estate = is_direct_begin();
+	is_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
 	for (int k = 0; k < nkeys; k++)
-	{
-		if (k == 0 || strcmp(keys[k]->key, keys[k - 1]->key) != 0)
-		{
-			accounts[naccounts].account_id = keys[k]->account_id;
-			accounts[naccounts].first = k;
-			naccounts++;
-		}
-		accounts[naccounts - 1].nkeys++;
-	}
-	open_page_tables(&tables);
-	for (int a = 0; a < naccounts; a++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		flush_account(&tables, &accounts[a], keys);
+		flush_pair(&t, keys[k]);
 	}
-	close_page_tables(&tables);
-	for (int k = 0; k < nkeys; k++)
-		keys[k]->old = NULL;
+	is_direct_end(t.estate, tables, lengthof(tables));
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->slicecxt);
 }
 
-/* writes the chunk in ascending key order, slices ending at account bounds */
+/* writes the chunk in ascending key order, slice by slice */
 static void
 flush_page_chunk(PageBatch *batch)
 {
@@ -573,7 +396,6 @@ flush_page_chunk(PageBatch *batch)
 	int			nkeys = 0;
 	HASH_SEQ_STATUS seq;
 	PageEntry  *entry;
-	int			first = 0;
 
 	if (batch->rows == 0)
 		return;
@@ -583,15 +405,8 @@ flush_page_chunk(PageBatch *batch)
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		keys[nkeys++] = entry;
 	qsort(keys, nkeys, sizeof(PageEntry *), entry_order);
-	while (first < nkeys)
-	{
-		int			last = Min(first + IS_FLUSH_SLICE, nkeys);
-
-		while (last < nkeys && strcmp(keys[last]->key, keys[last - 1]->key) == 0)
-			last++;
-		flush_page_slice(batch, keys + first, last - first);
-		first = last;
-	}
+	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
+		flush_page_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
 	new_page_chunk(batch);
 }
 
@@ -711,8 +526,7 @@ merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot, bool first)
 static void
 flush_spill(PageBatch *batch)
 {
-	int			capacity = IS_FLUSH_SLICE;
-	PageEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(PageEntry *) * capacity);
+	PageEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(PageEntry *) * IS_FLUSH_SLICE);
 	int			nkeys = 0;
 	TupleTableSlot *slot;
 
@@ -720,27 +534,20 @@ flush_spill(PageBatch *batch)
 	while ((slot = is_spill_next(&batch->spill)) != NULL)
 	{
 		PageEntry  *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
-		bool		same_account;
 
-		same_account = last != NULL &&
-			same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1]));
-		if (same_account &&
+		if (last != NULL &&
+			same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1])) &&
 			same_text(last->device_key, DatumGetTextPP(slot->tts_values[SP_DEVICE_KEY - 1])))
 		{
 			merge_spilled(batch, last, slot, false);
 			continue;
 		}
-		/* a slice ends at an account's end, once it has its share of keys */
-		if (nkeys >= IS_FLUSH_SLICE && !same_account)
+		/* a slice ends at a pair's end, once it has its share of keys */
+		if (nkeys == IS_FLUSH_SLICE)
 		{
 			flush_page_slice(batch, keys, nkeys);
 			MemoryContextReset(batch->chunkcxt);
 			nkeys = 0;
-		}
-		if (nkeys == capacity)
-		{
-			capacity *= 2;
-			keys = repalloc(keys, sizeof(PageEntry *) * capacity);
 		}
 		keys[nkeys] = spilled_entry(batch, slot);
 		merge_spilled(batch, keys[nkeys], slot, true);
@@ -834,11 +641,44 @@ long_key(TupleTableSlot *slot, int att_account, int att_device, Datum *value)
 	return NULL;
 }
 
+/*
+ * The entry points of 0.1.2 and before kept user_last_log as a table.
+ * This library keeps page_state only, so with those SQL objects the table
+ * would silently stop changing: refuse until the extension is updated.
+ */
+static void
+objects_too_old(const char *function)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("function \"%s\" of insure_stream is older than its library", function),
+			 errdetail("The library keeps user_last_log as a view over page_state (version 0.1.3)."),
+			 errhint("Run ALTER EXTENSION insure_stream UPDATE.")));
+}
+
 PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
+
+Datum
+insure_stream_user_log_apply(PG_FUNCTION_ARGS)
+{
+	objects_too_old("user_log_apply");
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_track_page);
+
+Datum
+insure_stream_track_page(PG_FUNCTION_ARGS)
+{
+	objects_too_old("track_page");
+	PG_RETURN_NULL();
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_user_log_apply_v2);
 
 /* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
 Datum
-insure_stream_user_log_apply(PG_FUNCTION_ARGS)
+insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply");
@@ -904,7 +744,7 @@ insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-PG_FUNCTION_INFO_V1(insure_stream_track_page);
+PG_FUNCTION_INFO_V1(insure_stream_track_page_v2);
 
 /*
  * track_page(account_id, device_id, bury_point_type, page_name, log_time):
@@ -913,7 +753,7 @@ PG_FUNCTION_INFO_V1(insure_stream_track_page);
  * events.  A null account_id or log_time does nothing, as in the log.
  */
 Datum
-insure_stream_track_page(PG_FUNCTION_ARGS)
+insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 {
 	PageBatch	batch;
 	int64		log_time;

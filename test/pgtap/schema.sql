@@ -68,9 +68,15 @@ SELECT columns_are('insure_stream', 'premium_alert', ARRAY['id', 'raw_info', 'no
 SELECT col_is_pk('insure_stream', 'premium_alert', 'id', 'premium_alert is keyed by id');
 SELECT col_type_is('insure_stream', 'premium_alert', 'raw_premium', 'character varying', 'premium_alert.raw_premium is character varying');
 SELECT col_type_is('insure_stream', 'premium_alert', 'now_premium', 'character varying', 'premium_alert.now_premium is character varying');
-SELECT columns_are('insure_stream', 'user_last_log', ARRAY['account_id', 'device_id', 'bury_point_type', 'page_name']);
-SELECT col_is_pk('insure_stream', 'user_last_log', 'account_id', 'user_last_log is keyed by account_id');
-SELECT col_type_is('insure_stream', 'user_last_log', 'account_id', 'character varying', 'user_last_log.account_id is character varying');
+SELECT has_view('insure_stream', 'user_last_log', 'user_last_log is a view over the per-device state');
+SELECT results_eq(
+  $$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod) FROM pg_attribute
+     WHERE attrelid = 'insure_stream.user_last_log'::regclass AND attnum > 0 ORDER BY attnum$$,
+  $$VALUES ('account_id', 'character varying'), ('device_id', 'character varying'),
+           ('bury_point_type', 'character varying'), ('page_name', 'character varying')$$,
+  'user_last_log columns');
+SELECT col_is_pk('insure_stream', 'page_state', ARRAY['account_id', 'device_key'],
+                 'page_state, under user_last_log, is keyed by account and device');
 
 -- settings and bookkeeping
 SELECT has_table('insure_stream', 'config', 'config table');
@@ -134,7 +140,7 @@ SELECT set_has(
   $$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS x(oid)
      JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'insure_stream'$$,
   $$VALUES ('config'), ('raw_info'), ('user_order'), ('update_info'), ('user_log'), ('premium_alert'),
-           ('user_last_log'), ('order_state'), ('order_hour_part'), ('order_hour_value'), ('page_state'),
+           ('order_state'), ('order_hour_part'), ('order_hour_value'), ('page_state'),
            ('premium_applied'), ('rejected_events'), ('maintenance_state')$$,
   'every table of user data is registered with pg_extension_config_dump');
 

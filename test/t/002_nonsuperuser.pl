@@ -81,7 +81,7 @@ for my $forbidden (
 	q{DELETE FROM insure_stream.premium_alert},
 	q{UPDATE insure_stream.raw_info SET raw_premium = '1'},
 	q{DELETE FROM insure_stream.page_state},
-	q{UPDATE insure_stream.user_last_log SET page_name = 'x'},
+	q{UPDATE insure_stream.page_state SET page_name = 'x'},
 	q{DELETE FROM insure_stream.user_order},
 	q{TRUNCATE insure_stream.user_log},
 	q{INSERT INTO insure_stream.config VALUES ('drop_threshold', '0.5', false)},
