@@ -182,6 +182,21 @@ RESET work_mem;
 SELECT count(*) AS user_days FROM insure_stream.order_state WHERE id >= 5000;
 SELECT * FROM insure_stream.verify();
 
+-- a large statement of mostly new user-days tries inserting before looking
+-- (direct.c); the few that exist are merged after all (their speculative
+-- tuples killed: the deletions counted below), never duplicated
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+SELECT 20000 + g, 'M' || g, 'MT' || g, 1790000000000, 1 FROM generate_series(1, 4000, 50) g;
+SELECT pg_stat_force_next_flush();  -- the counts below are this transaction's alone
+BEGIN;
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+SELECT 20000 + g, 'M' || g, 'MT' || g, 1790000000000 + 3600000, 2 FROM generate_series(1, 4000) g;
+SELECT n_tup_upd AS merged, n_tup_del > 0 AS inserted_first FROM pg_stat_xact_all_tables
+ WHERE relid = 'insure_stream.order_state'::regclass;
+COMMIT;
+SELECT count(*) AS user_days, sum(account_payble) AS payble FROM insure_stream.last_order WHERE id > 20000;
+SELECT * FROM insure_stream.verify();
+
 -- long order numbers and phones: stored compressed, read back exactly
 INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
 VALUES (4999, repeat('n', 1000), repeat('t', 1000), 1790000000000, 1.5);

@@ -105,6 +105,22 @@ RESET work_mem;
 SELECT count(*) AS accounts, count(DISTINCT device_id) AS devices FROM insure_stream.user_last_log WHERE account_id LIKE 'bulk%';
 SELECT * FROM insure_stream.verify();
 
+-- a large statement of mostly new pairs tries inserting before looking
+-- (direct.c); the few that exist are merged after all (their speculative
+-- tuples killed: the deletions counted below), never duplicated
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+SELECT 5000 + g, 'd', 'mix' || lpad(g::text, 5, '0'), 'old' || g FROM generate_series(1, 4000, 50) g;
+SELECT pg_stat_force_next_flush();  -- the counts below are this transaction's alone
+BEGIN;
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+SELECT 6000 + g, 'd', 'mix' || lpad(g::text, 5, '0'), 'new' || g FROM generate_series(1, 4000) g;
+SELECT n_tup_upd AS merged, n_tup_del > 0 AS inserted_first FROM pg_stat_xact_all_tables
+ WHERE relid = 'insure_stream.page_state'::regclass;
+COMMIT;
+SELECT count(*) AS accounts, count(*) FILTER (WHERE page_name LIKE 'new%') AS newest
+  FROM insure_stream.user_last_log WHERE account_id LIKE 'mix%';
+SELECT * FROM insure_stream.verify();
+
 -- long keys and values: the stored row is compressed (device_key too),
 -- and the pair must still be found
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)

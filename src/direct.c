@@ -113,6 +113,8 @@ is_state_open(IsStateTable *st, const char *name, EState *estate,
 	}
 	st->stored = table_slot_create(st->rel, NULL);
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
+	st->keys_seen = 0;
+	st->keys_stored = 0;
 	for (int c = 0; c < ncolumns; c++)
 		positions[c] = is_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
 }
@@ -215,9 +217,9 @@ is_state_fetch(IsStateTable *st)
 /*
  * Inserts st->row unless a row with its primary key exists or is being
  * inserted (then false, after that inserter finished): speculative
- * insertion, as INSERT ... ON CONFLICT does.  Callers have just looked for
- * the row (is_state_lock), so there is no pre-check.  The new row's tid is
- * in st->row.
+ * insertion, as INSERT ... ON CONFLICT does.  There is no pre-check:
+ * callers have just looked for the row (is_state_lock) or expect it to be
+ * new.  The new row's tid is in st->row.
  */
 bool
 is_state_insert_new(IsStateTable *st)
@@ -237,6 +239,44 @@ is_state_insert_new(IsStateTable *st)
 	ResetPerTupleExprContext(estate);
 	list_free(arbiters);
 	return !conflict;
+}
+
+/*
+ * Locks the row of a key (true, the row in st->stored) or inserts it
+ * (false), whichever applies, however other sessions race for the key.
+ * fill() puts the key, or the whole new row, into st->row.
+ *
+ * Looking first costs an index probe per key; when most keys of a large
+ * statement turn out to be new (a bulk load), trying the insertion first
+ * saves that probe, and a key that exists after all costs one speculative
+ * heap tuple, killed at once.  Until 32 keys are seen, or while more than
+ * an eighth of them exist, keys are looked for first.
+ */
+bool
+is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg)
+{
+	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
+
+	st->keys_seen++;
+	for (;;)
+	{
+		if (insert_first)
+		{
+			fill(st, arg, true);
+			if (is_state_insert_new(st))
+				return false;
+		}
+		fill(st, arg, false);
+		if (is_state_lock(st))
+		{
+			st->keys_stored++;
+			return true;
+		}
+		fill(st, arg, true);
+		if (is_state_insert_new(st))
+			return false;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

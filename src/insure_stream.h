@@ -130,7 +130,12 @@ typedef struct IsStateTable
 	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
+	int64		keys_seen;		/* keys passed to is_state_lock_or_insert */
+	int64		keys_stored;	/* of which already stored */
 } IsStateTable;
+
+/* fills st->row for is_state_lock_or_insert: the key only, or a whole new row */
+typedef void (*IsRowFill) (IsStateTable *st, void *arg, bool whole);
 
 extern EState *is_direct_begin(void);
 extern void is_direct_end(EState *estate, IsStateTable *const *tables, int ntables);
@@ -141,6 +146,7 @@ extern TupleTableSlot *is_state_row(IsStateTable *st);
 extern bool is_state_lock(IsStateTable *st);
 extern bool is_state_fetch(IsStateTable *st);
 extern bool is_state_insert_new(IsStateTable *st);
+extern bool is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg);
 extern void is_state_write(IsStateTable *st, ItemPointer tid);
 extern text *is_stored_text(IsStateTable *st, int column);
 extern void is_row_set(IsStateTable *st, int column, Datum value, bool isnull);

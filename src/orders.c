@@ -495,6 +495,21 @@ stored_state(OrderTables *t)
 	return st;
 }
 
+/* an order_state row of an entry for is_state_lock_or_insert: the key, or its fold */
+typedef struct StateFill
+{
+	OrderTables *t;
+	OrderEntry *e;
+} StateFill;
+
+static void
+fill_state(IsStateTable *st, void *arg, bool whole)
+{
+	StateFill  *f = arg;
+
+	state_row(f->t, &f->e->key, whole ? &f->e->fold : NULL);
+}
+
 /*
  * Locks the key's stored state, or inserts the folded one when there is
  * none (if another session inserted it meanwhile, waits and locks that).
@@ -502,23 +517,15 @@ stored_state(OrderTables *t)
 static void
 lock_state(OrderTables *t, OrderEntry *e)
 {
-	for (;;)
+	StateFill	f = {t, e};
+
+	if (is_state_lock_or_insert(&t->states, fill_state, &f))
 	{
-		state_row(t, &e->key, NULL);
-		if (is_state_lock(&t->states))
-		{
-			e->old = stored_state(t);
-			e->tid = t->states.stored->tts_tid;
-			return;
-		}
-		state_row(t, &e->key, &e->fold);
-		if (is_state_insert_new(&t->states))
-		{
-			e->inserted = true;
-			return;
-		}
-		CHECK_FOR_INTERRUPTS();
+		e->old = stored_state(t);
+		e->tid = t->states.stored->tts_tid;
 	}
+	else
+		e->inserted = true;
 }
 
 /* ---- hour figures ---- */
@@ -638,6 +645,31 @@ hour_delta_cmp(const void *a, const void *b)
 	return text_cmp(((const HourDelta *) a)->biz, ((const HourDelta *) b)->biz);
 }
 
+/* an order_hour_value row: the key, or (whole) the count before plus delta */
+typedef struct ReferenceFill
+{
+	OrderTables *t;
+	const ValueDelta *v;
+	int64		before;
+	int64		delta;
+} ReferenceFill;
+
+static void
+fill_reference(IsStateTable *st, void *arg, bool whole)
+{
+	ReferenceFill *f = arg;
+	const int  *hv = f->t->hv;
+
+	is_state_row(st);
+	is_row_set(st, hv[HV_BIZ], PointerGetDatum(f->v->biz), false);
+	is_row_set(st, hv[HV_KIND], CharGetDatum(f->v->kind), false);
+	is_row_set(st, hv[HV_VALUE], PointerGetDatum(f->v->value), false);
+	if (!whole)
+		return;
+	is_row_set(st, hv[HV_REFS], Int64GetDatum(f->before + f->delta), false);
+	is_row_set(st, hv[HV_LAST_DELTA], Int64GetDatum(f->delta), false);
+}
+
 /*
  * Adds delta to the reference count of (biz, kind, value), creating it;
  * returns the count before.
@@ -646,38 +678,43 @@ static int64
 add_reference(OrderTables *t, const ValueDelta *v, int64 delta)
 {
 	IsStateTable *s = &t->values;
+	ReferenceFill f = {t, v, 0, delta};
+	ItemPointerData tid;
 
-	for (;;)
-	{
-		int64		before = 0;
-		ItemPointerData tid;
-		bool		found;
+	if (!is_state_lock_or_insert(s, fill_reference, &f))
+		return 0;
+	f.before = DatumGetInt64(s->stored->tts_values[t->hv[HV_REFS]]);
+	tid = s->stored->tts_tid;
+	fill_reference(s, &f, true);
+	is_state_write(s, &tid);
+	return f.before;
+}
 
-		is_state_row(s);
-		is_row_set(s, t->hv[HV_BIZ], PointerGetDatum(v->biz), false);
-		is_row_set(s, t->hv[HV_KIND], CharGetDatum(v->kind), false);
-		is_row_set(s, t->hv[HV_VALUE], PointerGetDatum(v->value), false);
-		found = is_state_lock(s);
-		if (found)
-		{
-			before = DatumGetInt64(s->stored->tts_values[t->hv[HV_REFS]]);
-			tid = s->stored->tts_tid;
-		}
-		is_state_row(s);
-		is_row_set(s, t->hv[HV_BIZ], PointerGetDatum(v->biz), false);
-		is_row_set(s, t->hv[HV_KIND], CharGetDatum(v->kind), false);
-		is_row_set(s, t->hv[HV_VALUE], PointerGetDatum(v->value), false);
-		is_row_set(s, t->hv[HV_REFS], Int64GetDatum(before + delta), false);
-		is_row_set(s, t->hv[HV_LAST_DELTA], Int64GetDatum(delta), false);
-		if (found)
-		{
-			is_state_write(s, &tid);
-			return before;
-		}
-		if (is_state_insert_new(s))
-			return 0;
-		CHECK_FOR_INTERRUPTS();
-	}
+/* an order_hour_part row: the key, or (whole) the counts before plus the hour's changes */
+typedef struct PartFill
+{
+	OrderTables *t;
+	const HourDelta *h;
+	int			writer;
+	int64		before[3];		/* users, policies, holders */
+	Datum		premium;		/* the new total */
+} PartFill;
+
+static void
+fill_part(IsStateTable *st, void *arg, bool whole)
+{
+	PartFill   *f = arg;
+	const int  *hp = f->t->hp;
+
+	is_state_row(st);
+	is_row_set(st, hp[HP_BIZ], PointerGetDatum(f->h->biz), false);
+	is_row_set(st, hp[HP_WRITER], Int32GetDatum(f->writer), false);
+	if (!whole)
+		return;
+	is_row_set(st, hp[HP_USERS], Int64GetDatum(f->before[0] + f->h->users), false);
+	is_row_set(st, hp[HP_PREMIUM], f->premium, false);
+	is_row_set(st, hp[HP_POLICIES], Int64GetDatum(f->before[1] + f->h->policies), false);
+	is_row_set(st, hp[HP_HOLDERS], Int64GetDatum(f->before[2] + f->h->holders), false);
 }
 
 /* adds an hour's changes to this writer's partial row, creating it */
@@ -685,44 +722,19 @@ static void
 add_to_part(OrderTables *t, const HourDelta *h, Datum premium, int writer)
 {
 	IsStateTable *s = &t->parts;
+	PartFill	f = {t, h, writer, {0, 0, 0}, premium};
+	TupleTableSlot *stored = s->stored;
+	ItemPointerData tid;
 
-	for (;;)
-	{
-		int64		old[3] = {0, 0, 0};
-		Datum		total = premium;
-		ItemPointerData tid;
-		bool		found;
-
-		is_state_row(s);
-		is_row_set(s, t->hp[HP_BIZ], PointerGetDatum(h->biz), false);
-		is_row_set(s, t->hp[HP_WRITER], Int32GetDatum(writer), false);
-		found = is_state_lock(s);
-		if (found)
-		{
-			TupleTableSlot *stored = s->stored;
-
-			old[0] = DatumGetInt64(stored->tts_values[t->hp[HP_USERS]]);
-			old[1] = DatumGetInt64(stored->tts_values[t->hp[HP_POLICIES]]);
-			old[2] = DatumGetInt64(stored->tts_values[t->hp[HP_HOLDERS]]);
-			total = DirectFunctionCall2(numeric_add, stored->tts_values[t->hp[HP_PREMIUM]], premium);
-			tid = stored->tts_tid;
-		}
-		is_state_row(s);
-		is_row_set(s, t->hp[HP_BIZ], PointerGetDatum(h->biz), false);
-		is_row_set(s, t->hp[HP_WRITER], Int32GetDatum(writer), false);
-		is_row_set(s, t->hp[HP_USERS], Int64GetDatum(old[0] + h->users), false);
-		is_row_set(s, t->hp[HP_PREMIUM], total, false);
-		is_row_set(s, t->hp[HP_POLICIES], Int64GetDatum(old[1] + h->policies), false);
-		is_row_set(s, t->hp[HP_HOLDERS], Int64GetDatum(old[2] + h->holders), false);
-		if (found)
-		{
-			is_state_write(s, &tid);
-			return;
-		}
-		if (is_state_insert_new(s))
-			return;
-		CHECK_FOR_INTERRUPTS();
-	}
+	if (!is_state_lock_or_insert(s, fill_part, &f))
+		return;
+	f.before[0] = DatumGetInt64(stored->tts_values[t->hp[HP_USERS]]);
+	f.before[1] = DatumGetInt64(stored->tts_values[t->hp[HP_POLICIES]]);
+	f.before[2] = DatumGetInt64(stored->tts_values[t->hp[HP_HOLDERS]]);
+	f.premium = DirectFunctionCall2(numeric_add, stored->tts_values[t->hp[HP_PREMIUM]], premium);
+	tid = stored->tts_tid;
+	fill_part(s, &f, true);
+	is_state_write(s, &tid);
 }
 
 /*

@@ -278,15 +278,6 @@ set_text(IsStateTable *st, int column, text *value)
 	is_row_set(st, column, PointerGetDatum(value), value == NULL);
 }
 
-/* starts the page_state row of a pair: its key columns */
-static void
-pair_row(PageTables *t, PageEntry *e)
-{
-	is_state_row(&t->pairs);
-	set_text(&t->pairs, t->ps[PS_ACCOUNT], e->account_id);
-	set_text(&t->pairs, t->ps[PS_DEVICE_KEY], e->device_key);
-}
-
 /* fills the rest of the pair's row from a state */
 static void
 pair_values(PageTables *t, PageEntry *e, const PageState *ps)
@@ -334,6 +325,27 @@ stored_state(PageTables *t, PageState *ps)
 	ps->from_calls = DatumGetBool(values[att[PS_FROM_CALLS]]);
 }
 
+/* what pair_row fills a page_state row with */
+typedef struct PairRow
+{
+	PageTables *t;
+	PageEntry  *e;
+	const PageState *state;		/* the values of a whole row */
+} PairRow;
+
+/* fills the page_state row of a pair: its key, or (whole) its key and values */
+static void
+pair_row(IsStateTable *st, void *arg, bool whole)
+{
+	PairRow    *r = arg;
+
+	is_state_row(st);
+	set_text(st, r->t->ps[PS_ACCOUNT], r->e->account_id);
+	set_text(st, r->t->ps[PS_DEVICE_KEY], r->e->device_key);
+	if (whole)
+		pair_values(r->t, r->e, r->state);
+}
+
 /*
  * One pair: lock its row and merge the fold into it (writing only a
  * change), or create it with the fold.  Pairs are independent, so two
@@ -342,30 +354,22 @@ stored_state(PageTables *t, PageState *ps)
 static void
 flush_pair(PageTables *t, PageEntry *e)
 {
-	for (;;)
-	{
-		pair_row(t, e);
-		if (is_state_lock(&t->pairs))
-		{
-			ItemPointerData tid = t->pairs.stored->tts_tid;
-			PageState	old;
-			PageState	merged;
+	PairRow		r = {t, e, &e->fold};
+	ItemPointerData tid;
+	PageState	old;
+	PageState	merged;
 
-			stored_state(t, &old);
-			merged = old;
-			merge_page_state(&merged, &e->fold);
-			if (same_page_state(&merged, &old))
-				return;
-			pair_row(t, e);
-			pair_values(t, e, &merged);
-			is_state_write(&t->pairs, &tid);
-			return;
-		}
-		pair_values(t, e, &e->fold);
-		if (is_state_insert_new(&t->pairs))
-			return;
-		CHECK_FOR_INTERRUPTS();
-	}
+	if (!is_state_lock_or_insert(&t->pairs, pair_row, &r))
+		return;					/* created with the fold */
+	tid = t->pairs.stored->tts_tid;
+	stored_state(t, &old);
+	merged = old;
+	merge_page_state(&merged, &e->fold);
+	if (same_page_state(&merged, &old))
+		return;
+	r.state = &merged;
+	pair_row(&t->pairs, &r, true);
+	is_state_write(&t->pairs, &tid);
 }
 
 /* writes a slice of pairs, in ascending key order (the order every writer locks in) */
