@@ -417,8 +417,8 @@ flush_page_chunk(PageBatch *batch)
 /*
  * A statement whose pairs do not fit the fold spills it, folded, to a sort
  * (on disk past the same memory) and folds again from there: the sorted
- * states come out pair by pair, in the order we lock in, so every pair and
- * account is written once per statement however large the COPY.
+ * states come out pair by pair, in the order we lock in, so every pair is
+ * written once per statement however large the COPY.
  */
 enum
 {
