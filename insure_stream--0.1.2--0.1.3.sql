@@ -33,8 +33,10 @@ COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS
 /*
  * rebuild(): pairs fed by the log alone are re-derived from it; pairs with
  * track_page() input or purged events keep what they have and get the log
- * merged in (merging is idempotent).  EXCLUSIVE on page_state holds off
- * the writers of pairs (the triggers and track_page()) meanwhile.
+ * merged in (merging is idempotent): per column the non-null value with
+ * the greatest (time, seq), as the triggers merge.  EXCLUSIVE on
+ * page_state holds off the writers of pairs (the triggers and
+ * track_page()) meanwhile.
  */
 CREATE OR REPLACE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -59,22 +61,19 @@ BEGIN
 			 page_name, page_name_at, page_name_seq)
 		SELECT * FROM insure_stream.derive_page_state(part, parts)
 		ON CONFLICT (account_id, device_key) DO UPDATE SET
-			log_time = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
-							THEN excluded.log_time ELSE s.log_time END,
-			log_seq = CASE WHEN (excluded.log_time, excluded.log_seq) OPERATOR(pg_catalog.>) (s.log_time, s.log_seq)
-						   THEN excluded.log_seq ELSE s.log_seq END,
-			bury_point_type = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-				THEN excluded.bury_point_type ELSE s.bury_point_type END,
-			bury_point_type_at = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-				THEN excluded.bury_point_type_at ELSE s.bury_point_type_at END,
-			bury_point_type_seq = CASE WHEN excluded.bury_point_type IS NOT NULL AND (s.bury_point_type IS NULL OR (excluded.bury_point_type_at, excluded.bury_point_type_seq) OPERATOR(pg_catalog.>) (s.bury_point_type_at, s.bury_point_type_seq))
-				THEN excluded.bury_point_type_seq ELSE s.bury_point_type_seq END,
-			page_name = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-				THEN excluded.page_name ELSE s.page_name END,
-			page_name_at = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-				THEN excluded.page_name_at ELSE s.page_name_at END,
-			page_name_seq = CASE WHEN excluded.page_name IS NOT NULL AND (s.page_name IS NULL OR (excluded.page_name_at, excluded.page_name_seq) OPERATOR(pg_catalog.>) (s.page_name_at, s.page_name_seq))
-				THEN excluded.page_name_seq ELSE s.page_name_seq END;
+			(log_time, log_seq) =
+				(SELECT v.t, v.seq FROM (VALUES (s.log_time, s.log_seq), (excluded.log_time, excluded.log_seq)) AS v(t, seq)
+				  ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(bury_point_type, bury_point_type_at, bury_point_type_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.bury_point_type, s.bury_point_type_at, s.bury_point_type_seq),
+								(excluded.bury_point_type, excluded.bury_point_type_at, excluded.bury_point_type_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(page_name, page_name_at, page_name_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.page_name, s.page_name_at, s.page_name_seq),
+								(excluded.page_name, excluded.page_name_at, excluded.page_name_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1);
 		PERFORM insure_stream.rebuild_progress('user_log', part, parts);
 	END LOOP;
 END
