@@ -1,7 +1,7 @@
 -- The schema contract of SPEC.md "Objects", "Settings", "SQL building blocks"
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(67);
+SELECT plan(68);
 
 SELECT has_schema('insure_stream');
 
@@ -143,6 +143,14 @@ SELECT set_has(
            ('order_state'), ('order_hour_part'), ('order_hour_value'), ('page_state'),
            ('premium_applied'), ('rejected_events'), ('maintenance_state')$$,
   'every table of user data is registered with pg_extension_config_dump');
+
+-- the tables rewritten in place on every event leave half of each page
+-- free, so that their updates stay HOT
+SELECT set_eq(
+  $$SELECT c.relname::text FROM pg_class c
+     WHERE c.relnamespace = 'insure_stream'::regnamespace AND 'fillfactor=50' = ANY (c.reloptions)$$,
+  $$VALUES ('page_state'), ('raw_info'), ('premium_applied'), ('premium_alert')$$,
+  'update-heavy tables have fillfactor 50');
 
 -- every relation and function of the schema has a comment
 SELECT is_empty(
