@@ -104,6 +104,41 @@ SELECT table_name, column_name, bad_value, reason, sqlstate, event->>'now_info' 
 SELECT insure_stream.configure('on_bad_input', 'error');
 SELECT * FROM insure_stream.verify();
 
+-- a statement with more events than the fold holds (16 x work_mem) is
+-- applied in rounds, in arrival order: 30000 events of 40 key customers,
+-- premiums going up and down.  Every alert and every raw_info row equals a
+-- sequential replay of the events (the last alert per key customer).
+INSERT INTO insure_stream.raw_info SELECT 900 + g, '1000', 'start' FROM generate_series(1, 40) g;
+SELECT pg_stat_force_next_flush();  -- the count below is this transaction's alone
+BEGIN;
+SET LOCAL work_mem = '64kB';
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
+SELECT 901 + g % 40, 'saved', (100 + (hashint4(g) & 1023))::text, 'i' || g FROM generate_series(1, 30000) g;
+SELECT n_tup_upd > 40 AS written_in_rounds FROM pg_stat_xact_all_tables
+ WHERE relid = 'insure_stream.raw_info'::regclass;
+COMMIT;
+CREATE TEMP VIEW replayed AS
+  WITH ev AS (
+    SELECT e.id, e.ingest_seq, e.now_premium, e.now_info,
+           COALESCE(lag(e.now_premium) OVER w, '1000') AS raw_premium,
+           COALESCE(lag(e.now_info) OVER w, 'start') AS raw_info
+      FROM insure_stream.update_info e WHERE e.id > 900
+    WINDOW w AS (PARTITION BY e.id ORDER BY e.ingest_seq))
+  SELECT DISTINCT ON (id) id, raw_info, now_info, raw_premium, now_premium
+    FROM ev WHERE now_premium::numeric < raw_premium::numeric * 0.85
+   ORDER BY id, ingest_seq DESC;
+SELECT count(*) AS alerted_key_customers FROM replayed;
+SELECT count(*) AS differing_alerts FROM (
+  (SELECT * FROM replayed EXCEPT SELECT * FROM insure_stream.premium_alert WHERE id > 900)
+  UNION ALL
+  (SELECT * FROM insure_stream.premium_alert WHERE id > 900 EXCEPT SELECT * FROM replayed)) d;
+SELECT count(*) AS differing_key_customers FROM insure_stream.raw_info r
+  JOIN LATERAL (SELECT e.now_premium, e.now_info FROM insure_stream.update_info e
+                 WHERE e.id = r.id ORDER BY e.ingest_seq DESC LIMIT 1) l ON true
+ WHERE r.id > 900 AND (r.raw_premium, r.raw_info) IS DISTINCT FROM (l.now_premium, l.now_info);
+SELECT * FROM insure_stream.verify();
+DROP VIEW replayed;
+
 -- the log is append-only
 UPDATE insure_stream.update_info SET now_premium = '0';
 

@@ -130,7 +130,46 @@ typedef struct PremiumBatch
 	PendingEvent *events;
 	int			nevents;
 	int			maxevents;
+	char	   *texts;			/* where the next kept text goes */
+	Size		texts_free;		/* bytes left there */
 } PremiumBatch;
+
+/*
+ * A copy of an event's text that lives as long as the chunk.  Texts are
+ * packed into 64 kB blocks, without a chunk header each, so that a chunk
+ * holds about twice the events in the same memory: each key customer is
+ * written once per chunk.
+ */
+static char *
+keep_text(PremiumBatch *batch, const char *s)
+{
+	Size		len = strlen(s) + 1;
+	char	   *copy;
+
+	if (len > batch->texts_free)
+	{
+		Size		size = Max(len, 64 * 1024);
+
+		batch->texts = MemoryContextAlloc(batch->chunkcxt, size);
+		batch->texts_free = size;
+	}
+	copy = memcpy(batch->texts, s, len);
+	batch->texts += len;
+	batch->texts_free -= len;
+	return copy;
+}
+
+/* an empty chunk: no events, no texts */
+static void
+new_premium_chunk(PremiumBatch *batch)
+{
+	MemoryContextReset(batch->chunkcxt);
+	batch->maxevents = 1024;
+	batch->events = MemoryContextAlloc(batch->chunkcxt, sizeof(PendingEvent) * batch->maxevents);
+	batch->nevents = 0;
+	batch->texts = NULL;
+	batch->texts_free = 0;
+}
 
 /* true while this module rewrites raw_info: values were checked already */
 static bool rewriting_raw_info = false;
@@ -483,10 +522,7 @@ flush_events(PremiumBatch *batch)
 	write_key_customers(&tables, customers, ids, nids);
 	close_premium_tables(&tables);
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextReset(batch->chunkcxt);
-	batch->maxevents = 1024;
-	batch->events = MemoryContextAlloc(batch->chunkcxt, sizeof(PendingEvent) * batch->maxevents);
-	batch->nevents = 0;
+	new_premium_chunk(batch);
 }
 
 static char *
@@ -537,9 +573,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 										   ALLOCSET_DEFAULT_SIZES);
 	batch.eventcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium event",
 										   ALLOCSET_SMALL_SIZES);
-	batch.maxevents = 1024;
-	batch.events = MemoryContextAlloc(batch.chunkcxt, sizeof(PendingEvent) * batch.maxevents);
-	batch.nevents = 0;
+	new_premium_chunk(&batch);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	batch.settings = is_settings_load(CurrentMemoryContext);
@@ -589,10 +623,10 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 
 			ev->id = id;
 			ev->seq = seq;
-			ev->now_premium = MemoryContextStrdup(batch.chunkcxt, premium);
+			ev->now_premium = keep_text(&batch, premium);
 			ev->now_info = slot_cstring(slot, att_info);
 			if (ev->now_info)
-				ev->now_info = MemoryContextStrdup(batch.chunkcxt, ev->now_info);
+				ev->now_info = keep_text(&batch, ev->now_info);
 			/* each key customer is written once per chunk: make chunks big */
 			if ((batch.nevents % 1024) == 0 &&
 				MemoryContextMemAllocated(batch.chunkcxt, true) > is_fold_bytes())
