@@ -900,18 +900,11 @@ static void
 flush_chunk(OrderBatch *batch)
 {
 	OrderEntry **keys;
-	int			nkeys = 0;
-	HASH_SEQ_STATUS seq;
-	OrderEntry *entry;
+	int			nkeys;
 
 	if (batch->rows == 0)
 		return;
-	keys = MemoryContextAlloc(batch->chunkcxt,
-							  sizeof(OrderEntry *) * hash_get_num_entries(batch->entries));
-	hash_seq_init(&seq, batch->entries);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		keys[nkeys++] = entry;
-	qsort(keys, nkeys, sizeof(OrderEntry *), entry_cmp);
+	keys = (OrderEntry **) is_sorted_entries(batch->entries, batch->chunkcxt, entry_cmp, &nkeys);
 	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
 		flush_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
 	new_chunk(batch);

@@ -116,6 +116,17 @@ merge_page_state(PageState *into, const PageState *from)
 	into->from_calls |= from->from_calls;
 }
 
+/* a pair's state before any view: every value null, older than any time */
+static void
+empty_page_state(PageState *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->log_time = PG_INT64_MIN;
+	st->log_seq = PG_INT64_MIN;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		st->cols[c].isnull = true;
+}
+
 static bool
 same_page_state(const PageState *a, const PageState *b)
 {
@@ -200,11 +211,7 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 		entry->account_id = cstring_to_text(acc);
 		entry->device_id = dev ? cstring_to_text(dev) : NULL;
 		entry->device_key = cstring_to_text(entry->key + acclen + 1);
-		memset(&entry->fold, 0, sizeof(entry->fold));
-		entry->fold.log_time = PG_INT64_MIN;
-		entry->fold.log_seq = PG_INT64_MIN;
-		for (int c = 0; c < NUM_PAGE_COLS; c++)
-			entry->fold.cols[c].isnull = true;
+		empty_page_state(&entry->fold);
 	}
 
 	memset(&row, 0, sizeof(row));
@@ -397,18 +404,11 @@ static void
 flush_page_chunk(PageBatch *batch)
 {
 	PageEntry **keys;
-	int			nkeys = 0;
-	HASH_SEQ_STATUS seq;
-	PageEntry  *entry;
+	int			nkeys;
 
 	if (batch->rows == 0)
 		return;
-	keys = MemoryContextAlloc(batch->chunkcxt,
-							  sizeof(PageEntry *) * hash_get_num_entries(batch->entries));
-	hash_seq_init(&seq, batch->entries);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		keys[nkeys++] = entry;
-	qsort(keys, nkeys, sizeof(PageEntry *), entry_order);
+	keys = (PageEntry **) is_sorted_entries(batch->entries, batch->chunkcxt, entry_order, &nkeys);
 	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
 		flush_page_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
 	new_page_chunk(batch);
@@ -480,7 +480,7 @@ spilled_text(TupleTableSlot *slot, int attnum)
 	return slot->tts_isnull[attnum - 1] ? NULL : DatumGetTextPCopy(slot->tts_values[attnum - 1]);
 }
 
-/* a pair's spilled fold, as an entry of the current slice (in chunkcxt) */
+/* an entry of the current slice for a spilled pair, its fold empty (in chunkcxt) */
 static PageEntry *
 spilled_entry(PageBatch *batch, TupleTableSlot *slot)
 {
@@ -496,13 +496,14 @@ spilled_entry(PageBatch *batch, TupleTableSlot *slot)
 	e->account_id = spilled_text(slot, SP_ACCOUNT);
 	e->device_key = spilled_text(slot, SP_DEVICE_KEY);
 	e->device_id = spilled_text(slot, SP_DEVICE);
+	empty_page_state(&e->fold);
 	MemoryContextSwitchTo(oldcxt);
 	return e;
 }
 
 /* merges a spilled fold into the entry of its pair */
 static void
-merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot, bool first)
+merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	PageState	st;
@@ -519,10 +520,7 @@ merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot, bool first)
 		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_AT - 1 + 3 * c]);
 		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_SEQ - 1 + 3 * c]);
 	}
-	if (first)
-		e->fold = st;
-	else
-		merge_page_state(&e->fold, &st);
+	merge_page_state(&e->fold, &st);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -539,23 +537,21 @@ flush_spill(PageBatch *batch)
 	{
 		PageEntry  *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
 
-		if (last != NULL &&
-			same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1])) &&
-			same_text(last->device_key, DatumGetTextPP(slot->tts_values[SP_DEVICE_KEY - 1])))
+		if (last == NULL ||
+			!same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1])) ||
+			!same_text(last->device_key, DatumGetTextPP(slot->tts_values[SP_DEVICE_KEY - 1])))
 		{
-			merge_spilled(batch, last, slot, false);
-			continue;
+			/* a slice ends at a pair's end, once it has its share of keys */
+			if (nkeys == IS_FLUSH_SLICE)
+			{
+				flush_page_slice(batch, keys, nkeys);
+				MemoryContextReset(batch->chunkcxt);
+				nkeys = 0;
+			}
+			last = spilled_entry(batch, slot);
+			keys[nkeys++] = last;
 		}
-		/* a slice ends at a pair's end, once it has its share of keys */
-		if (nkeys == IS_FLUSH_SLICE)
-		{
-			flush_page_slice(batch, keys, nkeys);
-			MemoryContextReset(batch->chunkcxt);
-			nkeys = 0;
-		}
-		keys[nkeys] = spilled_entry(batch, slot);
-		merge_spilled(batch, keys[nkeys], slot, true);
-		nkeys++;
+		merge_spilled(batch, last, slot);
 	}
 	if (nkeys > 0)
 		flush_page_slice(batch, keys, nkeys);
