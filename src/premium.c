@@ -148,7 +148,7 @@ keep_text(PremiumBatch *batch, const char *s)
 
 	if (len > batch->texts_free)
 	{
-		Size		size = Max(len, 64 * 1024);
+		Size		size = Max(len, (Size) 64 * 1024);
 
 		batch->texts = MemoryContextAlloc(batch->chunkcxt, size);
 		batch->texts_free = size;
