@@ -7,6 +7,9 @@
 #     state, two reference-count upserts and one hour upsert (CTEs);
 #   bulk: the event rows, then the states, reference counts and hours of the
 #     load written set-based (INSERT ... SELECT ... GROUP BY into empty tables).
+# Single rows run at 1 and 8 clients, with pgbench's simple protocol and
+# with prepared statements: parsing and planning the floor's one large
+# statement every time costs more than its writes (see lib.sh).
 # Ratios of medians against a bare table in the same run.  Uses the server
 # in the PG* environment variables.  Knobs: ROWS (1000000), USERS (200000),
 # RUNS (3), SECS (10).
@@ -75,13 +78,14 @@ hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 100
 SETS="\\set uid random(1, $USERS)
 \\set off random(0, 3599999)
 \\set amt random(1, 100000)"
-cat > $T.floor_bare.sql <<SQL
+VALUES="(:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0)"
+cat > $T.s_bare_orders.sql <<SQL
 $SETS
-INSERT INTO bare ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+INSERT INTO bare ($COLS) VALUES $VALUES;
 SQL
-cat > $T.floor_floor.sql <<SQL
+cat > $T.s_floor_orders.sql <<SQL
 $SETS
-WITH e AS (INSERT INTO floor_events ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0)),
+WITH e AS (INSERT INTO floor_events ($COLS) VALUES $VALUES),
  s AS (INSERT INTO floor_state VALUES (:uid, current_date, $hour0 + :off, 'PB' || :off, '139' || :uid, :amt / 100.0)
        ON CONFLICT (id, day) DO UPDATE SET gmt_modified = excluded.gmt_modified, order_no = excluded.order_no,
        account_payble = excluded.account_payble),
@@ -93,29 +97,21 @@ INSERT INTO floor_hour VALUES ('h', pg_backend_pid(), 1, :amt / 100.0)
 ON CONFLICT (biz_date, writer) DO UPDATE SET users = floor_hour.users + 1,
    premium = floor_hour.premium + excluded.premium;
 SQL
-cat > $T.floor_ext.sql <<SQL
+cat > $T.s_ext_orders.sql <<SQL
 $SETS
-INSERT INTO insure_stream.user_order ($COLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+INSERT INTO insure_stream.user_order ($COLS) VALUES $VALUES;
 SQL
-tps() {
-	pgbench -n -c 1 -j 1 -T "$SECS" -f "$T.floor_$1.sql" 2>/dev/null |
-		awk '/^tps/ {printf "%d", $3}'
-}
-declare -a bare_tps floor_tps ext_tps
 for run in $(seq 1 "$RUNS"); do
 	reset_all
-	bare_tps+=("$(tps bare)")
-	floor_tps+=("$(tps floor)")
-	ext_tps+=("$(tps ext)")
-	echo "run $run: single-row tps bare ${bare_tps[-1]}, floor ${floor_tps[-1]}, insure_stream ${ext_tps[-1]}"
+	single_row_runs orders
+	echo "run $run: single-row tps (1 / 8 clients; simple, prepared; bare, floor, insure_stream):$(for k in 1.simple 1.prepared 8.simple 8.prepared; do for s in bare floor ext; do printf ' %s' "${FLOOR_TPS[orders.$k.$s]##* }"; done; done)"
 done
 psql_q -Atc "SELECT 'verify() differences: ' || count(*) FROM insure_stream.verify()"
 
 m_bb=$(median "${bare_bulk[@]}"); m_fb=$(median "${floor_bulk[@]}"); m_eb=$(median "${ext_bulk[@]}")
-m_bt=$(median "${bare_tps[@]}"); m_ft=$(median "${floor_tps[@]}"); m_et=$(median "${ext_tps[@]}")
 echo
 echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floor / bare | insure_stream / bare |"
 echo "|---|---|---|---|---|---|"
 echo "| INSERT ... SELECT of $ROWS orders | $m_bb ms | $m_fb ms | $m_eb ms | $(ratio "$m_fb" "$m_bb")x time | $(ratio "$m_eb" "$m_bb")x time |"
-echo "| single-row INSERT, pgbench 1 client | $m_bt tps | $m_ft tps | $m_et tps | $(ratio "$m_ft" "$m_bt")x tps | $(ratio "$m_et" "$m_bt")x tps |"
-rm -f "$T".floor_*.sql
+single_row_table "single-row INSERT" orders
+rm -f "$T".s_*.sql

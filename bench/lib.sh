@@ -27,3 +27,34 @@ SELECT u.id,
        LATERAL (SELECT (random() * (:users - 1))::bigint + 1 + g * 0 AS id) u;
 SQL
 }
+
+# Single-row floors (floor.sh, floor_events.sh): scripts $T.s_{bare,floor,ext}_<name>.sql
+# run with 1 and 8 clients, each with pgbench's simple protocol (a statement
+# parsed and planned every time, pgbench's default) and prepared statements
+# (as drivers send repeated INSERTs).  SECS seconds each; tps in FLOOR_TPS.
+declare -A FLOOR_TPS
+single_row_runs() {	# name...
+	local name c m s
+	for name in "$@"; do
+		for c in 1 8; do
+			for m in simple prepared; do
+				for s in bare floor ext; do
+					FLOOR_TPS[$name.$c.$m.$s]+=" $(pgbench -n -M "$m" -c "$c" -j "$c" -T "$SECS" \
+						-f "$T.s_${s}_$name.sql" 2>/dev/null | awk '/^tps/ {printf "%d", $3}')"
+				done
+			done
+		done
+	done
+}
+# table rows of the medians: label, name
+single_row_table() {
+	local c m b f e
+	for c in 1 8; do
+		for m in simple prepared; do
+			b=$(median ${FLOOR_TPS[$2.$c.$m.bare]})
+			f=$(median ${FLOOR_TPS[$2.$c.$m.floor]})
+			e=$(median ${FLOOR_TPS[$2.$c.$m.ext]})
+			echo "| $1, $c client(s), $m | $b tps | $f tps | $e tps | $(ratio "$f" "$b")x tps | $(ratio "$e" "$b")x tps |"
+		done
+	done
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All benchmarks on a throwaway cluster (Debian 12, root or sudo):
-#   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), floor, events
+#   bash bench/run.sh            # last_value, orders (with the 10M-row memory run), floor, events, floor_events
 # Each bench/*.sh also runs alone against the server in the PG* variables.
 # pg_virtualenv turns fsync off; the benchmarks turn it back on, so that
 # commits wait for the disk as on a production server.
@@ -26,5 +26,6 @@ fi
 		echo; echo \"== Scenario 1 (orders)\"; bash bench/orders.sh --memory
 		echo; echo \"== Scenario 1 against the SQL floor\"; bash bench/floor.sh
 		echo; echo \"== Scenarios 2 and 3 (events)\"; bash bench/events.sh
+		echo; echo \"== Scenarios 2 and 3 against the SQL floor\"; bash bench/floor_events.sh
 	"
 ' _ "$work"
