@@ -7,11 +7,12 @@
  *
  * Rows are processed in arrival order against raw_info as it is at that
  * moment.  Per chunk, the key customers are locked in ascending id order
- * first (so statements cannot deadlock), the rows are applied to an
- * in-memory copy, raw_info is rewritten through SQL (operators' triggers on
- * it run) and premium_applied and premium_alert are written directly
- * (direct.c).  premium_applied remembers the last event applied per key
- * customer, so replaying events (a restore) changes nothing.
+ * first (so statements cannot deadlock; directly, or through SQL when the
+ * transaction keeps one snapshot), the rows are applied to an in-memory
+ * copy, raw_info is rewritten through SQL (operators' triggers on it run)
+ * and premium_applied and premium_alert are written directly (direct.c).
+ * premium_applied remembers the last event applied per key customer, so
+ * replaying events (a restore) changes nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +20,7 @@
 
 #include <ctype.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/trigger.h"
@@ -238,12 +240,14 @@ notify_alert(KeyCustomer *kc)
 		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
 }
 
-/* premium_applied and premium_alert, written directly (direct.c) */
+/* premium_applied and premium_alert, written directly (direct.c); raw_info */
 typedef struct PremiumTables
 {
 	EState	   *estate;
 	IsStateTable applied;		/* premium_applied */
 	IsStateTable alerts;		/* premium_alert */
+	IsStateTable raw;			/* raw_info: only looked up and locked here */
+	int			rw[3];			/* id, raw_premium, raw_info */
 	int			ap[2];			/* id, applied_seq */
 	int			al[5];			/* id, raw_info, now_info, raw_premium, now_premium */
 } PremiumTables;
@@ -255,16 +259,18 @@ open_premium_tables(PremiumTables *t)
 	static const char *const alert_columns[5] = {
 		"id", "raw_info", "now_info", "raw_premium", "now_premium"
 	};
+	static const char *const raw_columns[3] = {"id", "raw_premium", "raw_info"};
 
 	t->estate = is_direct_begin();
 	is_state_open(&t->applied, "premium_applied", t->estate, applied_columns, 2, t->ap);
 	is_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
+	is_state_open(&t->raw, "raw_info", t->estate, raw_columns, 3, t->rw);
 }
 
 static void
 close_premium_tables(PremiumTables *t)
 {
-	IsStateTable *const tables[] = {&t->applied, &t->alerts};
+	IsStateTable *const tables[] = {&t->applied, &t->alerts, &t->raw};
 
 	is_direct_end(t->estate, tables, lengthof(tables));
 }
@@ -278,38 +284,31 @@ event_id_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* a new hash entry for a key customer found and locked */
+static KeyCustomer *
+found_key_customer(HTAB *customers, int64 id)
+{
+	KeyCustomer *kc = hash_search(customers, &id, HASH_ENTER, NULL);
+
+	memset(((char *) kc) + sizeof(int64), 0, sizeof(KeyCustomer) - sizeof(int64));
+	kc->applied_seq = PG_INT64_MIN;
+	return kc;
+}
+
 /*
- * Locks and reads the chunk's key customers, ascending, and the last event
- * applied to each.  The raw_info rows are locked with SQL (operators write
- * them too, and the rewrite below goes through SQL so that their triggers
- * run); premium_applied is read directly, after the lock: everyone who
- * wrote it held that raw_info row.
+ * Locks the key customers through SQL, for transactions that read one
+ * snapshot throughout (REPEATABLE READ, SERIALIZABLE): SELECT ... FOR
+ * UPDATE then fails with a serialization error when another transaction
+ * changed a row after that snapshot, as PostgreSQL's own statements do.
  */
-static HTAB *
-lock_key_customers(PremiumBatch *batch, PremiumTables *t, int64 **ids_out, int *nids_out)
+static void
+lock_key_customers_sql(HTAB *customers, int64 *ids, int nids)
 {
 	static IsBatchPlan plans;
 	Oid			types[1] = {INT8ARRAYOID};
-	HASHCTL		ctl;
-	HTAB	   *customers;
-	int64	   *ids = palloc(sizeof(int64) * batch->nevents);
-	int			nids = 0;
 	IsArray		arr;
 	Datum		args[1];
 
-	for (int i = 0; i < batch->nevents; i++)
-		ids[i] = batch->events[i].id;
-	qsort(ids, batch->nevents, sizeof(int64), event_id_cmp);
-	for (int i = 0; i < batch->nevents; i++)
-		if (i == 0 || ids[i] != ids[nids - 1])
-			ids[nids++] = ids[i];
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(KeyCustomer);
-	ctl.hcxt = CurrentMemoryContext;
-	customers = hash_create("insure_stream key customers", nids, &ctl,
-							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	is_array_init(&arr, INT8OID);
 	for (int i = 0; i < nids; i++)
 		is_array_push(&arr, Int64GetDatum(ids[i]), false);
@@ -327,17 +326,85 @@ lock_key_customers(PremiumBatch *batch, PremiumTables *t, int64 **ids_out, int *
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		KeyCustomer *kc = hash_search(customers, &id, HASH_ENTER, NULL);
+		KeyCustomer *kc = found_key_customer(customers,
+											 DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
 
-		memset(((char *) kc) + sizeof(int64), 0, sizeof(KeyCustomer) - sizeof(int64));
 		kc->raw_premium = SPI_getvalue(tup, desc, 2);
 		kc->raw_info = SPI_getvalue(tup, desc, 3);
 		kc->tid = *((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull)));
-		kc->applied_seq = PG_INT64_MIN;
 	}
 	SPI_freetuptable(SPI_tuptable);
+}
+
+static char *
+stored_cstring(IsStateTable *st, int column)
+{
+	text	   *t = is_stored_text(st, column);
+
+	return t ? text_to_cstring(t) : NULL;
+}
+
+/*
+ * Locks the key customers directly, ascending, for transactions that take
+ * a snapshot per statement (READ COMMITTED): each row at its latest
+ * version, after whoever writes it, which is what SELECT ... FOR UPDATE
+ * does there, without starting a statement.
+ */
+static void
+lock_key_customers_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
+{
+	IsStateTable *raw = &t->raw;
+
+	for (int i = 0; i < nids; i++)
+	{
+		KeyCustomer *kc;
+
+		CHECK_FOR_INTERRUPTS();
+		is_state_row(raw);
+		is_row_set(raw, t->rw[0], Int64GetDatum(ids[i]), false);
+		if (!is_state_lock(raw))
+			continue;
+		kc = found_key_customer(customers, ids[i]);
+		kc->raw_premium = stored_cstring(raw, t->rw[1]);
+		kc->raw_info = stored_cstring(raw, t->rw[2]);
+		kc->tid = raw->stored->tts_tid;
+		/* no pin on the page the rewrite updates: it may prune it */
+		ExecClearTuple(raw->stored);
+	}
+}
+
+/*
+ * Locks and reads the chunk's key customers, ascending, and the last event
+ * applied to each.  raw_info is rewritten through SQL below (operators
+ * write it too, and their triggers run); premium_applied is read directly,
+ * after the lock: everyone who wrote it held that raw_info row.
+ */
+static HTAB *
+lock_key_customers(PremiumBatch *batch, PremiumTables *t, int64 **ids_out, int *nids_out)
+{
+	HASHCTL		ctl;
+	HTAB	   *customers;
+	int64	   *ids = palloc(sizeof(int64) * batch->nevents);
+	int			nids = 0;
+
+	for (int i = 0; i < batch->nevents; i++)
+		ids[i] = batch->events[i].id;
+	qsort(ids, batch->nevents, sizeof(int64), event_id_cmp);
+	for (int i = 0; i < batch->nevents; i++)
+		if (i == 0 || ids[i] != ids[nids - 1])
+			ids[nids++] = ids[i];
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(KeyCustomer);
+	ctl.hcxt = CurrentMemoryContext;
+	customers = hash_create("insure_stream key customers", nids, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	open_premium_tables(t);
+	if (IsolationUsesXactSnapshot())
+		lock_key_customers_sql(customers, ids, nids);
+	else
+		lock_key_customers_direct(t, customers, ids, nids);
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
@@ -370,9 +437,13 @@ static void
 rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 {
 	static IsBatchPlan plans;
+	static SPIPlanPtr one_plan = NULL;
 	Oid			types[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	IsArray		rw[3];
 	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	KeyCustomer *only = NULL;
+	SPIPlanPtr	plan;
 
 	is_array_init(&rw[0], TIDOID);
 	is_array_init(&rw[1], TEXTOID);
@@ -385,6 +456,7 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 
 		if (kc == NULL || !kc->rewritten)
 			continue;
+		only = kc;
 		is_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
 		d = text_or_null(kc->raw_premium, &isnull);
 		is_array_push(&rw[1], d, isnull);
@@ -393,20 +465,41 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 	}
 	if (rw[0].count == 0)
 		return;
-	for (int c = 0; c < 3; c++)
-		args[c] = is_array_datum(&rw[c]);
+	if (rw[0].count == 1)
+	{
+		/* the common single event: a TID scan, no arrays to unnest */
+		bool		isnull[2];
+		Oid			one_types[3] = {TIDOID, TEXTOID, TEXTOID};
+
+		if (one_plan == NULL)
+			one_plan = is_prepare_kept("UPDATE insure_stream.raw_info"
+									   "   SET raw_premium = $2, raw_info = $3"
+									   " WHERE ctid OPERATOR(pg_catalog.=) $1",
+									   3, one_types);
+		plan = one_plan;
+		args[0] = PointerGetDatum(&only->tid);
+		args[1] = text_or_null(only->raw_premium, &isnull[0]);
+		args[2] = text_or_null(only->raw_info, &isnull[1]);
+		nulls[1] = isnull[0] ? 'n' : ' ';
+		nulls[2] = isnull[1] ? 'n' : ' ';
+	}
+	else
+	{
+		plan = is_batch_plan(&plans,
+							 "UPDATE insure_stream.raw_info AS r"
+							 "   SET raw_premium = u.premium, raw_info = u.info"
+							 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+							 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+							 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+							 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+							 3, types, rw[0].count);
+		for (int c = 0; c < 3; c++)
+			args[c] = is_array_datum(&rw[c]);
+	}
 	rewriting_raw_info = true;
 	PG_TRY();
 	{
-		if (is_execute(is_batch_plan(&plans,
-									 "UPDATE insure_stream.raw_info AS r"
-									 "   SET raw_premium = u.premium, raw_info = u.info"
-									 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-									 "       pg_catalog.unnest($2::pg_catalog.text[]),"
-									 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-									 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-									 3, types, rw[0].count),
-					   args, NULL, 0) != SPI_OK_UPDATE ||
+		if (is_execute(plan, args, nulls, 0) != SPI_OK_UPDATE ||
 			SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
 	}
