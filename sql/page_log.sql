@@ -99,15 +99,22 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 
 -- a statement whose pairs do not fit the fold (16 x work_mem) spills it to
--- a sort and folds again from there: 30000 views of 15000 pairs, shuffled,
--- each pair seen in several spills; the result equals a recomputation
+-- a sort and folds again from there: 30000 views of 19285 pairs, shuffled,
+-- each pair seen in several spills (after the first, views go to the sort
+-- one by one), null devices and long page names among them; the result
+-- equals a recomputation
 SET work_mem = '64kB';
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
-SELECT 1000 + g % 7919, 'd' || g % 3, 'bulk' || g % 5000,
-       CASE WHEN g % 4 = 0 THEN NULL ELSE 't' || g % 11 END, CASE WHEN g % 5 = 0 THEN NULL ELSE 'p' || g END
+SELECT 1000 + g % 7919, CASE WHEN g % 7 = 0 THEN NULL ELSE 'd' || g % 3 END, 'bulk' || g % 5000,
+       CASE WHEN g % 4 = 0 THEN NULL ELSE 't' || g % 11 END,
+       CASE WHEN g % 5 = 0 THEN NULL WHEN g % 997 = 0 THEN repeat('long', 3000) || g ELSE 'p' || g END
   FROM generate_series(1, 30000) g ORDER BY hashint4(g);
 RESET work_mem;
-SELECT count(*) AS accounts, count(DISTINCT device_id) AS devices FROM insure_stream.user_last_log WHERE account_id LIKE 'bulk%';
+SELECT count(*) AS pairs, count(*) FILTER (WHERE device_id IS NULL) AS null_devices
+  FROM insure_stream.page_state WHERE account_id LIKE 'bulk%';
+SELECT count(*) AS accounts, count(DISTINCT device_id) AS devices,
+       count(*) FILTER (WHERE page_name LIKE 'long%') AS long_pages
+  FROM insure_stream.user_last_log WHERE account_id LIKE 'bulk%';
 SELECT * FROM insure_stream.verify();
 
 -- a large statement of mostly new pairs tries inserting before looking

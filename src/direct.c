@@ -52,6 +52,8 @@ is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
 {
 	for (int i = 0; i < ntables; i++)
 	{
+		if (tables[i]->key_scan != NULL)
+			index_endscan(tables[i]->key_scan);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -113,6 +115,7 @@ is_state_open(IsStateTable *st, const char *name, EState *estate,
 	}
 	st->stored = table_slot_create(st->rel, NULL);
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
+	st->key_scan = NULL;
 	st->keys_seen = 0;
 	st->keys_stored = 0;
 	for (int c = 0; c < ncolumns; c++)
@@ -139,79 +142,88 @@ primary_key(IsStateTable *st, ScanKey keys)
 }
 
 /*
- * Finds the row whose primary key columns equal those of st->row and locks
- * it FOR UPDATE: true with the row in st->stored, or false when there is
- * none.  A dirty snapshot sees rows being inserted, updated or locked by
- * others; we wait for those transactions and look again, and again when
- * the row changed between finding and locking it.
+ * Finds the row whose primary key columns equal those of st->row at its
+ * latest version, after whoever is inserting, updating or locking it (a
+ * dirty snapshot sees them; we wait for them and look again): true with
+ * the row in st->stored.  One index scan serves every lookup of a table
+ * (beginning one allocates tens of kilobytes).
  */
-bool
-is_state_lock(IsStateTable *st)
+static bool
+find_latest(IsStateTable *st, ScanKey keys)
 {
-	ScanKeyData keys[INDEX_MAX_KEYS];
-	SnapshotData dirty;
-	IndexScanDesc scan;
-	bool		found;
-
-	ExecStoreVirtualTuple(st->row);
-	primary_key(st, keys);
-	InitDirtySnapshot(dirty);
-	scan = index_beginscan(st->rel, st->pkey, &dirty, st->nkeys, 0);
+	if (st->key_scan == NULL)
+	{
+		InitDirtySnapshot(st->dirty);
+		st->key_scan = index_beginscan(st->rel, st->pkey, &st->dirty, st->nkeys, 0);
+	}
 	for (;;)
 	{
-		TM_FailureData tmfd;
-		TM_Result	result;
 		TransactionId busy;
 
 		CHECK_FOR_INTERRUPTS();
-		index_rescan(scan, keys, st->nkeys, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, st->stored);
-		if (!found)
-			break;
-		busy = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
-		if (TransactionIdIsValid(busy))
-		{
-			XactLockTableWait(busy, NULL, NULL, XLTW_None);
-			continue;
-		}
-		PushActiveSnapshot(GetLatestSnapshot());
-		result = table_tuple_lock(st->rel, &st->stored->tts_tid, GetActiveSnapshot(), st->stored,
-								  GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
-								  0, &tmfd);
-		PopActiveSnapshot();
-		if (result == TM_Ok)
-			break;
-		if (result != TM_Updated && result != TM_Deleted)
-			elog(ERROR, "unexpected result %d locking a row of insure_stream.%s", (int) result, st->name);
+		index_rescan(st->key_scan, keys, st->nkeys, NULL, 0);
+		if (!index_getnext_slot(st->key_scan, ForwardScanDirection, st->stored))
+			return false;
+		busy = TransactionIdIsValid(st->dirty.xmin) ? st->dirty.xmin : st->dirty.xmax;
+		if (!TransactionIdIsValid(busy))
+			return true;
+		XactLockTableWait(busy, NULL, NULL, XLTW_None);
 	}
-	index_endscan(scan);
+}
+
+/* lets go of the index and heap pages the last lookup pinned */
+static bool
+found_row(IsStateTable *st, ScanKey keys, bool found)
+{
+	index_rescan(st->key_scan, keys, st->nkeys, NULL, 0);
 	if (found)
 		slot_getallattrs(st->stored);
 	return found;
 }
 
 /*
+ * Finds the row whose primary key columns equal those of st->row and locks
+ * it FOR UPDATE: true with the row in st->stored, or false when there is
+ * none.  When the row changes between finding and locking it, we look
+ * again.
+ */
+bool
+is_state_lock(IsStateTable *st)
+{
+	ScanKeyData keys[INDEX_MAX_KEYS];
+
+	ExecStoreVirtualTuple(st->row);
+	primary_key(st, keys);
+	while (find_latest(st, keys))
+	{
+		TM_FailureData tmfd;
+		TM_Result	result;
+
+		/* the heap ignores the snapshot here: it locks the version found */
+		result = table_tuple_lock(st->rel, &st->stored->tts_tid, st->estate->es_snapshot, st->stored,
+								  GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
+								  0, &tmfd);
+		if (result == TM_Ok)
+			return found_row(st, keys, true);
+		if (result != TM_Updated && result != TM_Deleted)
+			elog(ERROR, "unexpected result %d locking a row of insure_stream.%s", (int) result, st->name);
+	}
+	return found_row(st, keys, false);
+}
+
+/*
  * Reads the row whose primary key columns equal those of st->row at its
- * latest committed version, without locking it: for rows whose writers all
- * hold a lock the caller holds now.  True with the row in st->stored.
+ * latest version, without locking it: for rows whose writers all hold a
+ * lock the caller holds now.  True with the row in st->stored.
  */
 bool
 is_state_fetch(IsStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	IndexScanDesc scan;
-	bool		found;
 
+	ExecStoreVirtualTuple(st->row);
 	primary_key(st, keys);
-	scan = index_beginscan(st->rel, st->pkey, snapshot, st->nkeys, 0);
-	index_rescan(scan, keys, st->nkeys, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, st->stored);
-	if (found)
-		slot_getallattrs(st->stored);
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	return found;
+	return found_row(st, keys, find_latest(st, keys));
 }
 
 /*

@@ -9,6 +9,7 @@
 #define INSURE_STREAM_H
 
 #include "pgtime.h"
+#include "access/genam.h"
 #include "access/tupdesc.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -16,6 +17,7 @@
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/hsearch.h"
+#include "utils/snapshot.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
@@ -133,6 +135,8 @@ typedef struct IsStateTable
 	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
+	SnapshotData dirty;			/* key_scan's snapshot */
+	IndexScanDesc key_scan;		/* primary key lookups, kept till the end */
 	int64		keys_seen;		/* keys passed to is_state_lock_or_insert */
 	int64		keys_stored;	/* of which already stored */
 } IsStateTable;

@@ -427,6 +427,48 @@ enum
 	NUM_SP_COLS = SP_FROM_CALLS
 };
 
+/* starts the sort that holds what did not fit the fold */
+static void
+begin_page_spill(PageBatch *batch)
+{
+	static const Oid types[NUM_SP_COLS] = {
+		TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+		TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID
+	};
+	static const Oid sort_ops[2] = {TextLessOperator, TextLessOperator};
+	static const Oid collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
+
+	is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+}
+
+/* puts one pair's fold into the sort */
+static void
+spill_fold(PageBatch *batch, text *account_id, text *device_key, text *device_id,
+		   const PageState *fold)
+{
+	TupleTableSlot *row = is_spill_row(&batch->spill);
+	Datum	   *v = row->tts_values;
+	bool	   *n = row->tts_isnull;
+
+	v[SP_ACCOUNT - 1] = PointerGetDatum(account_id);
+	v[SP_DEVICE_KEY - 1] = PointerGetDatum(device_key);
+	v[SP_DEVICE - 1] = PointerGetDatum(device_id);
+	n[SP_DEVICE - 1] = device_id == NULL;
+	v[SP_TIME - 1] = Int64GetDatum(fold->log_time);
+	v[SP_SEQ - 1] = Int64GetDatum(fold->log_seq);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		const PageValue *pv = &fold->cols[c];
+
+		v[SP_TYPE - 1 + 3 * c] = PointerGetDatum(pv->value);
+		v[SP_TYPE_AT - 1 + 3 * c] = Int64GetDatum(pv->at);
+		v[SP_TYPE_SEQ - 1 + 3 * c] = Int64GetDatum(pv->seq);
+		n[SP_TYPE - 1 + 3 * c] = n[SP_TYPE_AT - 1 + 3 * c] = n[SP_TYPE_SEQ - 1 + 3 * c] = pv->isnull;
+	}
+	v[SP_FROM_CALLS - 1] = BoolGetDatum(fold->from_calls);
+	is_spill_put(&batch->spill);
+}
+
 /* moves the folded pairs to the sort and starts an empty fold */
 static void
 spill_page_chunk(PageBatch *batch)
@@ -435,43 +477,56 @@ spill_page_chunk(PageBatch *batch)
 	PageEntry  *e;
 
 	if (batch->spill.sort == NULL)
-	{
-		static const Oid types[NUM_SP_COLS] = {
-			TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
-			TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID
-		};
-		static const Oid sort_ops[2] = {TextLessOperator, TextLessOperator};
-		static const Oid collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
-
-		is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
-	}
+		begin_page_spill(batch);
 	hash_seq_init(&seq, batch->entries);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		TupleTableSlot *row = is_spill_row(&batch->spill);
-		Datum	   *v = row->tts_values;
-		bool	   *n = row->tts_isnull;
-
 		CHECK_FOR_INTERRUPTS();
-		v[SP_ACCOUNT - 1] = PointerGetDatum(e->account_id);
-		v[SP_DEVICE_KEY - 1] = PointerGetDatum(e->device_key);
-		v[SP_DEVICE - 1] = PointerGetDatum(e->device_id);
-		n[SP_DEVICE - 1] = e->device_id == NULL;
-		v[SP_TIME - 1] = Int64GetDatum(e->fold.log_time);
-		v[SP_SEQ - 1] = Int64GetDatum(e->fold.log_seq);
-		for (int c = 0; c < NUM_PAGE_COLS; c++)
-		{
-			PageValue  *pv = &e->fold.cols[c];
-
-			v[SP_TYPE - 1 + 3 * c] = PointerGetDatum(pv->value);
-			v[SP_TYPE_AT - 1 + 3 * c] = Int64GetDatum(pv->at);
-			v[SP_TYPE_SEQ - 1 + 3 * c] = Int64GetDatum(pv->seq);
-			n[SP_TYPE - 1 + 3 * c] = n[SP_TYPE_AT - 1 + 3 * c] = n[SP_TYPE_SEQ - 1 + 3 * c] = pv->isnull;
-		}
-		v[SP_FROM_CALLS - 1] = BoolGetDatum(e->fold.from_calls);
-		is_spill_put(&batch->spill);
+		spill_fold(batch, e->account_id, e->device_key, e->device_id, &e->fold);
 	}
 	new_page_chunk(batch);
+}
+
+/*
+ * Once a statement has spilled, its later page views go to the sort one
+ * by one: a fold that does not fit memory saves little there (most pairs
+ * of a chunk are seen once), and hashing them cost more than the sort of
+ * the few extra rows.  Values are detoasted in the caller's (row) context;
+ * the sort keeps its own copy.
+ */
+static void
+spill_page(PageBatch *batch, text *account_id, text *device_id, text *type, text *page,
+		   int64 log_time, int64 seq)
+{
+	text	   *values[NUM_PAGE_COLS] = {type, page};
+	text	   *device_key;
+	PageState	row;
+
+	account_id = DatumGetTextPP(PointerGetDatum(account_id));
+	if (device_id != NULL)
+	{
+		Size		len;
+
+		device_id = DatumGetTextPP(PointerGetDatum(device_id));
+		len = VARSIZE_ANY_EXHDR(device_id);
+		device_key = palloc(VARHDRSZ + 1 + len);
+		SET_VARSIZE(device_key, VARHDRSZ + 1 + len);
+		VARDATA(device_key)[0] = 'd';
+		memcpy(VARDATA(device_key) + 1, VARDATA_ANY(device_id), len);
+	}
+	else
+		device_key = cstring_to_text("n");
+	row.log_time = log_time;
+	row.log_seq = seq;
+	row.from_calls = false;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		row.cols[c].isnull = values[c] == NULL;
+		row.cols[c].value = values[c] ? DatumGetTextPP(PointerGetDatum(values[c])) : NULL;
+		row.cols[c].at = log_time;
+		row.cols[c].seq = seq;
+	}
+	spill_fold(batch, account_id, device_key, device_id, &row);
 }
 
 static text *
@@ -727,6 +782,9 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 							IS_KEY_TOO_LONG, long_column, is_text_start(long_value, 32), label);
 		}
+		else if (account != NULL && has_time && batch.spill.sort != NULL)
+			spill_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
+					   slot_text(slot, att_page), log_time, seq);
 		else if (account != NULL && has_time)
 		{
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
