@@ -52,8 +52,6 @@ is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
 {
 	for (int i = 0; i < ntables; i++)
 	{
-		if (tables[i]->key_scan != NULL)
-			index_endscan(tables[i]->key_scan);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -115,7 +113,6 @@ is_state_open(IsStateTable *st, const char *name, EState *estate,
 	}
 	st->stored = table_slot_create(st->rel, NULL);
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
-	st->key_scan = NULL;
 	st->keys_seen = 0;
 	st->keys_stored = 0;
 	for (int c = 0; c < ncolumns; c++)
@@ -142,27 +139,34 @@ primary_key(IsStateTable *st, ScanKey keys)
 }
 
 /*
- * Finds the row whose primary key columns equal those of st->row at its
- * latest version, after whoever is inserting, updating or locking it (a
- * dirty snapshot sees them; we wait for them and look again): true with
- * the row in st->stored.  One index scan serves every lookup of a table
- * (beginning one allocates tens of kilobytes).
+ * A scan of st's primary key that sees rows being inserted, updated or
+ * locked by others (a dirty snapshot), for one lookup.  (A scan kept for
+ * every lookup of a statement saved nothing measurable, and three alive at
+ * once made glibc give back and take again memory per single-row
+ * statement, which slowed concurrent sessions.)
+ */
+static IndexScanDesc
+begin_key_scan(IsStateTable *st)
+{
+	InitDirtySnapshot(st->dirty);
+	return index_beginscan(st->rel, st->pkey, &st->dirty, st->nkeys, 0);
+}
+
+/*
+ * Finds the row with the key at its latest version, after whoever is
+ * writing or locking it (we wait for them and look again): true with the
+ * row in st->stored.
  */
 static bool
-find_latest(IsStateTable *st, ScanKey keys)
+find_latest(IsStateTable *st, IndexScanDesc scan, ScanKey keys)
 {
-	if (st->key_scan == NULL)
-	{
-		InitDirtySnapshot(st->dirty);
-		st->key_scan = index_beginscan(st->rel, st->pkey, &st->dirty, st->nkeys, 0);
-	}
 	for (;;)
 	{
 		TransactionId busy;
 
 		CHECK_FOR_INTERRUPTS();
-		index_rescan(st->key_scan, keys, st->nkeys, NULL, 0);
-		if (!index_getnext_slot(st->key_scan, ForwardScanDirection, st->stored))
+		index_rescan(scan, keys, st->nkeys, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, st->stored))
 			return false;
 		busy = TransactionIdIsValid(st->dirty.xmin) ? st->dirty.xmin : st->dirty.xmax;
 		if (!TransactionIdIsValid(busy))
@@ -171,11 +175,10 @@ find_latest(IsStateTable *st, ScanKey keys)
 	}
 }
 
-/* lets go of the index and heap pages the last lookup pinned */
 static bool
-found_row(IsStateTable *st, ScanKey keys, bool found)
+end_key_scan(IsStateTable *st, IndexScanDesc scan, bool found)
 {
-	index_rescan(st->key_scan, keys, st->nkeys, NULL, 0);
+	index_endscan(scan);
 	if (found)
 		slot_getallattrs(st->stored);
 	return found;
@@ -191,10 +194,13 @@ bool
 is_state_lock(IsStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
+	bool		found;
 
 	ExecStoreVirtualTuple(st->row);
 	primary_key(st, keys);
-	while (find_latest(st, keys))
+	scan = begin_key_scan(st);
+	while ((found = find_latest(st, scan, keys)))
 	{
 		TM_FailureData tmfd;
 		TM_Result	result;
@@ -204,11 +210,11 @@ is_state_lock(IsStateTable *st)
 								  GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
 								  0, &tmfd);
 		if (result == TM_Ok)
-			return found_row(st, keys, true);
+			break;
 		if (result != TM_Updated && result != TM_Deleted)
 			elog(ERROR, "unexpected result %d locking a row of insure_stream.%s", (int) result, st->name);
 	}
-	return found_row(st, keys, false);
+	return end_key_scan(st, scan, found);
 }
 
 /*
@@ -220,10 +226,12 @@ bool
 is_state_fetch(IsStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
 
 	ExecStoreVirtualTuple(st->row);
 	primary_key(st, keys);
-	return found_row(st, keys, find_latest(st, keys));
+	scan = begin_key_scan(st);
+	return end_key_scan(st, scan, find_latest(st, scan, keys));
 }
 
 /*

@@ -9,7 +9,6 @@
 #define INSURE_STREAM_H
 
 #include "pgtime.h"
-#include "access/genam.h"
 #include "access/tupdesc.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -135,8 +134,7 @@ typedef struct IsStateTable
 	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
-	SnapshotData dirty;			/* key_scan's snapshot */
-	IndexScanDesc key_scan;		/* primary key lookups, kept till the end */
+	SnapshotData dirty;			/* of the current primary key lookup */
 	int64		keys_seen;		/* keys passed to is_state_lock_or_insert */
 	int64		keys_stored;	/* of which already stored */
 } IsStateTable;
