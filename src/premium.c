@@ -437,13 +437,9 @@ static void
 rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 {
 	static IsBatchPlan plans;
-	static SPIPlanPtr one_plan = NULL;
 	Oid			types[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	IsArray		rw[3];
 	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	KeyCustomer *only = NULL;
-	SPIPlanPtr	plan;
 
 	is_array_init(&rw[0], TIDOID);
 	is_array_init(&rw[1], TEXTOID);
@@ -456,7 +452,6 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 
 		if (kc == NULL || !kc->rewritten)
 			continue;
-		only = kc;
 		is_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
 		d = text_or_null(kc->raw_premium, &isnull);
 		is_array_push(&rw[1], d, isnull);
@@ -465,41 +460,20 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 	}
 	if (rw[0].count == 0)
 		return;
-	if (rw[0].count == 1)
-	{
-		/* the common single event: a TID scan, no arrays to unnest */
-		bool		isnull[2];
-		Oid			one_types[3] = {TIDOID, TEXTOID, TEXTOID};
-
-		if (one_plan == NULL)
-			one_plan = is_prepare_kept("UPDATE insure_stream.raw_info"
-									   "   SET raw_premium = $2, raw_info = $3"
-									   " WHERE ctid OPERATOR(pg_catalog.=) $1",
-									   3, one_types);
-		plan = one_plan;
-		args[0] = PointerGetDatum(&only->tid);
-		args[1] = text_or_null(only->raw_premium, &isnull[0]);
-		args[2] = text_or_null(only->raw_info, &isnull[1]);
-		nulls[1] = isnull[0] ? 'n' : ' ';
-		nulls[2] = isnull[1] ? 'n' : ' ';
-	}
-	else
-	{
-		plan = is_batch_plan(&plans,
-							 "UPDATE insure_stream.raw_info AS r"
-							 "   SET raw_premium = u.premium, raw_info = u.info"
-							 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-							 "       pg_catalog.unnest($2::pg_catalog.text[]),"
-							 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-							 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-							 3, types, rw[0].count);
-		for (int c = 0; c < 3; c++)
-			args[c] = is_array_datum(&rw[c]);
-	}
+	for (int c = 0; c < 3; c++)
+		args[c] = is_array_datum(&rw[c]);
 	rewriting_raw_info = true;
 	PG_TRY();
 	{
-		if (is_execute(plan, args, nulls, 0) != SPI_OK_UPDATE ||
+		if (is_execute(is_batch_plan(&plans,
+									 "UPDATE insure_stream.raw_info AS r"
+									 "   SET raw_premium = u.premium, raw_info = u.info"
+									 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+									 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+									 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+									 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+									 3, types, rw[0].count),
+					   args, NULL, 0) != SPI_OK_UPDATE ||
 			SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
 	}
