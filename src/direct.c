@@ -146,10 +146,10 @@ primary_key(IsStateTable *st, ScanKey keys)
  * statement, which slowed concurrent sessions.)
  */
 static IndexScanDesc
-begin_key_scan(IsStateTable *st)
+begin_key_scan(IsStateTable *st, Snapshot dirty)
 {
-	InitDirtySnapshot(st->dirty);
-	return index_beginscan(st->rel, st->pkey, &st->dirty, st->nkeys, 0);
+	InitDirtySnapshot(*dirty);
+	return index_beginscan(st->rel, st->pkey, dirty, st->nkeys, 0);
 }
 
 /*
@@ -158,7 +158,7 @@ begin_key_scan(IsStateTable *st)
  * row in st->stored.
  */
 static bool
-find_latest(IsStateTable *st, IndexScanDesc scan, ScanKey keys)
+find_latest(IsStateTable *st, IndexScanDesc scan, Snapshot dirty, ScanKey keys)
 {
 	for (;;)
 	{
@@ -168,7 +168,7 @@ find_latest(IsStateTable *st, IndexScanDesc scan, ScanKey keys)
 		index_rescan(scan, keys, st->nkeys, NULL, 0);
 		if (!index_getnext_slot(scan, ForwardScanDirection, st->stored))
 			return false;
-		busy = TransactionIdIsValid(st->dirty.xmin) ? st->dirty.xmin : st->dirty.xmax;
+		busy = TransactionIdIsValid(dirty->xmin) ? dirty->xmin : dirty->xmax;
 		if (!TransactionIdIsValid(busy))
 			return true;
 		XactLockTableWait(busy, NULL, NULL, XLTW_None);
@@ -194,13 +194,14 @@ bool
 is_state_lock(IsStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
+	SnapshotData dirty;
 	IndexScanDesc scan;
 	bool		found;
 
 	ExecStoreVirtualTuple(st->row);
 	primary_key(st, keys);
-	scan = begin_key_scan(st);
-	while ((found = find_latest(st, scan, keys)))
+	scan = begin_key_scan(st, &dirty);
+	while ((found = find_latest(st, scan, &dirty, keys)))
 	{
 		TM_FailureData tmfd;
 		TM_Result	result;
@@ -226,12 +227,13 @@ bool
 is_state_fetch(IsStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
+	SnapshotData dirty;
 	IndexScanDesc scan;
 
 	ExecStoreVirtualTuple(st->row);
 	primary_key(st, keys);
-	scan = begin_key_scan(st);
-	return end_key_scan(st, scan, find_latest(st, scan, keys));
+	scan = begin_key_scan(st, &dirty);
+	return end_key_scan(st, scan, find_latest(st, scan, &dirty, keys));
 }
 
 /*

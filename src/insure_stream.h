@@ -16,7 +16,6 @@
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/hsearch.h"
-#include "utils/snapshot.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
@@ -134,7 +133,6 @@ typedef struct IsStateTable
 	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
-	SnapshotData dirty;			/* of the current primary key lookup */
 	int64		keys_seen;		/* keys passed to is_state_lock_or_insert */
 	int64		keys_stored;	/* of which already stored */
 } IsStateTable;
