@@ -27,6 +27,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/snapshot.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -52,6 +53,7 @@ is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
 {
 	for (int i = 0; i < ntables; i++)
 	{
+		is_state_end_inserts(tables[i]);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -115,6 +117,7 @@ is_state_open(IsStateTable *st, const char *name, EState *estate,
 	st->row = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
 	st->keys_seen = 0;
 	st->keys_stored = 0;
+	st->spec_token = 0;
 	for (int c = 0; c < ncolumns; c++)
 		positions[c] = is_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
 }
@@ -248,19 +251,37 @@ is_state_insert_new(IsStateTable *st)
 {
 	EState	   *estate = st->estate;
 	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
-	TransactionId xid = GetCurrentTransactionId();
 	bool		conflict = false;
-	uint32		token;
 
 	ExecStoreVirtualTuple(st->row);
-	token = SpeculativeInsertionLockAcquire(xid);
-	table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, NULL, token);
+	if (st->spec_token == 0)
+		st->spec_token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+	table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, NULL, st->spec_token);
 	ExecInsertIndexTuples(st->rri, st->row, estate, false, true, &conflict, arbiters);
-	table_tuple_complete_speculative(st->rel, st->row, token, !conflict);
-	SpeculativeInsertionLockRelease(xid);
+	table_tuple_complete_speculative(st->rel, st->row, st->spec_token, !conflict);
 	ResetPerTupleExprContext(estate);
 	list_free(arbiters);
 	return !conflict;
+}
+
+/*
+ * Ends the speculative insertions of st: whoever found one of its rows
+ * while it was being inserted waited for this.  One token serves all the
+ * rows a table inserts between two calls (rows are written in the order
+ * every writer locks in, so a longer wait cannot close a cycle that row
+ * locks would not); a token per row cost two lock-manager calls per new
+ * row.
+ */
+void
+is_state_end_inserts(IsStateTable *st)
+{
+	LOCKTAG		tag;
+
+	if (st->spec_token == 0)
+		return;
+	SET_LOCKTAG_SPECULATIVE_INSERTION(tag, GetCurrentTransactionId(), st->spec_token);
+	LockRelease(&tag, ExclusiveLock, false);
+	st->spec_token = 0;
 }
 
 /*

@@ -135,6 +135,7 @@ typedef struct IsStateTable
 	TupleTableSlot *row;		/* a row to search for or to write */
 	int64		keys_seen;		/* keys passed to is_state_lock_or_insert */
 	int64		keys_stored;	/* of which already stored */
+	uint32		spec_token;		/* speculative insertion token held, or 0 */
 } IsStateTable;
 
 /* fills st->row for is_state_lock_or_insert: the key only, or a whole new row */
@@ -149,6 +150,7 @@ extern TupleTableSlot *is_state_row(IsStateTable *st);
 extern bool is_state_lock(IsStateTable *st);
 extern bool is_state_fetch(IsStateTable *st);
 extern bool is_state_insert_new(IsStateTable *st);
+extern void is_state_end_inserts(IsStateTable *st);
 extern bool is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg);
 extern void is_state_write(IsStateTable *st, ItemPointer tid);
 extern text *is_stored_text(IsStateTable *st, int column);

@@ -34,8 +34,9 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "storage/itemptr.h"
-#include "common/hashfn.h"
-#include "utils/hsearch.h"
+#include "lib/binaryheap.h"
+#include "lib/stringinfo.h"
+#include "storage/buffile.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -68,28 +69,60 @@ typedef struct PageState
 } PageState;
 
 /*
- * The hash key is the text "account \0 device-key": device-key is "n" for
- * a null device, "d<id>" otherwise ('' is a device like any other).
+ * One page view, or the fold of a pair's views, as a record of a chunk:
+ * its key "account \0 device-key \0" (device-key is "n" for a null
+ * device, "d<id>" otherwise: '' is a device like any other) and its state,
+ * whose values point into the chunk.  Keys compare as bytes, which is the
+ * order of (account_id, device_key) as C strings: the order every writer
+ * locks pairs in.
  */
-typedef struct PageEntry
+typedef struct PageRec
 {
-	char	   *key;			/* hash key (palloc'd) */
-	text	   *account_id;
-	text	   *device_id;		/* NULL for a null device */
-	text	   *device_key;
 	PageState	fold;
-} PageEntry;
+	uint32		keylen;			/* bytes of key, both terminators included */
+	uint32		acclen;			/* bytes of the account */
+	char		key[FLEXIBLE_ARRAY_MEMBER];
+} PageRec;
 
+/* a record to sort: the first key bytes past the chunk's common prefix, big-endian */
+typedef struct PageItem
+{
+	uint64		abbrev;
+	PageRec    *rec;
+} PageItem;
+
+/*
+ * A statement's page views.  Rows are appended to the chunk as they come;
+ * when the statement ends the chunk is sorted and each pair's records are
+ * merged, then written pair by pair.  A chunk that outgrows is_fold_bytes()
+ * is sorted, merged and written to a temporary file as a run, and the runs
+ * are merged pair by pair at the end: every pair is written once per
+ * statement, in the order every writer locks in, within bounded memory
+ * however large the COPY.
+ */
 typedef struct PageBatch
 {
 	IsSettings *settings;
 	MemoryContext cxt;			/* the statement's */
-	IsSpill		spill;			/* folds that did not fit (sort NULL: none) */
-	MemoryContext chunkcxt;
-	MemoryContext slicecxt;
-	HTAB	   *entries;
-	int			rows;
+	MemoryContext chunkcxt;		/* large records and merged values of the chunk */
+	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
+	List	   *blocks;			/* where records go, kept from chunk to chunk */
+	int			block_index;	/* of the block being filled, -1 before the first */
+	char	   *block;			/* its free space */
+	Size		block_free;
+	Size		used;			/* bytes the chunk holds */
+	PageItem   *items;			/* kept from chunk to chunk */
+	int			nitems;
+	int			maxitems;
+	List	   *runs;			/* BufFile * of sorted runs */
 } PageBatch;
+
+/*
+ * Blocks of records grow from 8 kB to 1 MB (a single-row statement needs
+ * one small block).  They are reused by the next chunk: memory given back
+ * and taken again costs a page fault per page.
+ */
+#define PAGE_BLOCK_SIZE(index) ((Size) 8192 << Min((index), 7))
 
 static inline bool
 comes_after(int64 a_at, int64 a_seq, int64 b_at, int64 b_seq)
@@ -116,17 +149,6 @@ merge_page_state(PageState *into, const PageState *from)
 	into->from_calls |= from->from_calls;
 }
 
-/* a pair's state before any view: every value null, older than any time */
-static void
-empty_page_state(PageState *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->log_time = PG_INT64_MIN;
-	st->log_seq = PG_INT64_MIN;
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-		st->cols[c].isnull = true;
-}
-
 static bool
 same_page_state(const PageState *a, const PageState *b)
 {
@@ -141,41 +163,246 @@ same_page_state(const PageState *a, const PageState *b)
 	return true;
 }
 
-static uint32
-key_hash(const void *key, Size keysize)
+/* compares two keys as bytes (neither is a prefix of the other unless equal) */
+static inline int
+key_cmp(const PageRec *a, const PageRec *b)
 {
-	const char *k = *(char *const *) key;
-	Size		len = strlen(k);
+	int			r = memcmp(a->key, b->key, Min(a->keylen, b->keylen));
 
-	len += strlen(k + len + 1) + 1;
-	return DatumGetUInt32(hash_any((const unsigned char *) k, len));
+	return r != 0 ? r : (a->keylen > b->keylen) - (a->keylen < b->keylen);
 }
 
-static int
-key_compare(const void *a, const void *b, Size keysize)
+static inline int
+item_cmp(const PageItem *a, const PageItem *b)
 {
-	const char *ka = *(char *const *) a;
-	const char *kb = *(char *const *) b;
-	int			r = strcmp(ka, kb);
-
-	return r != 0 ? r : strcmp(ka + strlen(ka) + 1, kb + strlen(kb) + 1);
+	if (a->abbrev != b->abbrev)
+		return a->abbrev < b->abbrev ? -1 : 1;
+	return key_cmp(a->rec, b->rec);
 }
 
+#define ST_SORT sort_page_items
+#define ST_ELEMENT_TYPE PageItem
+#define ST_COMPARE(a, b) item_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* the 8 key bytes from offset on, big-endian, zero past the key's end */
+static uint64
+key_abbrev(const PageRec *rec, uint32 offset)
+{
+	uint64		v = 0;
+
+	for (uint32 i = offset; i < offset + 8; i++)
+		v = (v << 8) | (i < rec->keylen ? (uint8) rec->key[i] : 0);
+	return v;
+}
+
+/* empties the chunk, keeping its blocks */
 static void
 new_page_chunk(PageBatch *batch)
 {
-	HASHCTL		ctl;
-
 	MemoryContextReset(batch->chunkcxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(PageEntry);
-	ctl.hash = key_hash;
-	ctl.match = key_compare;
-	ctl.hcxt = batch->chunkcxt;
-	batch->entries = hash_create("insure_stream pages", 1024, &ctl,
-								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	batch->rows = 0;
+	batch->block_index = -1;
+	batch->block = NULL;
+	batch->block_free = 0;
+	batch->used = sizeof(PageItem) * batch->maxitems;
+	batch->nitems = 0;
+}
+
+/* room for a record in the chunk (records are never freed one by one) */
+static void *
+chunk_alloc(PageBatch *batch, Size size)
+{
+	void	   *p;
+
+	size = MAXALIGN(size);
+	if (size > PAGE_BLOCK_SIZE(0) / 4)
+	{
+		/* a long value: a block of its own, not kept */
+		batch->used += size;
+		return MemoryContextAllocHuge(batch->chunkcxt, size);
+	}
+	if (size > batch->block_free)
+	{
+		int			next = batch->block_index + 1;
+
+		if (next == list_length(batch->blocks))
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
+
+			batch->blocks = lappend(batch->blocks, palloc(PAGE_BLOCK_SIZE(next)));
+			MemoryContextSwitchTo(oldcxt);
+		}
+		batch->block_index = next;
+		batch->block = list_nth(batch->blocks, next);
+		batch->block_free = PAGE_BLOCK_SIZE(next);
+		batch->used += batch->block_free;
+	}
+	p = batch->block;
+	batch->block += size;
+	batch->block_free -= size;
+	return p;
+}
+
+/* bytes a value takes in a record; null values take none */
+static Size
+value_bytes(const text *value)
+{
+	return value == NULL ? 0 : MAXALIGN(VARSIZE_ANY(value));
+}
+
+/* a record of the chunk for key and state; values are copied after the key */
+static PageRec *
+new_page_rec(PageBatch *batch, const char *account, uint32 acclen, const char *devkey,
+			 uint32 devkeylen, const PageState *state)
+{
+	uint32		keylen = acclen + 1 + devkeylen + 1;
+	Size		head = MAXALIGN(offsetof(PageRec, key) + keylen);
+	Size		size = head;
+	PageRec    *rec;
+	char	   *p;
+
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		size += value_bytes(state->cols[c].isnull ? NULL : state->cols[c].value);
+	rec = chunk_alloc(batch, size);
+	rec->fold = *state;
+	rec->keylen = keylen;
+	rec->acclen = acclen;
+	memcpy(rec->key, account, acclen);
+	rec->key[acclen] = '\0';
+	memcpy(rec->key + acclen + 1, devkey, devkeylen);
+	rec->key[keylen - 1] = '\0';
+	p = (char *) rec + head;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		if (!state->cols[c].isnull)
+		{
+			memcpy(p, state->cols[c].value, VARSIZE_ANY(state->cols[c].value));
+			rec->fold.cols[c].value = (text *) p;
+			p += value_bytes(state->cols[c].value);
+		}
+	if (batch->nitems == batch->maxitems)
+	{
+		batch->used += sizeof(PageItem) * batch->maxitems;
+		batch->maxitems *= 2;
+		batch->items = repalloc_huge(batch->items, sizeof(PageItem) * batch->maxitems);
+	}
+	batch->items[batch->nitems++].rec = rec;
+	return rec;
+}
+
+/*
+ * Sorts the chunk's records by key and merges each pair's records into
+ * its first: the chunk's items are then its pairs, in key order.
+ */
+static void
+sort_page_chunk(PageBatch *batch)
+{
+	PageItem   *items = batch->items;
+	uint32		common;
+	int			n = 0;
+
+	if (batch->nitems == 0)
+		return;
+	/* abbreviate past the prefix all keys share (say "acc" of "acc123") */
+	common = items[0].rec->keylen;
+	for (int i = 1; i < batch->nitems && common > 0; i++)
+	{
+		const PageRec *r = items[i].rec;
+		uint32		j = 0;
+
+		while (j < common && j < r->keylen && r->key[j] == items[0].rec->key[j])
+			j++;
+		common = j;
+	}
+	for (int i = 0; i < batch->nitems; i++)
+		items[i].abbrev = key_abbrev(items[i].rec, common);
+	sort_page_items(items, batch->nitems);
+	for (int i = 0; i < batch->nitems; i++)
+	{
+		if (n > 0 && item_cmp(&items[n - 1], &items[i]) == 0)
+			merge_page_state(&items[n - 1].rec->fold, &items[i].rec->fold);
+		else
+			items[n++] = items[i];
+	}
+	batch->nitems = n;
+}
+
+/*
+ * A record in a run, packed (most page views set both values at their own
+ * time, which is then not repeated):
+ *	uint32 size of the rest; uint8 flags; uint16 acclen, keylen;
+ *	int64 log_time, log_seq; with RUN_OWN_TIMES the at, seq of each value;
+ *	the key; the non-null values as varlenas.
+ */
+#define RUN_NULL(c)		(1 << (c))
+#define RUN_FROM_CALLS	(1 << NUM_PAGE_COLS)
+#define RUN_OWN_TIMES	(1 << (NUM_PAGE_COLS + 1))
+
+static inline void
+pack(StringInfo buf, const void *data, Size bytes)
+{
+	appendBinaryStringInfo(buf, (const char *) data, (int) bytes);
+}
+
+static void
+write_run_rec(BufFile *file, StringInfo buf, const PageRec *rec)
+{
+	const PageState *st = &rec->fold;
+	uint8		flags = st->from_calls ? RUN_FROM_CALLS : 0;
+	uint16		lens[2] = {(uint16) rec->acclen, (uint16) rec->keylen};
+	uint32		size = 0;
+
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		if (st->cols[c].isnull)
+			flags |= RUN_NULL(c);
+		else if (st->cols[c].at != st->log_time || st->cols[c].seq != st->log_seq)
+			flags |= RUN_OWN_TIMES;
+	resetStringInfo(buf);
+	pack(buf, &size, sizeof(size));
+	pack(buf, &flags, sizeof(flags));
+	pack(buf, lens, sizeof(lens));
+	pack(buf, &st->log_time, sizeof(int64));
+	pack(buf, &st->log_seq, sizeof(int64));
+	if (flags & RUN_OWN_TIMES)
+		for (int c = 0; c < NUM_PAGE_COLS; c++)
+		{
+			pack(buf, &st->cols[c].at, sizeof(int64));
+			pack(buf, &st->cols[c].seq, sizeof(int64));
+		}
+	pack(buf, rec->key, rec->keylen);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+		if (!st->cols[c].isnull)
+			pack(buf, st->cols[c].value, VARSIZE_ANY(st->cols[c].value));
+	size = buf->len - sizeof(size);
+	memcpy(buf->data, &size, sizeof(size));
+	BufFileWrite(file, buf->data, buf->len);
+}
+
+/* writes the chunk, sorted and merged, as a run to a temporary file */
+static void
+write_page_run(PageBatch *batch)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
+	BufFile    *file = BufFileCreateTemp(false);
+	StringInfoData buf;
+
+	batch->runs = lappend(batch->runs, file);
+	initStringInfo(&buf);
+	MemoryContextSwitchTo(oldcxt);
+	sort_page_chunk(batch);
+	for (int i = 0; i < batch->nitems; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		write_run_rec(file, &buf, batch->items[i].rec);
+	}
+	pfree(buf.data);
+	if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind temporary file of insure_stream page views: %m")));
+	new_page_chunk(batch);
 }
 
 /* folds one accepted page view (values may be null) */
@@ -183,80 +410,34 @@ static void
 fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text *page,
 		  int64 log_time, int64 seq, bool from_calls)
 {
-	char	   *acc = text_to_cstring(account_id);	/* in the caller's (row) context */
-	char	   *dev = device_id ? text_to_cstring(device_id) : NULL;
-	Size		acclen = strlen(acc);
-	Size		devlen = dev ? strlen(dev) + 1 : 1;
-	char	   *key = palloc(acclen + 1 + devlen + 1);
-	PageEntry  *entry;
-	bool		found;
-	PageState	row;
 	text	   *values[NUM_PAGE_COLS] = {type, page};
-	MemoryContext oldcxt;
+	char		nulldev = 'n';
+	char	   *devkey = &nulldev;
+	uint32		devkeylen = 1;
+	PageState	row;
 
-	memcpy(key, acc, acclen + 1);
-	key[acclen + 1] = dev ? 'd' : 'n';
-	if (dev)
-		memcpy(key + acclen + 2, dev, devlen);
-	else
-		key[acclen + 2] = '\0';
-	entry = hash_search(batch->entries, &key, HASH_ENTER, &found);
-	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	if (!found)
+	account_id = DatumGetTextPP(PointerGetDatum(account_id));
+	if (device_id != NULL)
 	{
-		/* the entry keeps copies; what the row brought goes with the row */
-		Size		keylen = acclen + 1 + strlen(key + acclen + 1) + 1;
-
-		entry->key = memcpy(palloc(keylen), key, keylen);
-		entry->account_id = cstring_to_text(acc);
-		entry->device_id = dev ? cstring_to_text(dev) : NULL;
-		entry->device_key = cstring_to_text(entry->key + acclen + 1);
-		empty_page_state(&entry->fold);
+		device_id = DatumGetTextPP(PointerGetDatum(device_id));
+		devkeylen = 1 + VARSIZE_ANY_EXHDR(device_id);
+		devkey = palloc(devkeylen); /* in the caller's (row) context */
+		devkey[0] = 'd';
+		memcpy(devkey + 1, VARDATA_ANY(device_id), devkeylen - 1);
 	}
-
-	memset(&row, 0, sizeof(row));
 	row.log_time = log_time;
 	row.log_seq = seq;
 	row.from_calls = from_calls;
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
 		row.cols[c].isnull = values[c] == NULL;
-		row.cols[c].value = values[c];
+		row.cols[c].value = values[c] ? DatumGetTextPP(PointerGetDatum(values[c])) : NULL;
 		row.cols[c].at = log_time;
 		row.cols[c].seq = seq;
 	}
-	/* copy only the values that win, so a long COPY does not pile them up */
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-		if (!row.cols[c].isnull &&
-			(entry->fold.cols[c].isnull ||
-			 comes_after(log_time, seq, entry->fold.cols[c].at, entry->fold.cols[c].seq)))
-		{
-			if (!entry->fold.cols[c].isnull)
-				pfree(entry->fold.cols[c].value);
-			row.cols[c].value = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(values[c]));
-		}
-	merge_page_state(&entry->fold, &row);
-	batch->rows++;
-	MemoryContextSwitchTo(oldcxt);
-}
-
-static int
-entry_order(const void *a, const void *b)
-{
-	const PageEntry *ea = *(PageEntry *const *) a;
-	const PageEntry *eb = *(PageEntry *const *) b;
-
-	return key_compare(&ea->key, &eb->key, sizeof(char *));
-}
-
-/* equal texts, null being equal to null only */
-static bool
-same_text(text *a, text *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+	new_page_rec(batch, VARDATA_ANY(account_id), VARSIZE_ANY_EXHDR(account_id), devkey, devkeylen, &row);
+	if (batch->used > is_fold_bytes())
+		write_page_run(batch);
 }
 
 /* the state tables of a slice and the columns we use */
@@ -285,14 +466,22 @@ set_text(IsStateTable *st, int column, text *value)
 	is_row_set(st, column, PointerGetDatum(value), value == NULL);
 }
 
+/* the key columns of a pair as text; device_id NULL for a null device */
+typedef struct PairKey
+{
+	text	   *account_id;
+	text	   *device_key;
+	text	   *device_id;
+} PairKey;
+
 /* fills the rest of the pair's row from a state */
 static void
-pair_values(PageTables *t, PageEntry *e, const PageState *ps)
+pair_values(PageTables *t, const PairKey *k, const PageState *ps)
 {
 	IsStateTable *st = &t->pairs;
 	const int  *att = t->ps;
 
-	set_text(st, att[PS_DEVICE], e->device_id);
+	set_text(st, att[PS_DEVICE], k->device_id);
 	is_row_set(st, att[PS_TIME], Int64GetDatum(ps->log_time), false);
 	is_row_set(st, att[PS_SEQ], Int64GetDatum(ps->log_seq), false);
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
@@ -336,7 +525,7 @@ stored_state(PageTables *t, PageState *ps)
 typedef struct PairRow
 {
 	PageTables *t;
-	PageEntry  *e;
+	PairKey		key;
 	const PageState *state;		/* the values of a whole row */
 } PairRow;
 
@@ -347,10 +536,10 @@ pair_row(IsStateTable *st, void *arg, bool whole)
 	PairRow    *r = arg;
 
 	is_state_row(st);
-	set_text(st, r->t->ps[PS_ACCOUNT], r->e->account_id);
-	set_text(st, r->t->ps[PS_DEVICE_KEY], r->e->device_key);
+	set_text(st, r->t->ps[PS_ACCOUNT], r->key.account_id);
+	set_text(st, r->t->ps[PS_DEVICE_KEY], r->key.device_key);
 	if (whole)
-		pair_values(r->t, r->e, r->state);
+		pair_values(r->t, &r->key, r->state);
 }
 
 /*
@@ -359,19 +548,23 @@ pair_row(IsStateTable *st, void *arg, bool whole)
  * sessions wait for each other only on the same (account, device).
  */
 static void
-flush_pair(PageTables *t, PageEntry *e)
+flush_pair(PageTables *t, const PageRec *rec)
 {
-	PairRow		r = {t, e, &e->fold};
+	PairRow		r = {t, {NULL, NULL, NULL}, &rec->fold};
+	const char *devkey = rec->key + rec->acclen + 1;
 	ItemPointerData tid;
 	PageState	old;
 	PageState	merged;
 
+	r.key.account_id = cstring_to_text_with_len(rec->key, rec->acclen);
+	r.key.device_key = cstring_to_text(devkey);
+	r.key.device_id = devkey[0] == 'd' ? cstring_to_text(devkey + 1) : NULL;
 	if (!is_state_lock_or_insert(&t->pairs, pair_row, &r))
 		return;					/* created with the fold */
 	tid = t->pairs.stored->tts_tid;
 	stored_state(t, &old);
 	merged = old;
-	merge_page_state(&merged, &e->fold);
+	merge_page_state(&merged, &rec->fold);
 	if (same_page_state(&merged, &old))
 		return;
 	r.state = &merged;
@@ -381,7 +574,7 @@ flush_pair(PageTables *t, PageEntry *e)
 
 /* writes a slice of pairs, in ascending key order (the order every writer locks in) */
 static void
-flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
+flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	PageTables	t;
@@ -389,236 +582,217 @@ flush_page_slice(PageBatch *batch, PageEntry **keys, int nkeys)
 
 	t.estate = is_direct_begin();
 	is_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
-	for (int k = 0; k < nkeys; k++)
+	for (int i = 0; i < nitems; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		flush_pair(&t, keys[k]);
+		flush_pair(&t, items[i].rec);
 	}
 	is_direct_end(t.estate, tables, lengthof(tables));
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->slicecxt);
 }
 
-/* writes the chunk in ascending key order, slice by slice */
-static void
-flush_page_chunk(PageBatch *batch)
+/* a run being merged: its next record, read packed into raw and unpacked into buf */
+typedef struct PageRun
 {
-	PageEntry **keys;
-	int			nkeys;
+	BufFile    *file;
+	PageRec    *rec;			/* NULL once the run is exhausted */
+	char	   *raw;
+	Size		raw_size;
+	char	   *buf;
+	Size		buf_size;
+} PageRun;
 
-	if (batch->rows == 0)
+static char *
+room(char **buf, Size *size, Size needed)
+{
+	if (needed > *size)
+	{
+		*size = Max(*size * 2, needed);
+		*buf = repalloc_huge(*buf, *size);
+	}
+	return *buf;
+}
+
+static void
+read_run_failed(void)
+{
+	ereport(ERROR,
+			(errcode_for_file_access(),
+			 errmsg("could not read temporary file of insure_stream page views: %m")));
+}
+
+/* bytes of a varlena that may not be aligned */
+static Size
+unaligned_varsize(const char *p)
+{
+	uint32		header;
+
+	if (VARATT_IS_SHORT(p))
+		return VARSIZE_SHORT(p);
+	memcpy(&header, p, sizeof(header));
+	return VARSIZE(&header);
+}
+
+/* reads and unpacks the run's next record (see write_run_rec) */
+static void
+next_run_rec(PageRun *run)
+{
+	uint32		size;
+	size_t		got = BufFileRead(run->file, &size, sizeof(size));
+	const char *p;
+	uint8		flags;
+	uint16		lens[2];
+	PageRec    *rec;
+	char	   *value;
+
+	run->rec = NULL;
+	if (got == 0)
 		return;
-	keys = (PageEntry **) is_sorted_entries(batch->entries, batch->chunkcxt, entry_order, &nkeys);
-	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
-		flush_page_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
-	new_page_chunk(batch);
-}
-
-/*
- * A statement whose pairs do not fit the fold spills it, folded, to a sort
- * (on disk past the same memory) and folds again from there: the sorted
- * states come out pair by pair, in the order we lock in, so every pair is
- * written once per statement however large the COPY.
- */
-enum
-{
-	SP_ACCOUNT = 1, SP_DEVICE_KEY, SP_DEVICE, SP_TIME, SP_SEQ,
-	SP_TYPE, SP_TYPE_AT, SP_TYPE_SEQ, SP_PAGE, SP_PAGE_AT, SP_PAGE_SEQ, SP_FROM_CALLS,
-	NUM_SP_COLS = SP_FROM_CALLS
-};
-
-/* starts the sort that holds what did not fit the fold */
-static void
-begin_page_spill(PageBatch *batch)
-{
-	static const Oid types[NUM_SP_COLS] = {
-		TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
-		TEXTOID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID
-	};
-	static const Oid sort_ops[2] = {TextLessOperator, TextLessOperator};
-	static const Oid collations[2] = {C_COLLATION_OID, C_COLLATION_OID};
-
-	is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
-}
-
-/* puts one pair's fold into the sort */
-static void
-spill_fold(PageBatch *batch, text *account_id, text *device_key, text *device_id,
-		   const PageState *fold)
-{
-	TupleTableSlot *row = is_spill_row(&batch->spill);
-	Datum	   *v = row->tts_values;
-	bool	   *n = row->tts_isnull;
-
-	v[SP_ACCOUNT - 1] = PointerGetDatum(account_id);
-	v[SP_DEVICE_KEY - 1] = PointerGetDatum(device_key);
-	v[SP_DEVICE - 1] = PointerGetDatum(device_id);
-	n[SP_DEVICE - 1] = device_id == NULL;
-	v[SP_TIME - 1] = Int64GetDatum(fold->log_time);
-	v[SP_SEQ - 1] = Int64GetDatum(fold->log_seq);
+	if (got != sizeof(size) ||
+		BufFileRead(run->file, room(&run->raw, &run->raw_size, size), size) != size)
+		read_run_failed();
+	p = run->raw;
+	memcpy(&flags, p, sizeof(flags));
+	p += sizeof(flags);
+	memcpy(lens, p, sizeof(lens));
+	p += sizeof(lens);
+	/* unpacked, values take at most their size plus alignment */
+	rec = (PageRec *) room(&run->buf, &run->buf_size,
+						   offsetof(PageRec, key) + size + NUM_PAGE_COLS * MAXIMUM_ALIGNOF + MAXIMUM_ALIGNOF);
+	rec->acclen = lens[0];
+	rec->keylen = lens[1];
+	memcpy(&rec->fold.log_time, p, sizeof(int64));
+	memcpy(&rec->fold.log_seq, p + sizeof(int64), sizeof(int64));
+	p += 2 * sizeof(int64);
+	rec->fold.from_calls = (flags & RUN_FROM_CALLS) != 0;
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
-		const PageValue *pv = &fold->cols[c];
+		PageValue  *v = &rec->fold.cols[c];
 
-		v[SP_TYPE - 1 + 3 * c] = PointerGetDatum(pv->value);
-		v[SP_TYPE_AT - 1 + 3 * c] = Int64GetDatum(pv->at);
-		v[SP_TYPE_SEQ - 1 + 3 * c] = Int64GetDatum(pv->seq);
-		n[SP_TYPE - 1 + 3 * c] = n[SP_TYPE_AT - 1 + 3 * c] = n[SP_TYPE_SEQ - 1 + 3 * c] = pv->isnull;
-	}
-	v[SP_FROM_CALLS - 1] = BoolGetDatum(fold->from_calls);
-	is_spill_put(&batch->spill);
-}
-
-/* moves the folded pairs to the sort and starts an empty fold */
-static void
-spill_page_chunk(PageBatch *batch)
-{
-	HASH_SEQ_STATUS seq;
-	PageEntry  *e;
-
-	if (batch->spill.sort == NULL)
-		begin_page_spill(batch);
-	hash_seq_init(&seq, batch->entries);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		CHECK_FOR_INTERRUPTS();
-		spill_fold(batch, e->account_id, e->device_key, e->device_id, &e->fold);
-	}
-	new_page_chunk(batch);
-}
-
-/*
- * Once a statement has spilled, its later page views go to the sort one
- * by one: a fold that does not fit memory saves little there (most pairs
- * of a chunk are seen once), and hashing them cost more than the sort of
- * the few extra rows.  Values are detoasted in the caller's (row) context;
- * the sort keeps its own copy.
- */
-static void
-spill_page(PageBatch *batch, text *account_id, text *device_id, text *type, text *page,
-		   int64 log_time, int64 seq)
-{
-	text	   *values[NUM_PAGE_COLS] = {type, page};
-	text	   *device_key;
-	PageState	row;
-
-	account_id = DatumGetTextPP(PointerGetDatum(account_id));
-	if (device_id != NULL)
-	{
-		Size		len;
-
-		device_id = DatumGetTextPP(PointerGetDatum(device_id));
-		len = VARSIZE_ANY_EXHDR(device_id);
-		device_key = palloc(VARHDRSZ + 1 + len);
-		SET_VARSIZE(device_key, VARHDRSZ + 1 + len);
-		VARDATA(device_key)[0] = 'd';
-		memcpy(VARDATA(device_key) + 1, VARDATA_ANY(device_id), len);
-	}
-	else
-		device_key = cstring_to_text("n");
-	row.log_time = log_time;
-	row.log_seq = seq;
-	row.from_calls = false;
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-	{
-		row.cols[c].isnull = values[c] == NULL;
-		row.cols[c].value = values[c] ? DatumGetTextPP(PointerGetDatum(values[c])) : NULL;
-		row.cols[c].at = log_time;
-		row.cols[c].seq = seq;
-	}
-	spill_fold(batch, account_id, device_key, device_id, &row);
-}
-
-static text *
-spilled_text(TupleTableSlot *slot, int attnum)
-{
-	return slot->tts_isnull[attnum - 1] ? NULL : DatumGetTextPCopy(slot->tts_values[attnum - 1]);
-}
-
-/* an entry of the current slice for a spilled pair, its fold empty (in chunkcxt) */
-static PageEntry *
-spilled_entry(PageBatch *batch, TupleTableSlot *slot)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	PageEntry  *e = palloc0(sizeof(PageEntry));
-	char	   *acc = TextDatumGetCString(slot->tts_values[SP_ACCOUNT - 1]);
-	char	   *dev = TextDatumGetCString(slot->tts_values[SP_DEVICE_KEY - 1]);
-	Size		acclen = strlen(acc);
-
-	e->key = palloc(acclen + strlen(dev) + 2);
-	memcpy(e->key, acc, acclen + 1);
-	memcpy(e->key + acclen + 1, dev, strlen(dev) + 1);
-	e->account_id = spilled_text(slot, SP_ACCOUNT);
-	e->device_key = spilled_text(slot, SP_DEVICE_KEY);
-	e->device_id = spilled_text(slot, SP_DEVICE);
-	empty_page_state(&e->fold);
-	MemoryContextSwitchTo(oldcxt);
-	return e;
-}
-
-/* merges a spilled fold into the entry of its pair */
-static void
-merge_spilled(PageBatch *batch, PageEntry *e, TupleTableSlot *slot)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	PageState	st;
-
-	st.log_time = DatumGetInt64(slot->tts_values[SP_TIME - 1]);
-	st.log_seq = DatumGetInt64(slot->tts_values[SP_SEQ - 1]);
-	st.from_calls = DatumGetBool(slot->tts_values[SP_FROM_CALLS - 1]);
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-	{
-		PageValue  *v = &st.cols[c];
-
-		v->isnull = slot->tts_isnull[SP_TYPE - 1 + 3 * c];
-		v->value = v->isnull ? NULL : spilled_text(slot, SP_TYPE + 3 * c);
-		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_AT - 1 + 3 * c]);
-		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[SP_TYPE_SEQ - 1 + 3 * c]);
-	}
-	merge_page_state(&e->fold, &st);
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/* folds the sorted spill again, pair by pair, and writes it slice by slice */
-static void
-flush_spill(PageBatch *batch)
-{
-	PageEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(PageEntry *) * IS_FLUSH_SLICE);
-	int			nkeys = 0;
-	TupleTableSlot *slot;
-
-	spill_page_chunk(batch);
-	while ((slot = is_spill_next(&batch->spill)) != NULL)
-	{
-		PageEntry  *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
-
-		if (last == NULL ||
-			!same_text(last->account_id, DatumGetTextPP(slot->tts_values[SP_ACCOUNT - 1])) ||
-			!same_text(last->device_key, DatumGetTextPP(slot->tts_values[SP_DEVICE_KEY - 1])))
+		v->isnull = (flags & RUN_NULL(c)) != 0;
+		v->at = rec->fold.log_time;
+		v->seq = rec->fold.log_seq;
+		if (flags & RUN_OWN_TIMES)
 		{
-			/* a slice ends at a pair's end, once it has its share of keys */
-			if (nkeys == IS_FLUSH_SLICE)
-			{
-				flush_page_slice(batch, keys, nkeys);
-				MemoryContextReset(batch->chunkcxt);
-				nkeys = 0;
-			}
-			last = spilled_entry(batch, slot);
-			keys[nkeys++] = last;
+			memcpy(&v->at, p, sizeof(int64));
+			memcpy(&v->seq, p + sizeof(int64), sizeof(int64));
+			p += 2 * sizeof(int64);
 		}
-		merge_spilled(batch, last, slot);
 	}
-	if (nkeys > 0)
-		flush_page_slice(batch, keys, nkeys);
-	pfree(keys);
-	is_spill_end(&batch->spill);
+	memcpy(rec->key, p, rec->keylen);
+	p += rec->keylen;
+	value = (char *) rec + MAXALIGN(offsetof(PageRec, key) + rec->keylen);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		Size		bytes;
+
+		if (rec->fold.cols[c].isnull)
+			continue;
+		bytes = unaligned_varsize(p);
+		memcpy(value, p, bytes);
+		rec->fold.cols[c].value = (text *) value;
+		value += MAXALIGN(bytes);
+		p += bytes;
+	}
+	if (p != run->raw + size)
+		read_run_failed();
+	run->rec = rec;
+}
+
+/* binaryheap order: the run with the smallest key first */
+static int
+run_order(Datum a, Datum b, void *arg)
+{
+	return key_cmp(((PageRun *) DatumGetPointer(b))->rec, ((PageRun *) DatumGetPointer(a))->rec);
+}
+
+/*
+ * Merges the runs pair by pair and writes the pairs slice by slice.  A
+ * pair's record is copied into the chunk from its first run; records of
+ * later runs are merged into it, their winning values copied.
+ */
+static void
+flush_page_runs(PageBatch *batch)
+{
+	int			nruns = list_length(batch->runs);
+	PageRun    *runs = palloc(sizeof(PageRun) * nruns);
+	binaryheap *heap = binaryheap_allocate(nruns, run_order, NULL);
+	ListCell   *lc;
+
+	foreach(lc, batch->runs)
+	{
+		PageRun    *run = &runs[foreach_current_index(lc)];
+
+		run->file = lfirst(lc);
+		run->raw_size = run->buf_size = 1024;
+		run->raw = palloc(run->raw_size);
+		run->buf = palloc(run->buf_size);
+		next_run_rec(run);
+		if (run->rec != NULL)
+			binaryheap_add_unordered(heap, PointerGetDatum(run));
+	}
+	binaryheap_build(heap);
+	while (!binaryheap_empty(heap))
+	{
+		PageRun    *run = (PageRun *) DatumGetPointer(binaryheap_first(heap));
+		PageRec    *rec = run->rec;
+		PageRec    *last = batch->nitems > 0 ? batch->items[batch->nitems - 1].rec : NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		if (last != NULL && key_cmp(last, rec) == 0)
+		{
+			PageState	before = last->fold;
+
+			merge_page_state(&last->fold, &rec->fold);
+			for (int c = 0; c < NUM_PAGE_COLS; c++)
+				if (!last->fold.cols[c].isnull && last->fold.cols[c].value != before.cols[c].value)
+				{
+					MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+
+					last->fold.cols[c].value = (text *) datumCopy(PointerGetDatum(last->fold.cols[c].value),
+																  false, -1);
+					MemoryContextSwitchTo(oldcxt);
+				}
+		}
+		else
+		{
+			/* a slice ends at a pair's end, once it has its share of pairs */
+			if (batch->nitems == IS_FLUSH_SLICE)
+			{
+				flush_page_slice(batch, batch->items, batch->nitems);
+				new_page_chunk(batch);
+			}
+			new_page_rec(batch, rec->key, rec->acclen, rec->key + rec->acclen + 1,
+						 rec->keylen - rec->acclen - 2, &rec->fold);
+		}
+		next_run_rec(run);
+		if (run->rec != NULL)
+			binaryheap_replace_first(heap, PointerGetDatum(run));
+		else
+			binaryheap_remove_first(heap);
+	}
+	if (batch->nitems > 0)
+		flush_page_slice(batch, batch->items, batch->nitems);
+	foreach(lc, batch->runs)
+		BufFileClose(lfirst(lc));
+	for (int i = 0; i < nruns; i++)
+	{
+		pfree(runs[i].raw);
+		pfree(runs[i].buf);
+	}
+	pfree(runs);
+	binaryheap_free(heap);
 }
 
 static void
 start_batch(PageBatch *batch)
 {
 	batch->cxt = CurrentMemoryContext;
-	batch->spill.sort = NULL;
+	batch->runs = NIL;
+	batch->blocks = NIL;
+	batch->maxitems = 64;
+	batch->items = palloc(sizeof(PageItem) * batch->maxitems);
 	batch->chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page chunk",
 											ALLOCSET_DEFAULT_SIZES);
 	batch->slicecxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page slice",
@@ -630,13 +804,22 @@ start_batch(PageBatch *batch)
 	new_page_chunk(batch);
 }
 
+/* writes what the statement folded, pair by pair in key order */
 static void
 end_batch(PageBatch *batch)
 {
-	if (batch->spill.sort != NULL)
-		flush_spill(batch);
+	if (batch->runs != NIL)
+	{
+		if (batch->nitems > 0)
+			write_page_run(batch);
+		flush_page_runs(batch);
+	}
 	else
-		flush_page_chunk(batch);
+	{
+		sort_page_chunk(batch);
+		for (int first = 0; first < batch->nitems; first += IS_FLUSH_SLICE)
+			flush_page_slice(batch, batch->items + first, Min(IS_FLUSH_SLICE, batch->nitems - first));
+	}
 	SPI_finish();
 	MemoryContextDelete(batch->chunkcxt);
 	MemoryContextDelete(batch->slicecxt);
@@ -782,17 +965,9 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 							IS_KEY_TOO_LONG, long_column, is_text_start(long_value, 32), label);
 		}
-		else if (account != NULL && has_time && batch.spill.sort != NULL)
-			spill_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
-					   slot_text(slot, att_page), log_time, seq);
 		else if (account != NULL && has_time)
-		{
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
 					  slot_text(slot, att_page), log_time, seq, false);
-			if ((batch.rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > is_fold_bytes())
-				spill_page_chunk(&batch);
-		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}
