@@ -98,11 +98,11 @@ EXPLAIN (COSTS OFF) SELECT * FROM insure_stream.user_last_log WHERE account_id =
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 
--- a statement whose pairs do not fit the fold (16 x work_mem) spills it to
--- a sort and folds again from there: 30000 views of 19285 pairs, shuffled,
--- each pair seen in several spills (after the first, views go to the sort
--- one by one), null devices and long page names among them; the result
--- equals a recomputation
+-- a statement whose views do not fit the fold (16 x work_mem) writes them
+-- as sorted runs to temporary files and merges the runs: 30000 views of
+-- 19285 pairs, shuffled, many pairs in several runs, null devices and long
+-- page names (records of their own) among them; the result equals a
+-- recomputation
 SET work_mem = '64kB';
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
 SELECT 1000 + g % 7919, CASE WHEN g % 7 = 0 THEN NULL ELSE 'd' || g % 3 END, 'bulk' || g % 5000,

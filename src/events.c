@@ -25,7 +25,6 @@
 #include "utils/syscache.h"
 #include "storage/backendid.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/rel.h"
 
 #include "utils/tuplesort.h"
@@ -91,28 +90,6 @@ Size
 is_fold_bytes(void)
 {
 	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
-}
-
-/*
- * The entries of a fold's hash table in the order every writer locks in:
- * an array of pointers to them, made in cxt, sorted with cmp (which gets
- * pointers to the array's elements).
- */
-void **
-is_sorted_entries(HTAB *entries, MemoryContext cxt,
-				  int (*cmp) (const void *, const void *), int *nentries)
-{
-	void	  **sorted = MemoryContextAlloc(cxt, sizeof(void *) * Max(hash_get_num_entries(entries), 1));
-	HASH_SEQ_STATUS seq;
-	void	   *entry;
-	int			n = 0;
-
-	hash_seq_init(&seq, entries);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		sorted[n++] = entry;
-	qsort(sorted, n, sizeof(void *), cmp);
-	*nentries = n;
-	return sorted;
 }
 
 /*

@@ -80,8 +80,6 @@ typedef struct IsBatchPlan
 extern SPIPlanPtr is_batch_plan(IsBatchPlan *plans, const char *query, int nargs,
 								Oid *argtypes, int batch_size);
 extern Size is_fold_bytes(void);
-extern void **is_sorted_entries(HTAB *entries, MemoryContext cxt,
-								int (*cmp) (const void *, const void *), int *nentries);
 
 /* events.c: a fold spilled to a sort */
 typedef struct IsSpill

@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "common/hashfn.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -34,7 +35,6 @@
 #include "utils/datum.h"
 #include "storage/itemptr.h"
 #include "storage/lock.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -54,7 +54,6 @@ typedef struct OrderKey
 {
 	int64		id;
 	int32		day;			/* DateADT of the local date of gmt_modified */
-	int32		pad;			/* zeroed: the key is hashed as bytes */
 } OrderKey;
 
 /* a value with the (gmt_modified, ingest_seq) ordering key that set it */
@@ -76,11 +75,34 @@ typedef struct OrderState
 typedef struct OrderEntry
 {
 	OrderKey	key;
+	char		status;			/* simplehash's */
+	bool		inserted;
+	ItemPointerData tid;		/* where old is (locked, so it stays) */
 	OrderState	fold;			/* this statement's rows */
 	OrderState *old;			/* stored state, read while flushing */
-	ItemPointerData tid;		/* where old is (locked, so it stays) */
-	bool		inserted;
 } OrderEntry;
+
+static inline uint32
+order_key_hash(OrderKey key)
+{
+	return hash_combine(murmurhash32((uint32) key.id ^ (uint32) (key.id >> 32)),
+						murmurhash32((uint32) key.day));
+}
+
+/*
+ * The fold: open addressing keeps an entry where its hash points, one
+ * cache miss per row (a dynahash lookup followed three pointers).
+ */
+#define SH_PREFIX order_fold
+#define SH_ELEMENT_TYPE OrderEntry
+#define SH_KEY_TYPE OrderKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) order_key_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).id == (b).id && (a).day == (b).day)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* where the columns of user_order are */
 typedef struct OrderColumns
@@ -103,7 +125,7 @@ typedef struct OrderBatch
 	IsSpill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
-	HTAB	   *entries;
+	order_fold_hash *entries;
 	int			rows;			/* rows folded into entries */
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
 	int64		window_start_ms;	/* start of that ingest time's local day */
@@ -217,15 +239,8 @@ find_columns(TupleDesc desc, OrderColumns *cols)
 static void
 new_chunk(OrderBatch *batch)
 {
-	HASHCTL		ctl;
-
 	MemoryContextReset(batch->chunkcxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(OrderKey);
-	ctl.entrysize = sizeof(OrderEntry);
-	ctl.hcxt = batch->chunkcxt;
-	batch->entries = hash_create("insure_stream orders", 1024, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	batch->entries = order_fold_create(batch->chunkcxt, 64, NULL);
 	batch->rows = 0;
 }
 
@@ -333,7 +348,7 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	memset(&key, 0, sizeof(key));
 	key.id = id;
 	key.day = local_day(gmt, batch->settings->tz);
-	entry = hash_search(batch->entries, &key, HASH_ENTER, &found);
+	entry = order_fold_insert(batch->entries, key, &found);
 	if (!found)
 	{
 		empty_state(&entry->fold);
@@ -352,17 +367,54 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	MemoryContextSwitchTo(oldcxt);
 }
 
-static int
-entry_cmp(const void *a, const void *b)
+/* an entry to sort, its key beside it */
+typedef struct OrderItem
 {
-	const OrderEntry *ea = *(OrderEntry *const *) a;
-	const OrderEntry *eb = *(OrderEntry *const *) b;
+	int64		id;
+	int32		day;
+	OrderEntry *entry;
+} OrderItem;
 
-	if (ea->key.id != eb->key.id)
-		return ea->key.id < eb->key.id ? -1 : 1;
-	if (ea->key.day != eb->key.day)
-		return ea->key.day < eb->key.day ? -1 : 1;
-	return 0;
+static inline int
+order_item_cmp(const OrderItem *a, const OrderItem *b)
+{
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return (a->day > b->day) - (a->day < b->day);
+}
+
+#define ST_SORT sort_order_items
+#define ST_ELEMENT_TYPE OrderItem
+#define ST_COMPARE(a, b) order_item_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* the fold's entries in ascending key order (the order every writer locks in) */
+static OrderEntry **
+sorted_entries(OrderBatch *batch, int *nentries)
+{
+	int			n = (int) batch->entries->members;
+	OrderItem  *items = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderItem) * Max(n, 1));
+	OrderEntry **entries = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderEntry *) * Max(n, 1));
+	order_fold_iterator it;
+	OrderEntry *e;
+	int			i = 0;
+
+	order_fold_start_iterate(batch->entries, &it);
+	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
+	{
+		items[i].id = e->key.id;
+		items[i].day = e->key.day;
+		items[i++].entry = e;
+	}
+	sort_order_items(items, n);
+	for (i = 0; i < n; i++)
+		entries[i] = items[i].entry;
+	pfree(items);
+	*nentries = n;
+	return entries;
 }
 
 /*
@@ -904,7 +956,7 @@ flush_chunk(OrderBatch *batch)
 
 	if (batch->rows == 0)
 		return;
-	keys = (OrderEntry **) is_sorted_entries(batch->entries, batch->chunkcxt, entry_cmp, &nkeys);
+	keys = sorted_entries(batch, &nkeys);
 	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
 		flush_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
 	new_chunk(batch);
@@ -926,7 +978,7 @@ enum
 static void
 spill_chunk(OrderBatch *batch)
 {
-	HASH_SEQ_STATUS seq;
+	order_fold_iterator it;
 	OrderEntry *e;
 
 	if (batch->spill.sort == NULL)
@@ -944,8 +996,8 @@ spill_chunk(OrderBatch *batch)
 		}
 		is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
 	}
-	hash_seq_init(&seq, batch->entries);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	order_fold_start_iterate(batch->entries, &it);
+	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
 	{
 		TupleTableSlot *row = is_spill_row(&batch->spill);
 		Datum	   *v = row->tts_values;
