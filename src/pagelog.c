@@ -556,7 +556,7 @@ flush_pair(PageTables *t, const PageRec *rec)
 	PageState	old;
 	PageState	merged;
 
-	r.key.account_id = cstring_to_text_with_len(rec->key, rec->acclen);
+	r.key.account_id = cstring_to_text_with_len(rec->key, (int) rec->acclen);
 	r.key.device_key = cstring_to_text(devkey);
 	r.key.device_id = devkey[0] == 'd' ? cstring_to_text(devkey + 1) : NULL;
 	if (!is_state_lock_or_insert(&t->pairs, pair_row, &r))
@@ -659,7 +659,7 @@ next_run_rec(PageRun *run)
 	p += sizeof(lens);
 	/* unpacked, values take at most their size plus alignment */
 	rec = (PageRec *) room(&run->buf, &run->buf_size,
-						   offsetof(PageRec, key) + size + NUM_PAGE_COLS * MAXIMUM_ALIGNOF + MAXIMUM_ALIGNOF);
+						   offsetof(PageRec, key) + size + (Size) (NUM_PAGE_COLS + 1) * MAXIMUM_ALIGNOF);
 	rec->acclen = lens[0];
 	rec->keylen = lens[1];
 	memcpy(&rec->fold.log_time, p, sizeof(int64));
