@@ -139,6 +139,21 @@ SELECT count(*) AS differing_key_customers FROM insure_stream.raw_info r
 SELECT * FROM insure_stream.verify();
 DROP VIEW replayed;
 
+-- the drop test runs in integers for premiums of at most 15 digits and 6
+-- after the point, in numeric otherwise; both are exact at the boundary
+CREATE TEMP TABLE drop_cases (id bigint, raw text, now text);
+INSERT INTO drop_cases VALUES
+  (811, '0.000001', '0.00000085'), (812, '-100', '-85.000001'),
+  (813, '999999999.999999', '849999999.999999'), (814, '100.0000001', '85.00000008'),
+  (815, '100', '85.000000'), (816, '1000000000000000', '849999999999999.99'),
+  (817, ' +100.5 ', '85.424999');
+INSERT INTO insure_stream.raw_info (id, raw_premium, raw_info) SELECT id, raw, 'case' FROM drop_cases;
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) SELECT id, now, 'case-b' FROM drop_cases ORDER BY id;
+SELECT c.id, c.raw, c.now, c.now::numeric < c.raw::numeric * 0.85 AS drops,
+       EXISTS (SELECT FROM insure_stream.premium_alert a WHERE a.id = c.id) AS alerted
+  FROM drop_cases c ORDER BY c.id;
+DROP TABLE drop_cases;
+
 -- the log is append-only
 UPDATE insure_stream.update_info SET now_premium = '0';
 
