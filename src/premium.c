@@ -45,62 +45,6 @@
 #define MAX_EXPONENT 1000
 
 /*
- * Is the text a finite decimal that numeric_in accepts?  Blanks around it,
- * a sign, ".5", "5." and exponents are fine; NaN, Infinity, thousands
- * separators and empty text are not.  Checked before numeric_in so that it
- * cannot throw in the middle of a statement.
- */
-static bool
-is_valid_premium(const char *s)
-{
-	int			digits = 0;
-	long		exponent = 0;
-
-	while (isspace((unsigned char) *s))
-		s++;
-	if (*s == '+' || *s == '-')
-		s++;
-	while (isdigit((unsigned char) *s))
-		s++, digits++;
-	if (*s == '.')
-	{
-		s++;
-		while (isdigit((unsigned char) *s))
-			s++, digits++;
-	}
-	if (digits == 0)
-		return false;
-	if (*s == 'e' || *s == 'E')
-	{
-		bool		negative = false;
-		int			exp_digits = 0;
-
-		s++;
-		if (*s == '+' || *s == '-')
-			negative = (*s++ == '-');
-		while (isdigit((unsigned char) *s))
-		{
-			if (exponent <= MAX_EXPONENT)
-				exponent = exponent * 10 + (*s - '0');
-			s++, exp_digits++;
-		}
-		if (exp_digits == 0 || exponent > MAX_EXPONENT)
-			return false;
-		(void) negative;
-	}
-	while (isspace((unsigned char) *s))
-		s++;
-	return *s == '\0' && digits <= MAX_EXPONENT;
-}
-
-static Datum
-premium_numeric(const char *s)
-{
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-/*
  * A decimal with at most 15 significant digits and 6 after the point, as
  * an integer and a scale: premiums and the keep factor usually are, and
  * then the drop test is exact in 128-bit integers (numeric_in and
@@ -113,47 +57,87 @@ typedef struct SmallDecimal
 	int			scale;			/* -1: not small */
 } SmallDecimal;
 
-/* parses a premium already accepted by is_valid_premium; false when not small */
+/*
+ * Is the text a finite decimal that numeric_in accepts?  Blanks around it,
+ * a sign, ".5", "5." and exponents are fine; NaN, Infinity, thousands
+ * separators and empty text are not.  Checked before numeric_in so that it
+ * cannot throw in the middle of a statement.  When small is given, it is
+ * set to the decimal as a SmallDecimal, or to scale -1 when the text is not
+ * a small decimal (or not valid).
+ */
 static bool
-small_decimal(const char *s, SmallDecimal *d)
+parse_premium(const char *s, SmallDecimal *small)
 {
-	int64		mantissa = 0;
 	int			digits = 0;
+	int			significant = 0;
 	int			scale = 0;
+	int64		mantissa = 0;
 	bool		negative = false;
 	bool		point = false;
-	bool		any = false;
+	bool		has_exponent = false;
+	long		exponent = 0;
+	bool		valid;
 
-	d->scale = -1;
 	while (isspace((unsigned char) *s))
 		s++;
 	if (*s == '+' || *s == '-')
-		negative = *s++ == '-';
+		negative = (*s++ == '-');
 	for (;; s++)
 	{
 		if (isdigit((unsigned char) *s))
 		{
-			any = true;
+			digits++;
 			if (point)
 				scale++;
-			if (mantissa == 0 && *s == '0')
-				continue;		/* a leading zero is no significant digit */
-			if (++digits > 15)
-				return false;
-			mantissa = mantissa * 10 + (*s - '0');
+			/* leading zeros are no significant digits */
+			if ((mantissa != 0 || *s != '0') && ++significant <= 15)
+				mantissa = mantissa * 10 + (*s - '0');
 		}
 		else if (*s == '.' && !point)
 			point = true;
 		else
 			break;
 	}
-	while (isspace((unsigned char) *s))
-		s++;
-	if (*s != '\0' || !any || scale > 6)
-		return false;
-	d->mantissa = negative ? -mantissa : mantissa;
-	d->scale = scale;
-	return true;
+	if (digits == 0)
+		valid = false;
+	else
+	{
+		if (*s == 'e' || *s == 'E')
+		{
+			int			exp_digits = 0;
+
+			has_exponent = true;
+			s++;
+			if (*s == '+' || *s == '-')
+				s++;
+			while (isdigit((unsigned char) *s))
+			{
+				if (exponent <= MAX_EXPONENT)
+					exponent = exponent * 10 + (*s - '0');
+				s++, exp_digits++;
+			}
+			if (exp_digits == 0)
+				exponent = MAX_EXPONENT + 1;
+		}
+		while (isspace((unsigned char) *s))
+			s++;
+		valid = *s == '\0' && exponent <= MAX_EXPONENT && digits <= MAX_EXPONENT;
+	}
+	if (small != NULL)
+	{
+		bool		is_small = valid && !has_exponent && significant <= 15 && scale <= 6;
+
+		small->mantissa = negative ? -mantissa : mantissa;
+		small->scale = is_small ? scale : -1;
+	}
+	return valid;
+}
+
+static Datum
+premium_numeric(const char *s)
+{
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
 
 /* a key customer as the statement sees it, rows applied so far included */
@@ -608,7 +592,9 @@ premium_drops(const PremiumBatch *batch, const char *now_premium, const char *ra
 	SmallDecimal raw;
 	const SmallDecimal *keep = &batch->keep_small;
 
-	if (keep->scale >= 0 && small_decimal(now_premium, &now) && small_decimal(raw_premium, &raw))
+	parse_premium(now_premium, &now);
+	parse_premium(raw_premium, &raw);
+	if (keep->scale >= 0 && now.scale >= 0 && raw.scale >= 0)
 		return times_ten_to(now.mantissa, raw.scale + keep->scale) <
 			times_ten_to((int128) raw.mantissa * keep->mantissa, now.scale);
 	return DatumGetBool(DirectFunctionCall2(numeric_lt, premium_numeric(now_premium),
@@ -728,7 +714,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	batch.settings = is_settings_load(CurrentMemoryContext);
 	batch.keep_factor = DirectFunctionCall2(numeric_sub, premium_numeric("1"),
 											premium_numeric(batch.settings->drop_threshold));
-	small_decimal(DatumGetCString(DirectFunctionCall1(numeric_out, batch.keep_factor)),
+	parse_premium(DatumGetCString(DirectFunctionCall1(numeric_out, batch.keep_factor)),
 				  &batch.keep_small);
 
 	tuplestore_rescan(trigdata->tg_newtable);
@@ -749,7 +735,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
 		else
 			snprintf(label, sizeof(label), "id NULL");
-		if (premium != NULL && !is_valid_premium(premium))
+		if (premium != NULL && !parse_premium(premium, NULL))
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
 							"invalid premium", "now_premium", premium, label);
 		else if (is_slot_int64(slot, att_time, &gmt) &&
@@ -816,7 +802,7 @@ insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
 	premium = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "raw_premium"));
-	if (premium != NULL && !is_valid_premium(premium))
+	if (premium != NULL && !parse_premium(premium, NULL))
 	{
 		bool		isnull;
 		Datum		id = SPI_getbinval(tuple, desc, SPI_fnumber(desc, "id"), &isnull);
