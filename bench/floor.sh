@@ -5,8 +5,9 @@
 # retraction, no locking order, no validation.
 #   single row: one statement, the event row plus an upsert of the user's
 #     state, two reference-count upserts and one hour upsert (CTEs);
-#   bulk: the event rows, then the states, reference counts and hours of the
-#     load written set-based (INSERT ... SELECT ... GROUP BY into empty tables).
+#   bulk: the event rows (INSERT ... SELECT, or COPY from a file), then the
+#     states, reference counts and hours of the load written set-based
+#     (INSERT ... SELECT ... GROUP BY into empty tables).
 # Single rows run at 1 and 8 clients, with pgbench's simple protocol and
 # with prepared statements: parsing and planning the floor's one large
 # statement every time costs more than its writes (see lib.sh).
@@ -51,9 +52,8 @@ reset_all() {
 		insure_stream.order_hour_part, insure_stream.order_hour_value" -c "CHECKPOINT" >/dev/null
 }
 
-FLOOR_BULK="
-BEGIN;
-INSERT INTO floor_events ($COLS) SELECT $COLS FROM src;
+# what the floor writes besides the events, read from src (as the events)
+FLOOR_STATE="
 INSERT INTO floor_state
 SELECT DISTINCT ON (id) id, current_date, gmt_modified, order_no, customer_tel, account_payble
   FROM src ORDER BY id, gmt_modified DESC;
@@ -62,16 +62,22 @@ SELECT $BIZ, v.kind, v.value, count(*)
   FROM floor_state, LATERAL (VALUES ('p'::\"char\", order_no), ('t', customer_tel)) AS v(kind, value)
  WHERE v.value IS NOT NULL GROUP BY 1, 2, 3;
 INSERT INTO floor_hour
-SELECT $BIZ, 0, count(*), sum(coalesce(account_payble, 0)::numeric) FROM floor_state GROUP BY 1;
-COMMIT;"
+SELECT $BIZ, 0, count(*), sum(coalesce(account_payble, 0)::numeric) FROM floor_state GROUP BY 1;"
+psql_q -c "COPY src ($COLS) TO '$T.orders.csv' WITH (FORMAT csv)"
+COPY_IN="($COLS) FROM '$T.orders.csv' WITH (FORMAT csv)"
 
-declare -a bare_bulk floor_bulk ext_bulk
+declare -a bare_bulk floor_bulk ext_bulk bare_copy floor_copy ext_copy
 for run in $(seq 1 "$RUNS"); do
 	reset_all
 	bare_bulk+=("$(timed "INSERT INTO bare ($COLS) SELECT $COLS FROM src")")
-	floor_bulk+=("$(timed "$FLOOR_BULK")")
+	floor_bulk+=("$(timed "BEGIN; INSERT INTO floor_events ($COLS) SELECT $COLS FROM src; $FLOOR_STATE COMMIT;")")
 	ext_bulk+=("$(timed "INSERT INTO insure_stream.user_order ($COLS) SELECT $COLS FROM src")")
-	echo "run $run: INSERT ... SELECT bare ${bare_bulk[-1]} ms, floor ${floor_bulk[-1]} ms, insure_stream ${ext_bulk[-1]} ms"
+	reset_all
+	bare_copy+=("$(timed "COPY bare $COPY_IN")")
+	floor_copy+=("$(timed "BEGIN; COPY floor_events $COPY_IN; $FLOOR_STATE COMMIT;")")
+	ext_copy+=("$(timed "COPY insure_stream.user_order $COPY_IN")")
+	echo "run $run: INSERT ... SELECT bare ${bare_bulk[-1]} ms, floor ${floor_bulk[-1]} ms, insure_stream ${ext_bulk[-1]} ms;" \
+		"COPY bare ${bare_copy[-1]} ms, floor ${floor_copy[-1]} ms, insure_stream ${ext_copy[-1]} ms"
 done
 
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
@@ -113,5 +119,7 @@ echo
 echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floor / bare | insure_stream / bare |"
 echo "|---|---|---|---|---|---|"
 echo "| INSERT ... SELECT of $ROWS orders | $m_bb ms | $m_fb ms | $m_eb ms | $(ratio "$m_fb" "$m_bb")x time | $(ratio "$m_eb" "$m_bb")x time |"
+m_bc=$(median "${bare_copy[@]}"); m_fc=$(median "${floor_copy[@]}"); m_ec=$(median "${ext_copy[@]}")
+echo "| COPY of $ROWS orders | $m_bc ms | $m_fc ms | $m_ec ms | $(ratio "$m_fc" "$m_bc")x time | $(ratio "$m_ec" "$m_bc")x time |"
 single_row_table "single-row INSERT" orders
-rm -f "$T".s_*.sql
+rm -f "$T".s_*.sql "$T".orders.csv
