@@ -473,6 +473,36 @@ text_or_null(const char *s, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/*
+ * The raw_info row of one key customer, the one a single-row statement
+ * rewrites: a plain UPDATE by id.  The row is the version we locked (we
+ * hold its lock, and at REPEATABLE READ it was locked through the
+ * snapshot), and a lookup by key costs a fraction of the batch form's
+ * array unnesting, join and TID scan (which asks the kernel for the
+ * table's size).
+ */
+static int
+rewrite_one(KeyCustomer *kc)
+{
+	static SPIPlanPtr plan;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+
+	if (plan == NULL)
+		plan = is_prepare_kept("UPDATE insure_stream.raw_info"
+							   "   SET raw_premium = $2, raw_info = $3"
+							   " WHERE id OPERATOR(pg_catalog.=) $1",
+							   3, types);
+	args[0] = Int64GetDatum(kc->id);
+	args[1] = text_or_null(kc->raw_premium, &isnull);
+	nulls[1] = isnull ? 'n' : ' ';
+	args[2] = text_or_null(kc->raw_info, &isnull);
+	nulls[2] = isnull ? 'n' : ' ';
+	return is_execute(plan, args, nulls, 0);
+}
+
 /* the raw_info rows, through SQL: their triggers run (ours checks premiums) */
 static void
 rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
@@ -481,6 +511,7 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 	Oid			types[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	IsArray		rw[3];
 	Datum		args[3];
+	KeyCustomer *volatile one = NULL;	/* the last to rewrite */
 
 	is_array_init(&rw[0], TIDOID);
 	is_array_init(&rw[1], TEXTOID);
@@ -493,6 +524,7 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 
 		if (kc == NULL || !kc->rewritten)
 			continue;
+		one = kc;
 		is_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
 		d = text_or_null(kc->raw_premium, &isnull);
 		is_array_push(&rw[1], d, isnull);
@@ -501,21 +533,28 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 	}
 	if (rw[0].count == 0)
 		return;
-	for (int c = 0; c < 3; c++)
-		args[c] = is_array_datum(&rw[c]);
 	rewriting_raw_info = true;
 	PG_TRY();
 	{
-		if (is_execute(is_batch_plan(&plans,
-									 "UPDATE insure_stream.raw_info AS r"
-									 "   SET raw_premium = u.premium, raw_info = u.info"
-									 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-									 "       pg_catalog.unnest($2::pg_catalog.text[]),"
-									 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-									 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-									 3, types, rw[0].count),
-					   args, NULL, 0) != SPI_OK_UPDATE ||
-			SPI_processed != (uint64) rw[0].count)
+		int			rc;
+
+		if (rw[0].count == 1)
+			rc = rewrite_one(one);
+		else
+		{
+			for (int c = 0; c < 3; c++)
+				args[c] = is_array_datum(&rw[c]);
+			rc = is_execute(is_batch_plan(&plans,
+										  "UPDATE insure_stream.raw_info AS r"
+										  "   SET raw_premium = u.premium, raw_info = u.info"
+										  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+										  "       pg_catalog.unnest($2::pg_catalog.text[]),"
+										  "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+										  " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+										  3, types, rw[0].count),
+							args, NULL, 0);
+		}
+		if (rc != SPI_OK_UPDATE || SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
 	}
 	PG_FINALLY();
