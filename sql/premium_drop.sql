@@ -154,6 +154,26 @@ SELECT c.id, c.raw, c.now, c.now::numeric < c.raw::numeric * 0.85 AS drops,
   FROM drop_cases c ORDER BY c.id;
 DROP TABLE drop_cases;
 
+-- raw_info is rewritten through SQL, so an operator's own trigger on it
+-- sees every rewrite: from a statement with one key customer (a plain
+-- UPDATE by id) and from one with several (the batch form)
+CREATE TABLE public.raw_info_audit (id bigint, old_premium varchar, new_premium varchar, new_info varchar);
+CREATE FUNCTION public.audit_raw_info() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.raw_info_audit VALUES (NEW.id, OLD.raw_premium, NEW.raw_premium, NEW.raw_info);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit AFTER UPDATE ON insure_stream.raw_info
+  FOR EACH ROW EXECUTE FUNCTION public.audit_raw_info();
+INSERT INTO insure_stream.raw_info VALUES (821, '100', 'a'), (822, '100', 'b');
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (821, '90', NULL);
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (821, '80', 'a2'), (822, '50', 'b2');
+SELECT * FROM public.raw_info_audit ORDER BY id, new_premium DESC;
+SELECT * FROM insure_stream.raw_info WHERE id IN (821, 822) ORDER BY id;
+DROP TRIGGER audit ON insure_stream.raw_info;
+DROP FUNCTION public.audit_raw_info();
+DROP TABLE public.raw_info_audit;
+
 -- the log is append-only
 UPDATE insure_stream.update_info SET now_premium = '0';
 
