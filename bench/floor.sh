@@ -63,22 +63,8 @@ SELECT $BIZ, v.kind, v.value, count(*)
  WHERE v.value IS NOT NULL GROUP BY 1, 2, 3;
 INSERT INTO floor_hour
 SELECT $BIZ, 0, count(*), sum(coalesce(account_payble, 0)::numeric) FROM floor_state GROUP BY 1;"
-psql_q -c "COPY src ($COLS) TO '$T.orders.csv' WITH (FORMAT csv)"
-COPY_IN="($COLS) FROM '$T.orders.csv' WITH (FORMAT csv)"
-
-declare -a bare_bulk floor_bulk ext_bulk bare_copy floor_copy ext_copy
-for run in $(seq 1 "$RUNS"); do
-	reset_all
-	bare_bulk+=("$(timed "INSERT INTO bare ($COLS) SELECT $COLS FROM src")")
-	floor_bulk+=("$(timed "BEGIN; INSERT INTO floor_events ($COLS) SELECT $COLS FROM src; $FLOOR_STATE COMMIT;")")
-	ext_bulk+=("$(timed "INSERT INTO insure_stream.user_order ($COLS) SELECT $COLS FROM src")")
-	reset_all
-	bare_copy+=("$(timed "COPY bare $COPY_IN")")
-	floor_copy+=("$(timed "BEGIN; COPY floor_events $COPY_IN; $FLOOR_STATE COMMIT;")")
-	ext_copy+=("$(timed "COPY insure_stream.user_order $COPY_IN")")
-	echo "run $run: INSERT ... SELECT bare ${bare_bulk[-1]} ms, floor ${floor_bulk[-1]} ms, insure_stream ${ext_bulk[-1]} ms;" \
-		"COPY bare ${bare_copy[-1]} ms, floor ${floor_copy[-1]} ms, insure_stream ${ext_copy[-1]} ms"
-done
+BULK_COLS=$COLS BULK_SRC=src BULK_CSV=$T.orders.csv
+bulk_floor_runs bare floor_events insure_stream.user_order
 
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
 SETS="\\set uid random(1, $USERS)
@@ -114,12 +100,9 @@ for run in $(seq 1 "$RUNS"); do
 done
 psql_q -Atc "SELECT 'verify() differences: ' || count(*) FROM insure_stream.verify()"
 
-m_bb=$(median "${bare_bulk[@]}"); m_fb=$(median "${floor_bulk[@]}"); m_eb=$(median "${ext_bulk[@]}")
 echo
 echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floor / bare | insure_stream / bare |"
 echo "|---|---|---|---|---|---|"
-echo "| INSERT ... SELECT of $ROWS orders | $m_bb ms | $m_fb ms | $m_eb ms | $(ratio "$m_fb" "$m_bb")x time | $(ratio "$m_eb" "$m_bb")x time |"
-m_bc=$(median "${bare_copy[@]}"); m_fc=$(median "${floor_copy[@]}"); m_ec=$(median "${ext_copy[@]}")
-echo "| COPY of $ROWS orders | $m_bc ms | $m_fc ms | $m_ec ms | $(ratio "$m_fc" "$m_bc")x time | $(ratio "$m_ec" "$m_bc")x time |"
+bulk_floor_table "$ROWS orders"
 single_row_table "single-row INSERT" orders
-rm -f "$T".s_*.sql "$T".orders.csv
+rm -f "$T".s_*.sql

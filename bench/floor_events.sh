@@ -65,21 +65,8 @@ FLOOR_STATE="
 INSERT INTO floor_page
 SELECT DISTINCT ON (account_id, device_id) account_id, device_id, log_time, bury_point_type, page_name
   FROM src_log ORDER BY account_id, device_id, log_time DESC;"
-psql_q -c "COPY src_log ($LCOLS) TO '$T.log.csv' WITH (FORMAT csv)"
-COPY_IN="($LCOLS) FROM '$T.log.csv' WITH (FORMAT csv)"
-declare -a bare_bulk floor_bulk ext_bulk bare_copy floor_copy ext_copy
-for run in $(seq 1 "$RUNS"); do
-	reset_all
-	bare_bulk+=("$(timed "INSERT INTO bare_user_log ($LCOLS) SELECT $LCOLS FROM src_log")")
-	floor_bulk+=("$(timed "BEGIN; INSERT INTO floor_user_log ($LCOLS) SELECT $LCOLS FROM src_log; $FLOOR_STATE COMMIT;")")
-	ext_bulk+=("$(timed "INSERT INTO insure_stream.user_log ($LCOLS) SELECT $LCOLS FROM src_log")")
-	reset_all
-	bare_copy+=("$(timed "COPY bare_user_log $COPY_IN")")
-	floor_copy+=("$(timed "BEGIN; COPY floor_user_log $COPY_IN; $FLOOR_STATE COMMIT;")")
-	ext_copy+=("$(timed "COPY insure_stream.user_log $COPY_IN")")
-	echo "run $run: page views INSERT ... SELECT bare ${bare_bulk[-1]} ms, floor ${floor_bulk[-1]} ms, insure_stream ${ext_bulk[-1]} ms;" \
-		"COPY bare ${bare_copy[-1]} ms, floor ${floor_copy[-1]} ms, insure_stream ${ext_copy[-1]} ms"
-done
+BULK_COLS=$LCOLS BULK_SRC=src_log BULK_CSV=$T.log.csv
+bulk_floor_runs bare_user_log floor_user_log insure_stream.user_log
 
 # single-row statements: as events.sh (random premiums of 100 to 1000; the
 # floor never alerts, so it is also the floor of an event that does not)
@@ -127,8 +114,7 @@ psql_q -Atc "SELECT 'verify() differences: ' || count(*) FROM insure_stream.veri
 echo
 echo "| workload ($RUNS runs, medians) | bare | SQL floor | insure_stream | floor / bare | insure_stream / bare |"
 echo "|---|---|---|---|---|---|"
-echo "| INSERT ... SELECT of $LOG_ROWS page views over $ACCOUNTS accounts | $(median "${bare_bulk[@]}") ms | $(median "${floor_bulk[@]}") ms | $(median "${ext_bulk[@]}") ms | $(ratio "$(median "${floor_bulk[@]}")" "$(median "${bare_bulk[@]}")")x time | $(ratio "$(median "${ext_bulk[@]}")" "$(median "${bare_bulk[@]}")")x time |"
-echo "| COPY of $LOG_ROWS page views over $ACCOUNTS accounts | $(median "${bare_copy[@]}") ms | $(median "${floor_copy[@]}") ms | $(median "${ext_copy[@]}") ms | $(ratio "$(median "${floor_copy[@]}")" "$(median "${bare_copy[@]}")")x time | $(ratio "$(median "${ext_copy[@]}")" "$(median "${bare_copy[@]}")")x time |"
+bulk_floor_table "$LOG_ROWS page views over $ACCOUNTS accounts"
 single_row_table "single-row INSERT into update_info" premium
 single_row_table "single-row INSERT into user_log" log
-rm -f "$T".s_*.sql "$T".log.csv
+rm -f "$T".s_*.sql

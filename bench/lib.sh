@@ -58,3 +58,42 @@ single_row_table() {
 		done
 	done
 }
+
+# The bulk loads of a floor benchmark, RUNS times: the source table
+# BULK_SRC loaded by INSERT ... SELECT and from its file BULK_CSV by COPY
+# (columns BULK_COLS), each into the bare table, into the floor's event
+# table followed by the floor's FLOOR_STATE, and into the extension's
+# table, after reset_all.  Times in ms go to BULK[insert|copy.bare|floor|ext].
+declare -A BULK
+bulk_load_sql() {	# insert|copy table
+	if [ "$1" = insert ]; then
+		echo "INSERT INTO $2 ($BULK_COLS) SELECT $BULK_COLS FROM $BULK_SRC"
+	else
+		echo "COPY $2 ($BULK_COLS) FROM '$BULK_CSV' WITH (FORMAT csv)"
+	fi
+}
+bulk_floor_runs() {	# bare_table floor_event_table extension_table
+	local run how
+	psql_q -c "COPY $BULK_SRC ($BULK_COLS) TO '$BULK_CSV' WITH (FORMAT csv)"
+	for run in $(seq 1 "$RUNS"); do
+		for how in insert copy; do
+			reset_all
+			BULK[$how.bare]+=" $(timed "$(bulk_load_sql $how "$1")")"
+			BULK[$how.floor]+=" $(timed "BEGIN; $(bulk_load_sql $how "$2"); $FLOOR_STATE COMMIT;")"
+			BULK[$how.ext]+=" $(timed "$(bulk_load_sql $how "$3")")"
+		done
+		echo "run $run:$(for how in insert copy; do printf ' %s bare %s ms, floor %s ms, insure_stream %s ms;' \
+			"$how" "${BULK[$how.bare]##* }" "${BULK[$how.floor]##* }" "${BULK[$how.ext]##* }"; done)"
+	done
+	rm -f "$BULK_CSV"
+}
+bulk_floor_table() {	# what was loaded, e.g. "1000000 orders": table rows of the medians
+	local how b f e
+	for how in insert copy; do
+		b=$(median ${BULK[$how.bare]})
+		f=$(median ${BULK[$how.floor]})
+		e=$(median ${BULK[$how.ext]})
+		echo "| $([ $how = insert ] && echo "INSERT ... SELECT" || echo COPY) of $1 | $b ms | $f ms | $e ms |" \
+			"$(ratio "$f" "$b")x time | $(ratio "$e" "$b")x time |"
+	done
+}

@@ -538,7 +538,7 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 	{
 		int			rc;
 
-		if (rw[0].count == 1)
+		if (rw[0].count == 1 && one != NULL)
 			rc = rewrite_one(one);
 		else
 		{
