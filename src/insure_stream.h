@@ -70,6 +70,13 @@ extern SPIPlanPtr is_prepare_kept(const char *query, int nargs, Oid *argtypes);
 extern bool is_key_too_long(Datum value);
 extern char *is_text_start(Datum value, int bytes);
 
+/* fetch memory into the cache ahead of use; a no-op without the builtin */
+#if defined(__GNUC__) || defined(__clang__)
+#define is_prefetch(addr) __builtin_prefetch(addr)
+#else
+#define is_prefetch(addr) ((void) 0)
+#endif
+
 /* batches up to this many keys run with a generic plan (see is_batch_plan) */
 #define IS_SMALL_BATCH 64
 typedef struct IsBatchPlan

@@ -726,7 +726,7 @@ flush_events(PremiumBatch *batch)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (i + PREFETCH_AHEAD < batch->nevents && kcs[i + PREFETCH_AHEAD] != NULL)
-			__builtin_prefetch(kcs[i + PREFETCH_AHEAD]);
+			is_prefetch(kcs[i + PREFETCH_AHEAD]);
 		if (kcs[i] != NULL)
 			apply_event(batch, kcs[i], &batch->events[i]);
 	}
