@@ -345,7 +345,6 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	bool		found;
 	MemoryContext oldcxt;
 
-	memset(&key, 0, sizeof(key));
 	key.id = id;
 	key.day = local_day(gmt, batch->settings->tz);
 	entry = order_fold_insert(batch->entries, key, &found);
