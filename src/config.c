@@ -38,7 +38,7 @@
 
 static const char *const setting_names[] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input", "retention", NULL
+	"max_future", "on_bad_input", "retention", "notify_payload", NULL
 };
 
 static void
@@ -243,6 +243,12 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 		if (*result != '\0')
 			result = normalize_interval(name, value);
 	}
+	else if (strcmp(name, "notify_payload") == 0)
+	{
+		result = keyword(value);
+		if (strcmp(result, "id") != 0 && strcmp(result, "alert") != 0)
+			invalid_setting(name, value, "Valid values are \"id\" and \"alert\".");
+	}
 	else if (strcmp(name, "on_bad_input") == 0)
 	{
 		result = keyword(value);
@@ -317,7 +323,8 @@ is_day_start_ms(int64 epoch_ms, pg_tz *tz)
 	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'order_window')," \
 	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'saved_events')," \
 	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'max_future')::pg_catalog.interval," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'on_bad_input')" \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'on_bad_input')," \
+	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'notify_payload')" \
 	"  FROM insure_stream.settings"
 
 static char *
@@ -366,6 +373,7 @@ settings_read(MemoryContext cxt)
 	TupleDesc	desc;
 	bool		isnull;
 	Interval   *future;
+	char	   *payload;
 	MemoryContext oldcxt;
 
 	if (plan == NULL)
@@ -392,6 +400,9 @@ settings_read(MemoryContext cxt)
 		elog(ERROR, "setting \"max_future\" is missing from insure_stream.config");
 	s->max_future_ms = (future->time + (int64) future->day * USECS_PER_DAY) / 1000;
 	s->quarantine = strcmp(settings_text(tuple, desc, 6, "on_bad_input"), "quarantine") == 0;
+	/* absent from the objects of 0.1.x: the id only */
+	payload = SPI_getvalue(tuple, desc, 7);
+	s->notify_alert_data = payload != NULL && strcmp(payload, "alert") == 0;
 	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
 	return s;

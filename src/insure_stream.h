@@ -36,6 +36,7 @@ typedef struct IsSettings
 	List	   *saved_events;	/* list of char *, empty = all */
 	int64		max_future_ms;	/* how far past now() an event time may lie */
 	bool		quarantine;		/* on_bad_input = quarantine */
+	bool		notify_alert_data;	/* notify_payload = alert */
 	int64		now_ms;			/* now() as epoch milliseconds */
 	int64		today_start_ms; /* start of now()'s local day, epoch ms */
 } IsSettings;

@@ -227,13 +227,22 @@ append_json_text(StringInfo buf, const char *s)
 		escape_json(buf, s);
 }
 
-/* the alert as JSON; the id alone when it would not fit in a NOTIFY */
+/*
+ * The payload: {"id": N} by default.  Any role that can connect may LISTEN,
+ * so the alert's data goes out only when notify_payload = alert says the
+ * operator accepts that; the id alone also when the data would not fit.
+ */
 static char *
-alert_payload(KeyCustomer *kc)
+alert_payload(KeyCustomer *kc, bool with_data)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	if (!with_data)
+	{
+		appendStringInfo(&buf, "{\"id\": " INT64_FORMAT "}", kc->id);
+		return buf.data;
+	}
 	appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"raw_info\": ", kc->id);
 	append_json_text(&buf, kc->alert[0]);
 	appendStringInfoString(&buf, ", \"now_info\": ");
@@ -262,7 +271,7 @@ alert_payload(KeyCustomer *kc)
 #define ALERTS_NOT_NOTIFIED "{\"more_alerts\": true}"
 
 static void
-notify_alert(KeyCustomer *kc)
+notify_alert(KeyCustomer *kc, bool with_data)
 {
 	static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
 	static int	notified = 0;
@@ -275,7 +284,7 @@ notify_alert(KeyCustomer *kc)
 	if (notified < MAX_ALERT_NOTIFIES)
 	{
 		notified++;
-		Async_Notify(ALERT_CHANNEL, alert_payload(kc));
+		Async_Notify(ALERT_CHANNEL, alert_payload(kc, with_data));
 	}
 	else
 		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
@@ -671,7 +680,7 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		notify_alert(kc);
+		notify_alert(kc, batch->settings->notify_alert_data);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->eventcxt);
