@@ -457,3 +457,271 @@ $$;
 /* ======================================================================
  * 8. Roles: ingest, read, dump and restore
  * ====================================================================== */
+
+/*
+ * Who may do what, from here on (README "Roles and privileges"):
+ *
+ * - An ingest role writes the contract columns of the event tables and
+ *   nothing else: the server assigns ingest_seq (identity) and ingested_at
+ *   (default), and naming either in an INSERT or COPY column list is
+ *   refused (42501).  grant_ingest() gives exactly that.
+ * - A reading role selects the results; grant_read() gives exactly that.
+ * - The extension's owner (the role that ran CREATE EXTENSION, normally
+ *   the database owner) dumps and restores the database as itself: pg_dump
+ *   reads every relation registered with pg_extension_config_dump, and a
+ *   restore (pg_restore, or psql -f of a plain dump) runs
+ *       COPY insure_stream.<table> (<every column>) FROM stdin;
+ *       SELECT pg_catalog.setval('insure_stream.<sequence>', n, true);
+ *   for each of them, so the owner needs SELECT and INSERT on every such
+ *   table and SELECT and UPDATE on every such sequence.  A restore also
+ *   replays GRANT/REVOKE statements for privileges changed since the
+ *   install; the owner issues them with its grant options.
+ *
+ * The grants go to the extension's owner as pg_extension records it, not
+ * to @extowner@: in ALTER EXTENSION UPDATE that is whoever runs the
+ * update, possibly a superuser other than the owner.
+ */
+DO $$
+DECLARE
+	ext pg_catalog.pg_extension;
+	owner_name name;
+	rel record;
+	event_table text;
+	contract text;
+	grantee record;
+	regrants text[] := '{}';
+	regrant text;
+BEGIN
+	SELECT e.* INTO ext FROM pg_catalog.pg_extension e
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	SELECT r.rolname INTO owner_name FROM pg_catalog.pg_roles r
+	 WHERE r.oid OPERATOR(pg_catalog.=) ext.extowner;
+
+	/*
+	 * Dump and restore: SELECT (pg_dump reads them) and INSERT (the restore
+	 * COPYs into them, every column) on every registered table; SELECT
+	 * (pg_dump reads last_value) and UPDATE (the restore's setval()) on
+	 * every registered sequence.  No grant option: the owner has no reason
+	 * to pass on the right to write state or arrival order.  So the owner
+	 * can now write state, results and settings directly; so could a
+	 * restore of a hand-edited dump.  The config rows are validated by a
+	 * trigger (below); the results are the owner's own data, which verify()
+	 * checks and rebuild() re-derives.
+	 */
+	FOR rel IN
+		SELECT c.oid::pg_catalog.regclass AS name, c.relkind
+		  FROM pg_catalog.unnest(ext.extconfig) AS x(oid)
+		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.oid
+		 ORDER BY c.relname
+	LOOP
+		IF rel.relkind OPERATOR(pg_catalog.=) 'S' THEN
+			EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON SEQUENCE %s TO %I', rel.name, owner_name);
+		ELSE
+			EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON TABLE %s TO %I', rel.name, owner_name);
+		END IF;
+	END LOOP;
+
+	/*
+	 * Event tables: up to 0.1.3 the owner held INSERT on the whole table
+	 * with the grant option, and ingest roles got INSERT on the whole table,
+	 * ingest_seq and ingested_at included.  The owner keeps INSERT on every
+	 * column without the grant option (restores need it), and gets the
+	 * grant option on the contract columns only, so whatever it passes on
+	 * leaves ingest_seq and ingested_at to the server.  Every role that held
+	 * INSERT on a whole event table gets INSERT on its contract columns
+	 * instead, granted by the owner (ingest goes on after the update; the
+	 * owner can revoke it).
+	 */
+	FOREACH event_table IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
+		contract := CASE event_table
+			WHEN 'user_order' THEN 'id, order_no, order_type, pay_time, order_price, customer_name, '
+								   'customer_tel, certificate_no, gmt_created, gmt_modified, account_payble'
+			WHEN 'update_info' THEN 'id, channel, open_id, event, now_premium, creator, modifier, '
+									'gmt_modified, now_info'
+			ELSE 'log_time, device_id, account_id, bury_point_type, page_name'
+		END;
+		FOR grantee IN
+			SELECT DISTINCT a.grantee, a.grantor
+			  FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+			 WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('insure_stream.%I', event_table)::pg_catalog.regclass
+			   AND a.privilege_type OPERATOR(pg_catalog.=) 'INSERT'
+			   AND a.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[10, ext.extowner]::pg_catalog.oid[])
+		LOOP
+			regrants := regrants OPERATOR(pg_catalog.||) pg_catalog.format(
+				'GRANT INSERT (%s) ON TABLE insure_stream.%I TO %s', contract, event_table,
+				CASE WHEN grantee.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+					 ELSE pg_catalog.quote_ident((SELECT r.rolname FROM pg_catalog.pg_roles r
+												   WHERE r.oid OPERATOR(pg_catalog.=) grantee.grantee)) END);
+			IF grantee.grantor OPERATOR(pg_catalog.=) 10 THEN
+				EXECUTE pg_catalog.format('REVOKE INSERT ON TABLE insure_stream.%I FROM %s CASCADE', event_table,
+					CASE WHEN grantee.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+						 ELSE pg_catalog.quote_ident((SELECT r.rolname FROM pg_catalog.pg_roles r
+													   WHERE r.oid OPERATOR(pg_catalog.=) grantee.grantee)) END);
+			END IF;
+		END LOOP;
+		/* drops what the owner passed on of the whole table too */
+		EXECUTE pg_catalog.format('REVOKE GRANT OPTION FOR INSERT ON TABLE insure_stream.%I FROM %I CASCADE',
+								  event_table, owner_name);
+		EXECUTE pg_catalog.format('GRANT INSERT ON TABLE insure_stream.%I TO %I', event_table, owner_name);
+		EXECUTE pg_catalog.format('GRANT INSERT (%s) ON TABLE insure_stream.%I TO %I WITH GRANT OPTION',
+								  contract, event_table, owner_name);
+	END LOOP;
+
+	/*
+	 * The former whole-table ingest grants, now on the contract columns,
+	 * granted by the owner: a function owned by the owner runs them as the
+	 * owner (a script cannot SET ROLE), then goes.
+	 */
+	IF pg_catalog.cardinality(regrants) OPERATOR(pg_catalog.>) 0 THEN
+		CREATE FUNCTION insure_stream.regrant_as_owner(statements text[]) RETURNS void
+			LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+			SET search_path = pg_catalog, pg_temp
+			AS $f$
+		DECLARE
+			statement text;
+		BEGIN
+			FOREACH statement IN ARRAY statements LOOP
+				EXECUTE statement;
+			END LOOP;
+		END
+		$f$;
+		EXECUTE pg_catalog.format('ALTER FUNCTION insure_stream.regrant_as_owner(text[]) OWNER TO %I', owner_name);
+		PERFORM insure_stream.regrant_as_owner(regrants);
+		DROP FUNCTION insure_stream.regrant_as_owner(text[]);
+		FOREACH regrant IN ARRAY regrants LOOP
+			RAISE NOTICE '%', pg_catalog.format('insure_stream: %s (was INSERT on the whole table)', regrant);
+		END LOOP;
+	END IF;
+END
+$$;
+
+/*
+ * Settings: configure() validates, but a restore, or the owner, writes
+ * config rows directly.  Every row written is checked and put in canonical
+ * form by the same function configure() uses, so a restored or hand-written
+ * setting is as valid as one set by configure().  (A direct write does not
+ * re-derive the results as configure() does: a restore must not, since it
+ * restores the results too.)
+ */
+CREATE FUNCTION insure_stream.config_check() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
+	   OR TG_OP OPERATOR(pg_catalog.<>) ALL (ARRAY['INSERT', 'UPDATE'])
+	   OR TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass THEN
+		RAISE EXCEPTION 'function "config_check" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW on insure_stream.config'
+			USING ERRCODE = 'triggered_action_exception';
+	END IF;
+	NEW.value := insure_stream.normalize_setting(NEW.name, NEW.value);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.config_check() IS
+	'trigger: checks a config row written directly (a restore) as configure() does, and stores its canonical form';
+REVOKE ALL ON FUNCTION insure_stream.config_check() FROM PUBLIC;
+CREATE TRIGGER config_check BEFORE INSERT OR UPDATE ON insure_stream.config
+	FOR EACH ROW EXECUTE FUNCTION insure_stream.config_check();
+
+/*
+ * The documented grants as functions.  They run as the caller (the owner,
+ * or a role it gave EXECUTE and the grant options to), so the caller is
+ * the grantor and can revoke what it granted.
+ */
+CREATE FUNCTION insure_stream.grant_ingest(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (id, order_no, order_type, pay_time, order_price, customer_name, '
+							  'customer_tel, certificate_no, gmt_created, gmt_modified, account_payble) '
+							  'ON TABLE insure_stream.user_order TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (id, channel, open_id, event, now_premium, creator, modifier, '
+							  'gmt_modified, now_info) ON TABLE insure_stream.update_info TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (log_time, device_id, account_id, bury_point_type, page_name) '
+							  'ON TABLE insure_stream.user_log TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO %I',
+							  grantee);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.grant_ingest(regrole) IS
+	'lets a role ingest: USAGE on the schema, INSERT on the contract columns of the event tables, track_page()';
+
+CREATE FUNCTION insure_stream.revoke_ingest(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('REVOKE INSERT (id, order_no, order_type, pay_time, order_price, customer_name, '
+							  'customer_tel, certificate_no, gmt_created, gmt_modified, account_payble) '
+							  'ON TABLE insure_stream.user_order FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE INSERT (id, channel, open_id, event, now_premium, creator, modifier, '
+							  'gmt_modified, now_info) ON TABLE insure_stream.update_info FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE INSERT (log_time, device_id, account_id, bury_point_type, page_name) '
+							  'ON TABLE insure_stream.user_log FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM %I',
+							  grantee);
+	/* the schema stays open to a role that still reads */
+	IF NOT pg_catalog.has_table_privilege(role, 'insure_stream.hs_order', 'SELECT') THEN
+		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.revoke_ingest(regrole) IS
+	'takes back what grant_ingest() gave (USAGE on the schema only when the role does not read)';
+
+CREATE FUNCTION insure_stream.grant_read(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
+							  'insure_stream.premium_alert, insure_stream.user_last_log TO %I', grantee);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.grant_read(regrole) IS
+	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log';
+
+CREATE FUNCTION insure_stream.revoke_read(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('REVOKE SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
+							  'insure_stream.premium_alert, insure_stream.user_last_log FROM %I', grantee);
+	/* the schema stays open to a role that still ingests */
+	IF NOT pg_catalog.has_column_privilege(role, 'insure_stream.user_order', 'id', 'INSERT') THEN
+		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.revoke_read(regrole) IS
+	'takes back what grant_read() gave (USAGE on the schema only when the role does not ingest)';
+
+REVOKE ALL ON FUNCTION insure_stream.grant_ingest(regrole), insure_stream.revoke_ingest(regrole),
+	insure_stream.grant_read(regrole), insure_stream.revoke_read(regrole) FROM PUBLIC;
+DO $$
+DECLARE
+	owner_name name := (SELECT r.rolname FROM pg_catalog.pg_extension e
+						  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+						 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream');
+BEGIN
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.grant_ingest(regrole), '
+							  'insure_stream.revoke_ingest(regrole), insure_stream.grant_read(regrole), '
+							  'insure_stream.revoke_read(regrole) TO %I WITH GRANT OPTION', owner_name);
+	/* config_check() runs as the writer of a config row: the owner when it restores */
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.normalize_setting(text, text) TO %I',
+							  owner_name);
+END
+$$;

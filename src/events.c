@@ -10,8 +10,13 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -26,6 +31,7 @@
 #include "storage/backendid.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "utils/tuplesort.h"
 
@@ -238,6 +244,57 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname)
 				 errmsg("function \"%s\" needs a transition table", funcname),
 				 errhint("Create the trigger with REFERENCING NEW TABLE AS new_rows.")));
 	return trigdata->tg_relation;
+}
+
+/*
+ * The greatest ingest_seq the server has handed out for an event table:
+ * the state of the sequence of its ingest_seq column (identity, or serial
+ * before 0.2.0), PG_INT64_MIN when it has handed out none.
+ *
+ * A row whose ingest_seq lies beyond it brought its own number: only a
+ * COPY or INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq does that,
+ * which needs INSERT on that column, and that only the extension's owner
+ * has, for restoring.  pg_dump sets the sequences after it loads the
+ * tables, so every event row of a restore lies beyond; its effects come
+ * back with the state and results restored beside it, and applying it
+ * again would quarantine it twice, or apply it under settings, a raw_info
+ * or a clock that are not those of its ingest.  The triggers leave such
+ * rows alone (rebuild() derives from them as from any other).
+ *
+ * The sequence is read directly (as SELECT * FROM seq reads it), with no
+ * privilege needed: every number handed out is at most its last_value.
+ */
+int64
+is_seq_handed_out(Relation rel)
+{
+	List	   *seqs = getOwnedSequences(RelationGetRelid(rel));
+	Relation	seqrel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	int64		result = PG_INT64_MIN;
+
+	if (list_length(seqs) != 1)
+		elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
+			 RelationGetRelationName(rel));
+	seqrel = table_open(linitial_oid(seqs), AccessShareLock);
+	if (seqrel->rd_rel->relkind != RELKIND_SEQUENCE)
+		elog(ERROR, "\"%s\" is not a sequence", RelationGetRelationName(seqrel));
+	scan = table_beginscan(seqrel, GetActiveSnapshot(), 0, NULL);
+	tuple = heap_getnext(scan, ForwardScanDirection);
+	if (tuple != NULL)
+	{
+		Form_pg_sequence_data seq = (Form_pg_sequence_data) GETSTRUCT(tuple);
+
+		/* not called: last_value is the next number to hand out */
+		if (seq->is_called)
+			result = seq->last_value;
+		else if (seq->last_value > PG_INT64_MIN)
+			result = seq->last_value - 1;
+	}
+	table_endscan(scan);
+	table_close(seqrel, AccessShareLock);
+	list_free(seqs);
+	return result;
 }
 
 /*

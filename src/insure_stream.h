@@ -53,6 +53,7 @@ extern void is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm);
 /* events.c: helpers shared by the event-table triggers */
 extern void is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname);
 extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname);
+extern int64 is_seq_handed_out(Relation rel);
 extern void is_reject_event(const IsSettings *settings, Relation rel,
 							TupleTableSlot *slot, int64 ingest_seq,
 							int sqlstate, const char *problem,

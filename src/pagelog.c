@@ -928,6 +928,7 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
 												 ALLOCSET_SMALL_SIZES);
 	PageBatch	batch;
+	int64		handed_out = is_seq_handed_out(rel);
 
 	start_batch(&batch);
 	tuplestore_rescan(trigdata->tg_newtable);
@@ -944,7 +945,9 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!is_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "user_log row without ingest_seq");
-		if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
+		if (seq > handed_out)
+			 /* a restored row: its effects were restored */ ;
+		else if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
 		{
 			char		value[32];
 			char		label[128];

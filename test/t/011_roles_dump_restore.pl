@@ -1,0 +1,339 @@
+# Least privilege, as the three roles of SPEC.md "Trust model" meet it:
+# A, the database owner (no superuser) that installs the extension; B, an
+# ingest role; C, a role that may only connect.  B ingests with USAGE and
+# INSERT on the contract columns (grant_ingest()) and cannot set what the
+# server assigns; C reads results only with grant_read(), and never events
+# or state.  A dumps the database as itself (pg_dump -Fc and plain) and
+# restores it as itself (pg_restore and psql -f): events (arrival order and
+# ingest time included), settings, raw_info, state, results, alerts and
+# rejections come back identical, verify() is clean, and ingest goes on
+# after the restored events.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('roles');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE ROLE a LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+	CREATE ROLE b LOGIN;
+	CREATE ROLE c LOGIN;
+	CREATE DATABASE src OWNER a;
+});
+
+# runs $sql as $role in $db; errors carry their SQLSTATE
+sub as
+{
+	my ($role, $db, $sql, %opts) = @_;
+	return $node->psql($db, "\\set VERBOSITY verbose\n" . $sql,
+		extra_params => [ '-U', $role ], on_error_stop => 1, %opts);
+}
+
+sub ok_as
+{
+	my ($role, $db, $sql, $name) = @_;
+	my ($ret, $out, $err) = as($role, $db, $sql);
+	is($ret, 0, $name) or diag($err);
+	return $out;
+}
+
+sub refused_as
+{
+	my ($role, $db, $sql, $sqlstate, $name) = @_;
+	my ($ret, $out, $err) = as($role, $db, $sql);
+	like($err, qr/ERROR:  $sqlstate:/, $name);
+}
+
+is($node->safe_psql('src', q{SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = 'a'}), 'f',
+	'A is neither superuser nor allowed to create databases');
+
+# C, connect-only, before anything is granted
+ok_as('a', 'src', q{
+	CREATE EXTENSION insure_stream;
+	SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+	SELECT insure_stream.configure('order_window', 'none');
+	SELECT insure_stream.configure('on_bad_input', 'quarantine');
+	SELECT insure_stream.configure('drop_threshold', '0.2');
+	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1'), (2, '100', 'p2'), (3, '100', 'p3');
+}, 'A installs the extension, configures it and loads key customers');
+is($node->safe_psql('src', q{SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'insure_stream'}),
+	'postgres', 'the schema belongs to the bootstrap superuser');
+
+for my $rel (qw(hs_order last_order premium_alert user_last_log))
+{
+	refused_as('c', 'src', "SELECT * FROM insure_stream.$rel", '42501',
+		"C cannot read $rel before grant_read()");
+}
+refused_as('b', 'src', q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
+	'42501', 'B cannot ingest before grant_ingest()');
+refused_as('b', 'src', q{SELECT insure_stream.grant_ingest('b')}, '42501',
+	'B cannot grant itself ingest');
+refused_as('c', 'src', q{SELECT insure_stream.grant_read('c')}, '42501',
+	'C cannot grant itself reading');
+
+ok_as('a', 'src', q{
+	SELECT insure_stream.grant_ingest('b');
+	SELECT insure_stream.grant_read('c');
+}, 'A grants ingest to B and reading to C');
+
+# times relative to now (purge_events() works on event times): old events
+# of 400 days ago, recent ones within the last two days
+my $old = q{((extract(epoch FROM now()) * 1000)::bigint - 400::bigint * 86400000)};
+my $recent = q{((extract(epoch FROM now()) * 1000)::bigint - 86400000)};
+
+# B ingests with nothing but USAGE and column INSERT
+my $ingest = qq{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+		SELECT g % 20, 'old' || g, 't' || (g % 7), $old + g * 1000, g / 8.0
+		  FROM generate_series(1, 300) g;
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+		SELECT g % 40, 'o' || g, 't' || (g % 9), $recent + g * 60000, g / 4.0
+		  FROM generate_series(1, 1500) g;
+	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+		VALUES (7, 'bad', $recent, 'NaN');
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info, gmt_modified)
+		VALUES (1, 'saved', '95', 'old', $old);
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info, gmt_modified)
+		VALUES (1, 'saved', '50', 'a', $recent), (2, 'saved', '90', 'c', $recent),
+			   (3, 'saved', 'abc', 'x', $recent), (5, 'saved', '10', 'z', $recent);
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+		SELECT $old + g, 'd' || (g % 3), 'a' || (g % 20), 'old' || g FROM generate_series(1, 200) g;
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+		SELECT $recent + g, 'd' || (g % 3), 'a' || (g % 25), 'p' || g FROM generate_series(1, 500) g;
+};
+ok_as('b', 'src', $ingest, 'B ingests orders, policy changes and page views with INSERT');
+ok_as('b', 'src', q{
+	INSERT INTO insure_stream.user_order VALUES (43, 'pos', 1, 1, 1.5, 'n', 'tp', 'c', 1, 1795572000000, 2.5);
+	INSERT INTO insure_stream.user_log VALUES (1795572000000, 'dp', 'apos', 'view', 'list');
+}, 'B inserts positionally without a column list (the contract columns come first)');
+ok_as('b', 'src', q{
+COPY insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) FROM STDIN;
+41	c1	tc	1795572000000	12.5
+42	c2	tc	1795572060000	\N
+\.
+COPY insure_stream.update_info (id, event, now_premium, now_info) FROM STDIN;
+2	saved	60	copied
+\.
+COPY insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) FROM STDIN;
+1795572000000	dc	acopy	view	home
+1795572000001	\N	acopy	\N	cart
+\.
+SELECT insure_stream.track_page('called', 'dev', 'view', 'home', 10);
+}, 'B ingests with COPY and column lists, and calls track_page()');
+
+# what the server assigns, B cannot set
+my $orders = 'insure_stream.user_order (id, gmt_modified';
+my @assigned = (
+	[ "INSERT INTO $orders, ingested_at) VALUES (1, 1795572000000, '1970-01-01')",
+	  'an INSERT naming ingested_at' ],
+	[ "INSERT INTO $orders, ingested_at) VALUES (1, 1795572000000, DEFAULT)",
+	  'an INSERT naming ingested_at, even with DEFAULT' ],
+	[ "INSERT INTO $orders, ingest_seq) VALUES (1, 1795572000000, DEFAULT)",
+	  'an INSERT naming ingest_seq with DEFAULT' ],
+	[ "INSERT INTO $orders, ingest_seq) OVERRIDING SYSTEM VALUE VALUES (1, 1795572000000, 9223372036854775807)",
+	  'an INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq' ],
+	[ "INSERT INTO insure_stream.update_info (id, now_premium, ingested_at) VALUES (1, '1', 'infinity')",
+	  'an INSERT into update_info naming ingested_at' ],
+	[ "INSERT INTO insure_stream.user_log (log_time, account_id, ingest_seq) OVERRIDING SYSTEM VALUE VALUES (1, 'x', 1)",
+	  'an INSERT into user_log naming ingest_seq' ],
+	[ "COPY $orders, ingest_seq) FROM STDIN;\n1\t1795572000000\t9223372036854775807\n\\.",
+	  'a COPY naming ingest_seq' ],
+	[ "COPY $orders, ingested_at) FROM STDIN;\n1\t1795572000000\t1970-01-01\n\\.",
+	  'a COPY naming ingested_at' ],
+	[ "COPY insure_stream.user_log (log_time, account_id, ingest_seq, ingested_at) FROM STDIN;\n1\tx\t1\tinfinity\n\\.",
+	  'a COPY into user_log naming both' ],
+	[ "INSERT INTO insure_stream.user_order VALUES (1, 'x', 1, 1, 1, 'x', 'x', 'x', 1, 1795572000000, 1, DEFAULT, DEFAULT)",
+	  'an INSERT without a column list giving every column' ]);
+for my $case (@assigned)
+{
+	refused_as('b', 'src', $case->[0], '42501', "B is refused $case->[1]");
+}
+my ($ret, $out, $err) = as('b', 'src',
+	"INSERT INTO $orders, ingest_seq) VALUES (1, 1795572000000, 9223372036854775807)");
+like($err, qr/ERROR:  (42501|428C9):/, 'B is refused an INSERT setting ingest_seq');
+
+# B writes nothing but events
+for my $forbidden (
+	q{INSERT INTO insure_stream.order_state (id, day, gmt_modified, gmt_seq) VALUES (1, '2026-01-01', 1, 1)},
+	q{UPDATE insure_stream.order_hour_part SET premium = 0},
+	q{INSERT INTO insure_stream.order_hour_value VALUES ('2026010100', 'p', 'x', 1)},
+	q{DELETE FROM insure_stream.page_state},
+	q{INSERT INTO insure_stream.premium_alert VALUES (9, 'x', 'y', '1', '2')},
+	q{UPDATE insure_stream.premium_applied SET applied_seq = 0},
+	q{INSERT INTO insure_stream.rejected_events (table_name, ingest_seq, reason, sqlstate, event) VALUES ('user_order', 1, 'x', 'x', '{}')},
+	q{INSERT INTO insure_stream.maintenance_state (name, value) VALUES ('orders_closed_before', '2100-01-01')},
+	q{INSERT INTO insure_stream.config (name, value) VALUES ('drop_threshold', '0.5')},
+	q{UPDATE insure_stream.raw_info SET raw_premium = '1'},
+	q{SELECT * FROM insure_stream.user_order},
+	q{SELECT * FROM insure_stream.hs_order},
+	q{SELECT insure_stream.configure('drop_threshold', '0.5')},
+	q{SELECT insure_stream.grant_read('b')},
+	q{SELECT setval('insure_stream.user_order_ingest_seq_seq', 1)})
+{
+	refused_as('b', 'src', $forbidden, '42501', "B is refused: $forbidden");
+}
+($ret, $out, $err) = as('b', 'src', q{
+	GRANT INSERT (id) ON insure_stream.user_order TO c;
+	SELECT has_column_privilege('c', 'insure_stream.user_order', 'id', 'INSERT');
+});
+like($err, qr/WARNING:  01007:/, 'B cannot pass ingest on (no grant option)');
+is($out, 'f', 'C got nothing from B');
+
+# C reads the results and nothing else
+my $read = ok_as('c', 'src', q{
+	SELECT (SELECT count(*) FROM insure_stream.hs_order) > 0,
+		   (SELECT count(*) FROM insure_stream.last_order) > 0,
+		   (SELECT count(*) FROM insure_stream.premium_alert) > 0,
+		   (SELECT count(*) FROM insure_stream.user_last_log) > 0;
+}, 'C reads the results after grant_read()');
+is($read, 't|t|t|t', 'C sees every result');
+for my $forbidden (
+	q{SELECT * FROM insure_stream.user_order},
+	q{SELECT * FROM insure_stream.update_info},
+	q{SELECT * FROM insure_stream.user_log},
+	q{SELECT * FROM insure_stream.order_state},
+	q{SELECT * FROM insure_stream.order_hour_part},
+	q{SELECT * FROM insure_stream.page_state},
+	q{SELECT * FROM insure_stream.premium_applied},
+	q{SELECT * FROM insure_stream.rejected_events},
+	q{SELECT * FROM insure_stream.raw_info},
+	q{SELECT * FROM insure_stream.maintenance_state},
+	q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
+	q{DELETE FROM insure_stream.premium_alert},
+	q{SELECT * FROM insure_stream.verify()},
+	q{SELECT insure_stream.track_page('c', 'c', 'c', 'c', 1)})
+{
+	refused_as('c', 'src', $forbidden, '42501', "C is refused: $forbidden");
+}
+
+# A: operator edits, retention; a bad setting is refused however written
+ok_as('a', 'src', q{
+	UPDATE insure_stream.raw_info SET raw_premium = '500' WHERE id = 2;
+	INSERT INTO insure_stream.raw_info VALUES (5, '100', 'p5');
+	DELETE FROM insure_stream.raw_info WHERE id = 3;
+	SELECT * FROM insure_stream.purge_events('30 days');
+}, 'A edits raw_info and purges old events');
+is($node->safe_psql('src', q{
+	SELECT (SELECT count(*) FROM insure_stream.rejected_events) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.premium_alert) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.hs_order WHERE biz_date < to_char(now() - interval '300 days', 'YYYYMMDDHH24')) || ' ' ||
+		   (SELECT count(*) FROM insure_stream.user_order WHERE gmt_modified < extract(epoch FROM now() - interval '300 days') * 1000)
+}), '2 2 1 0', 'two events quarantined, two alerts, results of purged events kept');
+refused_as('a', 'src', q{INSERT INTO insure_stream.config (name, value) VALUES ('drop_threshold', '2')},
+	'22023', 'A writing a bad setting directly is refused as configure() refuses it');
+refused_as('a', 'src', q{INSERT INTO insure_stream.config (name, value) VALUES ('no_such_setting', '1')},
+	'42704', 'A writing an unknown setting directly is refused');
+is(ok_as('a', 'src', q{
+	BEGIN;
+	INSERT INTO insure_stream.config (name, value) VALUES ('saved_events', ' saved ,  x ');
+	SELECT value FROM insure_stream.config WHERE name = 'saved_events' AND NOT is_default;
+	ROLLBACK;
+}, 'A may write a valid setting directly'), 'saved,x', 'and it is stored in canonical form');
+($ret, $out, $err) = as('a', 'src', q{
+	GRANT INSERT ON insure_stream.user_order TO b;
+	GRANT INSERT (ingest_seq, ingested_at) ON insure_stream.user_order TO b;
+	SELECT has_column_privilege('b', 'insure_stream.user_order', 'ingest_seq', 'INSERT')
+		OR has_column_privilege('b', 'insure_stream.user_order', 'ingested_at', 'INSERT');
+});
+like($err, qr/WARNING:  01007: no privileges were granted for "user_order".*WARNING:  01007: no privileges were granted for column "ingest_seq"/s,
+	'A cannot pass on INSERT on a whole event table, nor on ingest_seq and ingested_at');
+is($out, 'f', 'so B never gets to write ingest_seq or ingested_at');
+is(ok_as('a', 'src', 'SELECT count(*) FROM insure_stream.verify()', 'A runs verify()'), '0',
+	'verify() is clean at the source');
+
+# everything the extension keeps, relation by relation, as text
+my @kept = qw(user_order update_info user_log raw_info config order_state order_hour_part
+  order_hour_value page_state premium_alert premium_applied rejected_events maintenance_state
+  hs_order last_order user_last_log settings);
+# (the settings of the defaults change when the extension is created)
+my %source = (
+	config => '(SELECT * FROM insure_stream.config WHERE NOT is_default)',
+	settings => '(SELECT name, value FROM insure_stream.settings)');
+my $snapshot = join("\nUNION ALL ", map {
+	my $from = $source{$_} // "insure_stream.$_";
+	"SELECT '$_', count(*) || ' ' || coalesce(md5(string_agg(t::text, ';' ORDER BY t::text)), '') FROM $from t"
+} @kept) . "\nUNION ALL SELECT 'sequences', string_agg(s.relname || '=' || pg_sequence_last_value(s.oid::regclass), ' ' ORDER BY s.relname)"
+  . " FROM pg_class s WHERE s.relnamespace = 'insure_stream'::regnamespace AND s.relkind = 'S'";
+my $before = $node->safe_psql('src', $snapshot);
+like($before, qr/^rejected_events\|2 /m, 'the snapshot holds the rejections');
+
+my $max_seq = q{SELECT (SELECT max(ingest_seq) FROM insure_stream.user_order) || ' ' ||
+	(SELECT max(ingest_seq) FROM insure_stream.update_info) || ' ' ||
+	(SELECT max(ingest_seq) FROM insure_stream.user_log)};
+my @max_before = split / /, $node->safe_psql('src', $max_seq);
+
+# runs a client program; returns its exit code and what it printed
+sub run
+{
+	my ($cmd) = @_;
+	my ($stdout, $stderr) = ('', '');
+	IPC::Run::run($cmd, '>', \$stdout, '2>', \$stderr);
+	return ($? >> 8, $stdout, $stderr);
+}
+
+my $dir = $node->basedir;
+my @as_a = ('-U', 'a', '-h', $node->host, '-p', $node->port);
+# The schema belongs to the bootstrap superuser, and pg_dump writes its
+# CREATE SCHEMA with an ALTER SCHEMA ... OWNER TO, which A cannot run:
+# A dumps or restores with --no-owner (A owns everything else anyway).
+for my $format ('custom', 'plain')
+{
+	my $file = "$dir/src.$format";
+	my $db = "restored_$format";
+	($ret, $out, $err) = run([ 'pg_dump', @as_a, '-d', 'src', '-F', substr($format, 0, 1),
+		($format eq 'plain' ? ('--no-owner') : ()), '-f', $file ]);
+	is($ret, 0, "A runs pg_dump ($format)") or diag($err);
+	is($err, '', "pg_dump ($format) says nothing");
+	$node->safe_psql('postgres', "CREATE DATABASE $db OWNER a");
+	if ($format eq 'custom')
+	{
+		($ret, $out, $err) = run([ 'pg_restore', @as_a, '--no-owner', '--exit-on-error', '-d', $db, $file ]);
+	}
+	else
+	{
+		($ret, $out, $err) = run([ 'psql', @as_a, '-d', $db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $file ]);
+	}
+	is($ret, 0, "A restores ($format)") or diag($err);
+	unlike($err, qr/ERROR|WARNING|error|warning/, "the restore ($format) has no error or warning") or diag($err);
+
+	my $after = $node->safe_psql($db, $snapshot);
+	my %b = map { split /\|/, $_, 2 } split /\n/, $before;
+	my %a = map { split /\|/, $_, 2 } split /\n/, $after;
+	for my $rel (@kept, 'sequences')
+	{
+		is($a{$rel}, $b{$rel}, "$rel restored identically ($format)");
+	}
+	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($format)"), '0',
+		"verify() is clean after the restore ($format)");
+
+	# the grants made by A come back with the dump
+	is(ok_as('c', $db, 'SELECT count(*) > 0 FROM insure_stream.hs_order', "C reads ($format)"), 't',
+		"C still reads after the restore ($format)");
+	ok_as('b', $db, qq{
+		INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+			VALUES (1, 'after', $recent, 1);
+		INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
+			VALUES (1, 'saved', '1', 'after');
+		INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+			VALUES ($recent, 'd', 'a1', 'after');
+	}, "B ingests into the restored database ($format)");
+	my @new_seq = split / /, $node->safe_psql($db, q{
+		SELECT (SELECT ingest_seq FROM insure_stream.user_order WHERE order_no = 'after') || ' ' ||
+			   (SELECT ingest_seq FROM insure_stream.update_info WHERE now_info = 'after') || ' ' ||
+			   (SELECT ingest_seq FROM insure_stream.user_log WHERE page_name = 'after')});
+	for my $i (0 .. 2)
+	{
+		cmp_ok($new_seq[$i], '>', $max_before[$i],
+			(qw(user_order update_info user_log))[$i] . " numbers a new event after the restored ones ($format)");
+	}
+	is($node->safe_psql($db, q{SELECT now_premium || ' ' || now_info FROM insure_stream.premium_alert WHERE id = 1}),
+		'1 after', "the triggers work in the restored database ($format)");
+	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($format)"), '0',
+		"verify() is clean after ingesting into the restored database ($format)");
+}
+
+$node->stop;
+done_testing();
