@@ -196,7 +196,7 @@ for my $schema ('trap', 'public')
 # it refuses for a type): plant what can be planted
 ($ret, $out, $err) = as('owner', 'fresh', "SET client_min_messages = error;\n$plant", 0);
 cmp_ok($node->safe_psql('fresh', q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'trap'::regnamespace}),
-	'>', 20 * scalar(@names), 'look-alike functions and operators planted in trap and public')
+	'>', 15 * scalar(@names), 'look-alike functions and operators planted in trap and public')
   or diag(substr($err, 0, 2000));
 
 # temporary look-alikes of every relation of the extension, made in the
