@@ -1,7 +1,7 @@
 -- The schema contract of SPEC.md "Objects", "Settings", "SQL building blocks"
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(66);
+SELECT plan(84);
 
 SELECT has_schema('insure_stream');
 
@@ -39,7 +39,12 @@ SELECT results_eq(
   $$VALUES ('log_time', 'bigint'), ('device_id', 'character varying'), ('account_id', 'character varying'),
            ('bury_point_type', 'character varying'), ('page_name', 'character varying')$$,
   'user_log has the SPEC columns, types and order');
-SELECT col_has_default('insure_stream', 'user_order', 'ingest_seq', 'ingest_seq has a default');
+SELECT results_eq(
+  $$SELECT c.relname::text COLLATE "default", a.attidentity::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relnamespace = 'insure_stream'::regnamespace AND a.attname = 'ingest_seq'
+       AND c.relname IN ('user_order', 'update_info', 'user_log') ORDER BY 1$$,
+  $$VALUES ('update_info', 'a'), ('user_log', 'a'), ('user_order', 'a')$$,
+  'ingest_seq is GENERATED ALWAYS AS IDENTITY in every event table');
 SELECT col_has_default('insure_stream', 'user_order', 'ingested_at', 'ingested_at has a default');
 
 -- dimension
@@ -82,7 +87,8 @@ SELECT has_column('insure_stream', 'rejected_events', 'reason', 'rejected_events
 SELECT has_column('insure_stream', 'rejected_events', 'event', 'rejected_events has the row as JSON');
 SELECT col_type_is('insure_stream', 'rejected_events', 'event', 'jsonb', 'rejected_events.event is jsonb');
 SELECT set_eq($$SELECT name FROM insure_stream.settings$$,
-  ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention'],
+  ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention',
+        'notify_payload'],
   'every setting of SPEC.md has a value');
 
 -- functions with their exact signatures
@@ -118,6 +124,44 @@ SELECT function_privs_are('insure_stream', 'rebuild', ARRAY[]::text[], 'public',
 SELECT function_privs_are('insure_stream', 'verify', ARRAY[]::text[], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'configure', ARRAY['text', 'text'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'purge_events', ARRAY['interval'], 'public', ARRAY[]::text[]);
+SELECT function_privs_are('insure_stream', f, ARRAY['regrole'], 'public', ARRAY[]::text[])
+  FROM unnest(ARRAY['grant_ingest', 'revoke_ingest', 'grant_read', 'revoke_read']) AS f;
+SELECT function_privs_are('insure_stream', 'config_check', ARRAY[]::text[], 'public', ARRAY[]::text[]);
+
+-- the documented grants (README "Roles and privileges") as functions
+SELECT has_function('insure_stream', f, ARRAY['regrole'])
+  FROM unnest(ARRAY['grant_ingest', 'revoke_ingest', 'grant_read', 'revoke_read']) AS f;
+SELECT ok(NOT bool_or(p.prosecdef) AND bool_and('search_path=pg_catalog, pg_temp' = ANY (p.proconfig)),
+          'the grant functions run as the caller (the grantor) with a pinned search_path')
+  FROM pg_proc p WHERE p.oid IN ('insure_stream.grant_ingest(regrole)'::regprocedure,
+    'insure_stream.revoke_ingest(regrole)'::regprocedure, 'insure_stream.grant_read(regrole)'::regprocedure,
+    'insure_stream.revoke_read(regrole)'::regprocedure);
+
+-- PUBLIC writes nothing, reads only the settings; nobody gets more than the
+-- owner (the installing role) and the roles it granted
+SELECT is_empty(
+  $$SELECT c.relname || ' ' || a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'insure_stream'::regnamespace AND a.grantee = 0
+       AND NOT (c.relname IN ('config', 'settings') AND a.privilege_type = 'SELECT')$$,
+  'PUBLIC has no privilege on a relation but reading the settings');
+SELECT is_empty(
+  $$SELECT c.relname || '.' || att.attname FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid,
+           aclexplode(att.attacl) a
+     WHERE c.relnamespace = 'insure_stream'::regnamespace AND a.grantee = 0$$,
+  'PUBLIC has no column privilege');
+SELECT is_empty(
+  $$SELECT c.relname || ' ' || a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'insure_stream'::regnamespace
+       AND a.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES') AND a.grantee <> c.relowner$$,
+  'nobody but the tables'' owner has TRUNCATE, TRIGGER or REFERENCES');
+
+-- a config row written directly (a restore) is checked as configure() checks it
+SELECT has_trigger('insure_stream', 'config', 'config_check', 'config has trigger config_check');
+SELECT throws_ok($$INSERT INTO insure_stream.config (name, value) VALUES ('drop_threshold', '2')$$,
+  '22023', NULL, 'a bad setting written directly is refused');
+SELECT lives_ok($$INSERT INTO insure_stream.config (name, value) VALUES ('order_window', ' None ')$$,
+  'a good setting written directly is taken');
+SELECT is(insure_stream.setting('order_window'), 'none', 'in its canonical form');
 
 -- triggers keep the results
 SELECT has_trigger('insure_stream', 'user_order', 'user_order_apply', 'user_order has trigger user_order_apply');
@@ -139,6 +183,12 @@ SELECT set_has(
            ('order_state'), ('order_hour_part'), ('order_hour_value'), ('page_state'),
            ('premium_applied'), ('rejected_events'), ('maintenance_state')$$,
   'every table of user data is registered with pg_extension_config_dump');
+SELECT set_eq(
+  $$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS x(oid)
+     JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'insure_stream' AND c.relkind = 'S'$$,
+  $$VALUES ('user_order_ingest_seq_seq'), ('update_info_ingest_seq_seq'), ('user_log_ingest_seq_seq'),
+           ('rejected_events_rejection_id_seq')$$,
+  'the sequences of arrival order and of rejections are dumped (pg_restore sets them)');
 
 -- the tables rewritten in place on every event leave half of each page
 -- free, so that their updates stay HOT

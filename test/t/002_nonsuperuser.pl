@@ -1,6 +1,7 @@
 # A database owner who is not a superuser creates the (trusted) extension
-# and uses it; an ingest role can ingest and nothing more; a role without
-# grants cannot run the admin functions.
+# and uses it; an ingest role (grant_ingest()) can ingest and nothing more;
+# a reader (grant_read()) reads; a role without grants cannot run the admin
+# functions.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -47,14 +48,8 @@ is($ret, 0, 'the database owner creates the extension') or diag($err);
 		VALUES (1, 'o1', 1795572000000, 10);
 	INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '10', 'n');
 	SELECT insure_stream.track_page('acc', 'dev', 'view', 'home', 1);
-	GRANT USAGE ON SCHEMA insure_stream TO ingest;
-	GRANT INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log TO ingest;
-	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq,
-		insure_stream.update_info_ingest_seq_seq, insure_stream.user_log_ingest_seq_seq TO ingest;
-	GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO ingest;
-	GRANT USAGE ON SCHEMA insure_stream TO reader;
-	GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
-		insure_stream.user_last_log TO reader;
+	SELECT insure_stream.grant_ingest('ingest');
+	SELECT insure_stream.grant_read('reader');
 	SELECT count(*) FROM insure_stream.verify();
 	SELECT biz_date || ' ' || total_premium FROM insure_stream.hs_order;
 }, extra_params => [ '-U', 'dbowner' ], on_error_stop => 1);
@@ -111,5 +106,22 @@ is($out, '3', 'the reader reads the results') or diag($err);
 	q{INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (3, 1795572000000)},
 	extra_params => [ '-U', 'reader' ]);
 like($err, qr/permission denied/, 'the reader cannot ingest');
+
+# what the functions granted, they take back; the schema stays open to a
+# role that still has the other right
+($ret, $out, $err) = $node->psql('owned', q{
+	SELECT insure_stream.grant_read('ingest');
+	SELECT insure_stream.revoke_ingest('ingest');
+	SELECT has_column_privilege('ingest', 'insure_stream.user_log', 'log_time', 'INSERT'),
+		   has_function_privilege('ingest', 'insure_stream.track_page(text, text, text, text, bigint)', 'EXECUTE'),
+		   has_table_privilege('ingest', 'insure_stream.hs_order', 'SELECT'),
+		   has_schema_privilege('ingest', 'insure_stream', 'USAGE');
+	SELECT insure_stream.revoke_read('ingest');
+	SELECT insure_stream.revoke_read('reader');
+	SELECT has_table_privilege(r, 'insure_stream.hs_order', 'SELECT') OR has_schema_privilege(r, 'insure_stream', 'USAGE')
+	  FROM (VALUES ('ingest'), ('reader')) AS v(r);
+}, extra_params => [ '-U', 'dbowner' ], on_error_stop => 1);
+is($ret, 0, 'the owner revokes ingest and reading') or diag($err);
+is(join("\n", grep { $_ ne '' } split /\n/, $out), "f|f|t|t\nf\nf", 'revoke_ingest() and revoke_read() take back what was granted, the schema last');
 $node->stop;
 done_testing();
