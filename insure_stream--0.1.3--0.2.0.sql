@@ -725,3 +725,43 @@ BEGIN
 							  owner_name);
 END
 $$;
+
+/*
+ * Keep this last.  Every GRANT and REVOKE an extension script runs records
+ * the object's whole ACL as its initial privileges (pg_init_privs), the
+ * grants the owner made since the install included (here: on the schema,
+ * the event tables and their columns).  pg_dump writes only what differs
+ * from the initial privileges, so those grants would be missing from every
+ * dump from now on, and from what it restores.  Initial privileges are
+ * what an install gives: items granted by the bootstrap superuser to
+ * itself, to the extension's owner or to PUBLIC.  Anything else goes back
+ * to being a grant of the database's, which pg_dump dumps.
+ */
+DO $$
+DECLARE
+	ext pg_catalog.pg_extension;
+BEGIN
+	SELECT e.* INTO ext FROM pg_catalog.pg_extension e
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	UPDATE pg_catalog.pg_init_privs ip
+	   SET initprivs = (SELECT COALESCE(pg_catalog.array_agg(u.item ORDER BY u.ord), '{}')
+						  FROM pg_catalog.unnest(ip.initprivs) WITH ORDINALITY AS u(item, ord)
+						 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(ARRAY[u.item]) x
+											WHERE x.grantor OPERATOR(pg_catalog.<>) 10
+											   OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, ext.extowner]::pg_catalog.oid[])))
+	 WHERE ip.privtype OPERATOR(pg_catalog.=) 'e'
+	   AND ((ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+			 AND ip.objoid OPERATOR(pg_catalog.=) ext.extnamespace)
+			OR (ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+							 WHERE c.oid OPERATOR(pg_catalog.=) ip.objoid
+							   AND c.relnamespace OPERATOR(pg_catalog.=) ext.extnamespace))
+			OR (ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+				AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+							 WHERE p.oid OPERATOR(pg_catalog.=) ip.objoid
+							   AND p.pronamespace OPERATOR(pg_catalog.=) ext.extnamespace)))
+	   AND EXISTS (SELECT 1 FROM pg_catalog.unnest(ip.initprivs) AS u(item), pg_catalog.aclexplode(ARRAY[u.item]) x
+				   WHERE x.grantor OPERATOR(pg_catalog.<>) 10
+					  OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, ext.extowner]::pg_catalog.oid[]));
+END
+$$;

@@ -249,7 +249,8 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname)
 /*
  * The greatest ingest_seq the server has handed out for an event table:
  * the state of the sequence of its ingest_seq column (identity, or serial
- * before 0.2.0), PG_INT64_MIN when it has handed out none.
+ * before 0.2.0), PG_INT64_MIN when it has handed out none since it was
+ * created or set.
  *
  * A row whose ingest_seq lies beyond it brought its own number: only a
  * COPY or INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq does that,
@@ -285,11 +286,12 @@ is_seq_handed_out(Relation rel)
 	{
 		Form_pg_sequence_data seq = (Form_pg_sequence_data) GETSTRUCT(tuple);
 
-		/* not called: last_value is the next number to hand out */
+		/*
+		 * Not called: nothing handed out since it was made or set (a fresh
+		 * install starts it past 1, an update past the numbers in use).
+		 */
 		if (seq->is_called)
 			result = seq->last_value;
-		else if (seq->last_value > PG_INT64_MIN)
-			result = seq->last_value - 1;
 	}
 	table_endscan(scan);
 	table_close(seqrel, AccessShareLock);
