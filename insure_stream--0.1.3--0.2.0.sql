@@ -589,7 +589,8 @@ BEGIN
 		PERFORM insure_stream.regrant_as_owner(regrants);
 		DROP FUNCTION insure_stream.regrant_as_owner(text[]);
 		FOREACH regrant IN ARRAY regrants LOOP
-			RAISE NOTICE '%', pg_catalog.format('insure_stream: %s (was INSERT on the whole table)', regrant);
+			/* a WARNING: an extension script shows nothing less */
+			RAISE WARNING '%', pg_catalog.format('insure_stream: %s (was INSERT on the whole table)', regrant);
 		END LOOP;
 	END IF;
 END

@@ -260,11 +260,6 @@ my $snapshot = join("\nUNION ALL ", map {
 my $before = $node->safe_psql('src', $snapshot);
 like($before, qr/^rejected_events\|2 /m, 'the snapshot holds the rejections');
 
-my $max_seq = q{SELECT (SELECT max(ingest_seq) FROM insure_stream.user_order) || ' ' ||
-	(SELECT max(ingest_seq) FROM insure_stream.update_info) || ' ' ||
-	(SELECT max(ingest_seq) FROM insure_stream.user_log)};
-my @max_before = split / /, $node->safe_psql('src', $max_seq);
-
 # runs a client program; returns its exit code and what it printed
 sub run
 {
@@ -276,17 +271,26 @@ sub run
 
 my $dir = $node->basedir;
 my @as_a = ('-U', 'a', '-h', $node->host, '-p', $node->port);
-# The schema belongs to the bootstrap superuser, and pg_dump writes its
-# CREATE SCHEMA with an ALTER SCHEMA ... OWNER TO, which A cannot run:
-# A dumps or restores with --no-owner (A owns everything else anyway).
-for my $format ('custom', 'plain')
+
+# A dumps $src in $format and restores it into a new database: everything
+# comes back, the grants A made too, and ingest goes on after the restored
+# events.  The schema belongs to the bootstrap superuser, and pg_dump
+# writes its CREATE SCHEMA with an ALTER SCHEMA ... OWNER TO, which A
+# cannot run: A dumps or restores with --no-owner (A owns everything else).
+sub round_trip
 {
-	my $file = "$dir/src.$format";
-	my $db = "restored_$format";
-	($ret, $out, $err) = run([ 'pg_dump', @as_a, '-d', 'src', '-F', substr($format, 0, 1),
+	my ($src, $format) = @_;
+	my $file = "$dir/$src.$format";
+	my $db = "${src}_restored_$format";
+	my $before = $node->safe_psql($src, $snapshot);
+	my @max_before = split / /, $node->safe_psql($src, q{
+		SELECT (SELECT max(ingest_seq) FROM insure_stream.user_order) || ' ' ||
+			   (SELECT max(ingest_seq) FROM insure_stream.update_info) || ' ' ||
+			   (SELECT max(ingest_seq) FROM insure_stream.user_log)});
+	my ($ret, $out, $err) = run([ 'pg_dump', @as_a, '-d', $src, '-F', substr($format, 0, 1),
 		($format eq 'plain' ? ('--no-owner') : ()), '-f', $file ]);
-	is($ret, 0, "A runs pg_dump ($format)") or diag($err);
-	is($err, '', "pg_dump ($format) says nothing");
+	is($ret, 0, "A runs pg_dump ($src, $format)") or diag($err);
+	is($err, '', "pg_dump ($src, $format) says nothing");
 	$node->safe_psql('postgres', "CREATE DATABASE $db OWNER a");
 	if ($format eq 'custom')
 	{
@@ -296,22 +300,23 @@ for my $format ('custom', 'plain')
 	{
 		($ret, $out, $err) = run([ 'psql', @as_a, '-d', $db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $file ]);
 	}
-	is($ret, 0, "A restores ($format)") or diag($err);
-	unlike($err, qr/ERROR|WARNING|error|warning/, "the restore ($format) has no error or warning") or diag($err);
+	is($ret, 0, "A restores ($src, $format)") or diag($err);
+	unlike($err, qr/ERROR|WARNING|error|warning/, "the restore ($src, $format) has no error or warning")
+	  or diag($err);
 
 	my $after = $node->safe_psql($db, $snapshot);
 	my %b = map { split /\|/, $_, 2 } split /\n/, $before;
 	my %a = map { split /\|/, $_, 2 } split /\n/, $after;
 	for my $rel (@kept, 'sequences')
 	{
-		is($a{$rel}, $b{$rel}, "$rel restored identically ($format)");
+		is($a{$rel}, $b{$rel}, "$rel restored identically ($src, $format)");
 	}
-	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($format)"), '0',
-		"verify() is clean after the restore ($format)");
+	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($src, $format)"), '0',
+		"verify() is clean after the restore ($src, $format)");
 
 	# the grants made by A come back with the dump
-	is(ok_as('c', $db, 'SELECT count(*) > 0 FROM insure_stream.hs_order', "C reads ($format)"), 't',
-		"C still reads after the restore ($format)");
+	is(ok_as('c', $db, 'SELECT count(*) > 0 FROM insure_stream.hs_order', "C reads ($src, $format)"), 't',
+		"C still reads after the restore ($src, $format)");
 	ok_as('b', $db, qq{
 		INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
 			VALUES (1, 'after', $recent, 1);
@@ -319,7 +324,7 @@ for my $format ('custom', 'plain')
 			VALUES (1, 'saved', '1', 'after');
 		INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
 			VALUES ($recent, 'd', 'a1', 'after');
-	}, "B ingests into the restored database ($format)");
+	}, "B ingests into the restored database ($src, $format)");
 	my @new_seq = split / /, $node->safe_psql($db, q{
 		SELECT (SELECT ingest_seq FROM insure_stream.user_order WHERE order_no = 'after') || ' ' ||
 			   (SELECT ingest_seq FROM insure_stream.update_info WHERE now_info = 'after') || ' ' ||
@@ -327,13 +332,78 @@ for my $format ('custom', 'plain')
 	for my $i (0 .. 2)
 	{
 		cmp_ok($new_seq[$i], '>', $max_before[$i],
-			(qw(user_order update_info user_log))[$i] . " numbers a new event after the restored ones ($format)");
+			(qw(user_order update_info user_log))[$i]
+			  . " numbers a new event after the restored ones ($src, $format)");
 	}
 	is($node->safe_psql($db, q{SELECT now_premium || ' ' || now_info FROM insure_stream.premium_alert WHERE id = 1}),
-		'1 after', "the triggers work in the restored database ($format)");
-	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($format)"), '0',
-		"verify() is clean after ingesting into the restored database ($format)");
+		'1 after', "the triggers work in the restored database ($src, $format)");
+	is(ok_as('a', $db, 'SELECT count(*) FROM insure_stream.verify()', "A runs verify() ($src, $format)"), '0',
+		"verify() is clean after ingesting into the restored database ($src, $format)");
 }
+
+round_trip('src', 'custom');
+round_trip('src', 'plain');
+
+# An installation of 0.1.3 by A, with the grants its README documented
+# (INSERT on the whole event tables and USAGE on their sequences), updated
+# by A: B goes on ingesting, through column INSERT granted by A, and can
+# no longer set what the server assigns; A's dump of the updated database
+# keeps those grants.
+$node->safe_psql('postgres', 'CREATE DATABASE old OWNER a');
+ok_as('a', 'old', q{
+	CREATE EXTENSION insure_stream VERSION '0.1.3';
+	SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+	SELECT insure_stream.configure('order_window', 'none');
+	SELECT insure_stream.configure('on_bad_input', 'quarantine');
+	SELECT insure_stream.configure('drop_threshold', '0.2');
+	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1'), (2, '100', 'p2'), (3, '100', 'p3');
+	GRANT USAGE ON SCHEMA insure_stream TO b, c;
+	GRANT INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log TO b;
+	GRANT USAGE ON SEQUENCE insure_stream.user_order_ingest_seq_seq, insure_stream.update_info_ingest_seq_seq,
+		insure_stream.user_log_ingest_seq_seq TO b;
+	GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
+		insure_stream.user_last_log TO c;
+}, 'A installs 0.1.3 and grants as its README said');
+ok_as('b', 'old', $ingest, 'B ingests into 0.1.3');
+ok_as('a', 'old', q{SELECT * FROM insure_stream.purge_events('30 days')}, 'A purges old events under 0.1.3');
+my $old_before = $node->safe_psql('old', $snapshot);
+($ret, $out, $err) = as('a', 'old', 'ALTER EXTENSION insure_stream UPDATE');
+is($ret, 0, 'A updates the extension') or diag($err);
+like($err, qr/WARNING:  01000: insure_stream: GRANT INSERT \(id, order_no, .*\) ON TABLE insure_stream.user_order TO b \(was INSERT on the whole table\)/,
+	"the update tells which whole-table grants became column grants");
+my %ob = map { split /\|/, $_, 2 } split /\n/, $old_before;
+my %oa = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql('old', $snapshot);
+for my $rel (grep { $_ ne 'settings' } @kept)
+{
+	is($oa{$rel}, $ob{$rel}, "$rel unchanged by the update");
+}
+is(ok_as('a', 'old', 'SELECT count(*) FROM insure_stream.verify()', 'A runs verify() after the update'), '0',
+	'verify() is clean after the update');
+ok_as('b', 'old', $ingest, 'B goes on ingesting after the update');
+for my $case (@assigned[0 .. 8])
+{
+	refused_as('b', 'old', $case->[0], '42501', "after the update, B is refused $case->[1]");
+}
+is($node->safe_psql('old', q{
+	SELECT string_agg(DISTINCT a.grantor::regrole || '>' || a.grantee::regrole || ' ' || a.privilege_type || ' ' || a.is_grantable, ', ')
+	  FROM pg_attribute att, aclexplode(att.attacl) a
+	 WHERE att.attrelid IN ('insure_stream.user_order'::regclass, 'insure_stream.update_info'::regclass,
+						   'insure_stream.user_log'::regclass)}),
+	'a>b INSERT false, postgres>a INSERT true', 'B holds column INSERT granted by A; A the grant option');
+is($node->safe_psql('old', q{
+	SELECT string_agg(DISTINCT a.grantee::regrole || ' ' || a.privilege_type || ' ' || a.is_grantable, ', ')
+	  FROM pg_class c, aclexplode(c.relacl) a
+	 WHERE c.oid IN ('insure_stream.user_order'::regclass, 'insure_stream.update_info'::regclass,
+					'insure_stream.user_log'::regclass) AND a.grantee <> 10}),
+	'a INSERT false, a SELECT true', 'on the whole event tables only A holds INSERT, without the grant option');
+round_trip('old', 'custom');
+
+# what A granted, A takes back
+ok_as('a', 'old', q{SELECT insure_stream.revoke_ingest('b'); SELECT insure_stream.revoke_read('c');},
+	'A revokes ingest and reading');
+refused_as('b', 'old', q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
+	'42501', 'B no longer ingests');
+refused_as('c', 'old', q{SELECT * FROM insure_stream.hs_order}, '42501', 'C no longer reads');
 
 $node->stop;
 done_testing();
