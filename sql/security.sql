@@ -33,6 +33,31 @@ RESET search_path;
 -- nothing hostile was called (the test's own queries above use no text =)
 SELECT what, count(*) FROM public.captured GROUP BY what ORDER BY what;
 
+-- A trigger function attached where it does not belong fails cleanly: as a
+-- statement trigger raw_info_check() used to read a row that is not there
+-- (signal 11, every backend restarted), and with a text id it printed an
+-- address.
+CREATE TEMP TABLE key_customers (id text, raw_premium varchar);
+CREATE TRIGGER misplaced AFTER INSERT ON key_customers
+  FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.raw_info_check();
+INSERT INTO key_customers VALUES ('1', 'not a premium');
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER misplaced ON key_customers;
+CREATE TRIGGER misplaced BEFORE INSERT ON key_customers
+  FOR EACH ROW EXECUTE FUNCTION insure_stream.raw_info_check();
+INSERT INTO key_customers VALUES ('1', 'not a premium');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE key_customers;
+-- on its own table it checks as before
+INSERT INTO insure_stream.raw_info VALUES (42, 'not a premium', 'p');
+\echo :LAST_ERROR_SQLSTATE
+-- what PUBLIC may execute: the SQL building blocks and setting() only
+SELECT p.oid::regprocedure AS public_function
+  FROM pg_proc p
+ WHERE p.pronamespace = 'insure_stream'::regnamespace
+   AND has_function_privilege('public', p.oid, 'EXECUTE')
+ ORDER BY 1::text;
+
 -- leave the database as we found it
 DROP OPERATOR public.= (text, text);
 DROP FUNCTION public.texteq_hostile(text, text), public.now(), public.unnest(anyarray),

@@ -466,7 +466,15 @@ PG_FUNCTION_INFO_V1(insure_stream_settings_changed);
 Datum
 insure_stream_settings_changed(PG_FUNCTION_ARGS)
 {
-	is_check_trigger_call(fcinfo, "settings_changed");
-	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	static const IsTriggerSpec spec = {
+		.funcname = "settings_changed",
+		.timing = TRIGGER_EVENT_AFTER,
+		.for_row = false,
+		.events = IS_ON_INSERT | IS_ON_UPDATE | IS_ON_DELETE | IS_ON_TRUNCATE,
+		.new_table = false,
+		.tables = IS_TABLE(IS_TABLE_CONFIG),
+	};
+
+	CacheInvalidateRelcache(is_check_trigger(fcinfo, &spec)->tg_relation);
 	return PointerGetDatum(NULL);
 }

@@ -778,7 +778,7 @@ Datum
 insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply");
+	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply", IS_TABLE_UPDATE_INFO);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	int			att_id = is_column_number(desc, "update_info", "id");
@@ -882,28 +882,35 @@ PG_FUNCTION_INFO_V1(insure_stream_raw_info_check);
 Datum
 insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static const IsTriggerSpec spec = {
+		.funcname = "raw_info_check",
+		.timing = TRIGGER_EVENT_BEFORE,
+		.for_row = true,
+		.events = IS_ON_INSERT | IS_ON_UPDATE,
+		.new_table = false,
+		.tables = IS_TABLE(IS_TABLE_RAW_INFO),
+	};
+	TriggerData *trigdata = is_check_trigger(fcinfo, &spec);
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	char	   *premium;
 
-	is_check_trigger_call(fcinfo, "raw_info_check");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	if (rewriting_raw_info)
 		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
-	premium = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "raw_premium"));
+	premium = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "raw_premium"));
 	if (premium != NULL && !parse_premium(premium, NULL))
 	{
-		bool		isnull;
-		Datum		id = SPI_getbinval(tuple, desc, SPI_fnumber(desc, "id"), &isnull);
+		/* the id as its column's type prints it */
+		char	   *id = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "id"));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid premium \"%s\" in column \"%s\" of table \"%s\"",
 						premium, "raw_premium", "raw_info"),
 				 errdetail("The key customer with id %s was not written.",
-						   isnull ? "NULL" : DatumGetCString(DirectFunctionCall1(int8out, id))),
+						   id != NULL ? id : "NULL"),
 				 errhint("A premium is a finite decimal number such as \"1200.50\".")));
 	}
 	return PointerGetDatum(tuple);
