@@ -643,18 +643,25 @@ $$;
  * form by the same function configure() uses, so a restored or hand-written
  * setting is as valid as one set by configure().  (A direct write does not
  * re-derive the results as configure() does: a restore must not, since it
- * restores the results too.)
+ * restores the results too.)  normalize_setting() is not for the owner to
+ * call (section 2), so the check runs with the extension's rights; it
+ * checks first that it is fired as made for, on config (a name in the
+ * schema of the bootstrap superuser, section 1).
  */
 CREATE FUNCTION insure_stream.config_check() RETURNS trigger
-	LANGUAGE plpgsql
+	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	IF TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
-	   OR TG_OP OPERATOR(pg_catalog.<>) ALL (ARRAY['INSERT', 'UPDATE'])
-	   OR TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass THEN
-		RAISE EXCEPTION 'function "config_check" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW on insure_stream.config'
-			USING ERRCODE = 'triggered_action_exception';
+	   OR TG_OP OPERATOR(pg_catalog.<>) ALL (ARRAY['INSERT', 'UPDATE']) THEN
+		RAISE EXCEPTION 'function "config_check" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW'
+			USING ERRCODE = 'trigger_protocol_violated';
+	END IF;
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass THEN
+		RAISE EXCEPTION 'function "config_check" must be fired for table "config"'
+			USING ERRCODE = 'trigger_protocol_violated',
+				  DETAIL = pg_catalog.format('It was fired for table "%s".', TG_TABLE_NAME);
 	END IF;
 	NEW.value := insure_stream.normalize_setting(NEW.name, NEW.value);
 	RETURN NEW;
@@ -762,9 +769,6 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.grant_ingest(regrole), '
 							  'insure_stream.revoke_ingest(regrole), insure_stream.grant_read(regrole), '
 							  'insure_stream.revoke_read(regrole) TO %I WITH GRANT OPTION', owner_name);
-	/* config_check() runs as the writer of a config row: the owner when it restores */
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.normalize_setting(text, text) TO %I',
-							  owner_name);
 END
 $$;
 

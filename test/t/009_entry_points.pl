@@ -37,8 +37,7 @@ is($node->safe_psql('shop', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dbo
 $node->safe_psql('shop', q{
 	CREATE EXTENSION insure_stream;
 	SELECT insure_stream.configure('time_zone', 'UTC');
-	GRANT USAGE ON SCHEMA insure_stream TO ingest;
-	GRANT INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log TO ingest;
+	SELECT insure_stream.grant_ingest('ingest');
 }, extra_params => [ '-U', 'dbowner' ]);
 
 # one event in every event table, a key customer: rows for UPDATE and DELETE
@@ -201,6 +200,11 @@ my %made_for = (
 		my ($shape, $m) = @_;
 		return $shape eq 'raw_info' && $m->{timing} eq 'BEFORE' && $m->{level} eq 'ROW'
 		  && $m->{event} =~ /^(INSERT|UPDATE)$/;
+	},
+	config_check => sub {
+		my ($shape, $m) = @_;
+		return $shape eq 'config' && $m->{timing} eq 'BEFORE' && $m->{level} eq 'ROW'
+		  && $m->{event} =~ /^(INSERT|UPDATE)$/;
 	});
 for my $apply (qw(user_order update_info user_log))
 {
@@ -321,7 +325,7 @@ like($textid->{t1}[3], qr/^function "raw_info_check" must be fired for table "in
 
 # (b) the owner, the ingest role and the connect-only role
 my %public = map { $_ => 1 } qw(from_unixtime unix_timestamp);
-my %granted = (dbowner => { track_page => 1 });
+my %granted = (dbowner => { track_page => 1 }, ingest => { track_page => 1 });	# grant_ingest() gives track_page()
 my @c_functions = map { [ split /\|/ ] } split /\n/, $node->safe_psql('shop', q{
 	SELECT p.proname, p.oid::regprocedure,
 	       coalesce((SELECT string_agg(t::regtype::text, ',' ORDER BY o)
