@@ -11,16 +11,14 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
-#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -37,7 +35,6 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #include "utils/tuplesort.h"
 
@@ -420,55 +417,68 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnT
 }
 
 /*
- * The greatest ingest_seq the server has handed out for an event table:
- * the state of the sequence of its ingest_seq column (identity, or serial
- * before 0.2.0), PG_INT64_MIN when it has handed out none since it was
- * created or set.
+ * The greatest ingest_seq this backend has drawn from an event table's
+ * sequence (identity, or serial before 0.2.0): currval(), PG_INT64_MIN when
+ * this backend has drawn none.
  *
- * A row whose ingest_seq lies beyond it brought its own number: only a
- * COPY or INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq does that,
- * which needs INSERT on that column, and that only the extension's owner
- * has, for restoring.  pg_dump sets the sequences after it loads the
- * tables, so every event row of a restore lies beyond; its effects come
- * back with the state and results restored beside it, and applying it
- * again would quarantine it twice, or apply it under settings, a raw_info
- * or a clock that are not those of its ingest.  The triggers leave such
- * rows alone (rebuild() derives from them as from any other).
+ * Every row the server numbered in this statement drew its number here, so
+ * it is at most that.  A row beyond it brought its own number: only a COPY
+ * or INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq does that, which
+ * needs INSERT on that column, and that only the extension's owner has,
+ * for restoring.  The event rows of a restore are such rows (pg_dump sets
+ * the sequence in a statement of its own: after the data over one
+ * connection, and with pg_restore -j in another worker or after the
+ * worker's COPY); their effects come back with the state and results
+ * restored beside them, and applying them again would quarantine them
+ * twice, or apply them under settings, a raw_info or a clock that are not
+ * those of their ingest.  The triggers leave them alone (rebuild() derives
+ * from them as from any other row).
  *
- * The sequence is read directly (as SELECT * FROM seq reads it), with no
- * privilege needed: every number handed out is at most its last_value.
+ * currval() raises an error when the backend has not drawn from the
+ * sequence: it is called in a subtransaction, which then rolls back.  The
+ * triggers run with the rights of the extension's owner, who may read the
+ * sequence.
  */
 int64
-is_seq_handed_out(Relation rel)
+is_seq_drawn_here(Relation rel)
 {
 	List	   *seqs = getOwnedSequences(RelationGetRelid(rel));
-	Relation	seqrel;
-	TableScanDesc scan;
-	HeapTuple	tuple;
-	int64		result = PG_INT64_MIN;
+	Oid			seqoid;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int64 result = PG_INT64_MIN;
 
 	if (list_length(seqs) != 1)
 		elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
 			 RelationGetRelationName(rel));
-	seqrel = table_open(linitial_oid(seqs), AccessShareLock);
-	if (seqrel->rd_rel->relkind != RELKIND_SEQUENCE)
-		elog(ERROR, "\"%s\" is not a sequence", RelationGetRelationName(seqrel));
-	scan = table_beginscan(seqrel, GetActiveSnapshot(), 0, NULL);
-	tuple = heap_getnext(scan, ForwardScanDirection);
-	if (tuple != NULL)
-	{
-		Form_pg_sequence_data seq = (Form_pg_sequence_data) GETSTRUCT(tuple);
-
-		/*
-		 * Not called: nothing handed out since it was made or set (a fresh
-		 * install starts it past 1, an update past the numbers in use).
-		 */
-		if (seq->is_called)
-			result = seq->last_value;
-	}
-	table_endscan(scan);
-	table_close(seqrel, AccessShareLock);
+	seqoid = linitial_oid(seqs);
 	list_free(seqs);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		result = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(seqoid)));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* not drawn yet in this backend; anything else is an error */
+		if (edata->sqlerrcode != ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 	return result;
 }
 

@@ -85,7 +85,7 @@ extern void is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
 extern TriggerData *is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec);
 extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname,
 										   IsOwnTable table);
-extern int64 is_seq_handed_out(Relation rel);
+extern int64 is_seq_drawn_here(Relation rel);
 extern void is_reject_event(const IsSettings *settings, Relation rel,
 							TupleTableSlot *slot, int64 ingest_seq,
 							int sqlstate, const char *problem,

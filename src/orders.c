@@ -1119,13 +1119,13 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(batch->rel),
 													&TTSOpsMinimalTuple);
 	OrderColumns cols;
-	int64		handed_out;
+	int64		drawn_here;
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 												 "insure_stream order row",
 												 ALLOCSET_SMALL_SIZES);
 
 	find_columns(RelationGetDescr(batch->rel), &cols);
-	handed_out = is_seq_handed_out(batch->rel);
+	drawn_here = is_seq_drawn_here(batch->rel);
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
@@ -1138,7 +1138,7 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		if (!is_slot_int64(slot, cols.ingest_seq, &seq))
 			elog(ERROR, "user_order row without ingest_seq");
 		/* rows neither rejected nor accepted are filtered: kept, not counted */
-		if (seq <= handed_out &&	/* not a restored row */
+		if (seq <= drawn_here &&	/* not a restored row */
 			!reject_bad_order(batch, slot, &cols, seq) &&
 			is_slot_int64(slot, cols.id, &id) &&
 			is_slot_int64(slot, cols.gmt_modified, &gmt) &&

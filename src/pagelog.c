@@ -929,7 +929,7 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
 												 ALLOCSET_SMALL_SIZES);
 	PageBatch	batch;
-	int64		handed_out = is_seq_handed_out(rel);
+	int64		drawn_here = is_seq_drawn_here(rel);
 
 	start_batch(&batch);
 	tuplestore_rescan(trigdata->tg_newtable);
@@ -946,7 +946,7 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!is_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "user_log row without ingest_seq");
-		if (seq > handed_out)
+		if (seq > drawn_here)
 			 /* a restored row: its effects were restored */ ;
 		else if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
 		{

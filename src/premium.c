@@ -790,7 +790,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium row",
 												 ALLOCSET_SMALL_SIZES);
 	PremiumBatch batch;
-	int64		handed_out;
+	int64		drawn_here;
 
 	batch.chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium chunk",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -805,7 +805,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	parse_premium(DatumGetCString(DirectFunctionCall1(numeric_out, batch.keep_factor)),
 				  &batch.keep_small);
 
-	handed_out = is_seq_handed_out(rel);
+	drawn_here = is_seq_drawn_here(rel);
 	tuplestore_rescan(trigdata->tg_newtable);
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
@@ -824,7 +824,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
 		else
 			snprintf(label, sizeof(label), "id NULL");
-		if (seq > handed_out)
+		if (seq > drawn_here)
 			 /* a restored row: its effects were restored */ ;
 		else if (premium != NULL && !parse_premium(premium, NULL))
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
