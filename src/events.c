@@ -31,6 +31,7 @@
 #include "catalog/pg_class.h"
 #include "utils/syscache.h"
 #include "storage/backendid.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -419,7 +420,8 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnT
 /*
  * The greatest ingest_seq this backend has drawn from an event table's
  * sequence (identity, or serial before 0.2.0): currval(), PG_INT64_MIN when
- * this backend has drawn none.
+ * this backend has drawn none, PG_INT64_MAX when the statement's role
+ * cannot have brought numbers of its own.
  *
  * Every row the server numbered in this statement drew its number here, so
  * it is at most that.  A row beyond it brought its own number: only a COPY
@@ -437,17 +439,29 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnT
  * currval() raises an error when the backend has not drawn from the
  * sequence: it is called in a subtransaction, which then rolls back.  The
  * triggers run with the rights of the extension's owner, who may read the
- * sequence.
+ * sequence.  A role that may not write ingest_seq (an ingest role: the
+ * role of the statement, not the trigger's) brought no number of its own:
+ * its rows need no look, and the stream of small statements of ingest
+ * roles pays no subtransaction (a few microseconds a statement).
  */
 int64
 is_seq_drawn_here(Relation rel)
 {
-	List	   *seqs = getOwnedSequences(RelationGetRelid(rel));
+	Oid			relid = RelationGetRelid(rel);
+	Oid			who = GetOuterUserId();
+	AttrNumber	attnum;
+	List	   *seqs;
 	Oid			seqoid;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile int64 result = PG_INT64_MIN;
 
+	attnum = (AttrNumber) is_column_number(RelationGetDescr(rel), RelationGetRelationName(rel), "ingest_seq");
+	if (pg_class_aclcheck(relid, who, ACL_INSERT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, attnum, who, ACL_INSERT) != ACLCHECK_OK)
+		return PG_INT64_MAX;
+
+	seqs = getOwnedSequences(relid);
 	if (list_length(seqs) != 1)
 		elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
 			 RelationGetRelationName(rel));
