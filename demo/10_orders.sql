@@ -4,9 +4,11 @@
 -- local day.  The demo's dates follow today; its values do not change.
 \set QUIET on
 \pset footer off
-SELECT to_char(now() AT TIME ZONE z, 'YYYYMMDD') AS today,
-       (extract(epoch FROM date_trunc('day', now() AT TIME ZONE z) AT TIME ZONE z) * 1000)::bigint AS day0
-  FROM insure_stream.setting('time_zone') AS z \gset
+-- today and the start of today (epoch ms) in the configured zone, with the
+-- extension's time helpers (Hive/Flink style, epoch seconds)
+SELECT insure_stream.from_unixtime(insure_stream.unix_timestamp(), 'yyyyMMdd') AS today,
+       insure_stream.unix_timestamp(insure_stream.from_unixtime(insure_stream.unix_timestamp(), 'yyyy-MM-dd'),
+                                    'yyyy-MM-dd') * 1000 AS day0 \gset
 
 -- 3000 orders of 1000 users between 08:00 and 22:00 today, streamed in 6
 -- batches; ~10% of amounts, order numbers and phones are null

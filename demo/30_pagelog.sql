@@ -1,8 +1,8 @@
 -- Scenario 3: last page per account, from the log and from track_page().
 \set QUIET on
 \pset footer off
-SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE z) AT TIME ZONE z) * 1000)::bigint AS day0
-  FROM insure_stream.setting('time_zone') AS z \gset
+SELECT insure_stream.unix_timestamp(insure_stream.from_unixtime(insure_stream.unix_timestamp(), 'yyyy-MM-dd'),
+                                    'yyyy-MM-dd') * 1000 AS day0 \gset
 \echo 'three accounts browse on two devices this morning (demo_app); events arrive out of order'
 SET ROLE demo_app;
 INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES
