@@ -947,7 +947,9 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 		if (!is_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "user_log row without ingest_seq");
 		if (seq > drawn_here)
-			 /* a restored row: its effects were restored */ ;
+		{
+			/* a restored row: its effects were restored with the state */
+		}
 		else if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
 		{
 			char		value[32];

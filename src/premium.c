@@ -825,7 +825,9 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 		else
 			snprintf(label, sizeof(label), "id NULL");
 		if (seq > drawn_here)
-			 /* a restored row: its effects were restored */ ;
+		{
+			/* a restored row: its effects were restored with the state */
+		}
 		else if (premium != NULL && !parse_premium(premium, NULL))
 			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
 							"invalid premium", "now_premium", premium, label);

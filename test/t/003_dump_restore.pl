@@ -1,6 +1,6 @@
 # pg_dump of a database using the extension restores the settings,
 # raw_info, the results and the state; verify() is clean after a restore
-# with triggers (events replay idempotently) and after one without.
+# with triggers (restored events are not applied again) and after one without.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
