@@ -404,6 +404,30 @@ is($node->safe_psql('old', q{
 	'a INSERT false, a SELECT true', 'on the whole event tables only A holds INSERT, without the grant option');
 round_trip('old', 'custom');
 
+# the same update run by a superuser: the grants still go to A, the
+# extension's owner (@extowner@ would be the superuser running it)
+$node->safe_psql('postgres', 'CREATE DATABASE old_su OWNER a');
+ok_as('a', 'old_su', q{
+	CREATE EXTENSION insure_stream VERSION '0.1.3';
+	GRANT USAGE ON SCHEMA insure_stream TO b;
+	GRANT INSERT ON insure_stream.user_order, insure_stream.update_info, insure_stream.user_log TO b;
+}, 'A installs 0.1.3 again');
+($ret, $out, $err) = $node->psql('old_su', 'ALTER EXTENSION insure_stream UPDATE');
+is($ret, 0, 'a superuser updates the extension of A') or diag($err);
+is($node->safe_psql('old_su', q{
+	SELECT has_function_privilege('a', 'insure_stream.grant_ingest(regrole)', 'EXECUTE WITH GRANT OPTION')
+	   AND has_table_privilege('a', 'insure_stream.rejected_events_rejection_id_seq', 'UPDATE')
+	   AND has_table_privilege('a', 'insure_stream.order_state', 'INSERT')
+	   AND has_column_privilege('a', 'insure_stream.user_log', 'page_name', 'INSERT WITH GRANT OPTION')
+	   AND NOT has_table_privilege('a', 'insure_stream.user_log', 'INSERT WITH GRANT OPTION')}),
+	't', 'A holds what it needs after an update run by a superuser');
+ok_as('b', 'old_su', q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
+	'B goes on ingesting');
+refused_as('b', 'old_su', q{INSERT INTO insure_stream.user_log (log_time, account_id, ingested_at) VALUES (1, 'x', 'infinity')},
+	'42501', 'and cannot set ingested_at');
+($ret, $out, $err) = run([ 'pg_dump', @as_a, '-d', 'old_su', '-Fc', '-f', "$dir/old_su.custom" ]);
+is($ret, 0, 'A dumps it') or diag($err);
+
 # what A granted, A takes back
 ok_as('a', 'old', q{SELECT insure_stream.revoke_ingest('b'); SELECT insure_stream.revoke_read('c');},
 	'A revokes ingest and reading');
