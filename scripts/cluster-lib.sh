@@ -2,7 +2,7 @@
 #
 # run_in_cluster PREFIX LOG_NAME COMMAND...: runs COMMAND from the tree on a
 # throwaway pg_virtualenv cluster (pg_cron preloaded, prepared transactions
-# on).  PostgreSQL refuses to run as root, so as root it runs as postgres
+# on unless MAX_PREPARED=0, as on a stock server).  PostgreSQL refuses to run as root, so as root it runs as postgres
 # in a copy of the tree (/tmp/PREFIX.XXXXXX).  The output goes to the
 # terminal and to LOG_NAME, copied back into the tree.  Sets work (where it
 # ran), log and status (COMMAND's exit status).  Exported variables reach
@@ -19,13 +19,13 @@ run_in_cluster() {
 		run_as=(runuser -u postgres --)
 	fi
 	log="$work/$log_name"
-	"${run_as[@]}" env PGVER="$PGVER" bash -c '
+	"${run_as[@]}" env PGVER="$PGVER" MAX_PREPARED="${MAX_PREPARED:-10}" bash -c '
 		cd "$1"
 		shift
 		export PATH=/usr/lib/postgresql/$PGVER/bin:$PATH
 		pg_virtualenv -v "$PGVER" \
 			-o "shared_preload_libraries=pg_cron" -o "cron.database_name=postgres" \
-			-o "max_prepared_transactions=10" \
+			-o "max_prepared_transactions=$MAX_PREPARED" \
 			"$@"
 	' _ "$work" "$@" 2>&1 | tee "$log"
 	status=${PIPESTATUS[0]}

@@ -61,6 +61,7 @@ SELECT * FROM alerts WHERE id = 2;
 CREATE TEMP TABLE keys_before AS SELECT * FROM keys;
 INSERT INTO insure_stream.update_info (id, channel, open_id, event, now_premium, creator, modifier,
                                        gmt_modified, now_info, ingest_seq, ingested_at)
+  OVERRIDING SYSTEM VALUE
   SELECT id, channel, open_id, event, now_premium, creator, modifier, gmt_modified, now_info,
          ingest_seq, ingested_at
     FROM insure_stream.update_info WHERE id = 1 ORDER BY ingest_seq;
@@ -173,6 +174,24 @@ SELECT * FROM insure_stream.raw_info WHERE id IN (821, 822) ORDER BY id;
 DROP TRIGGER audit ON insure_stream.raw_info;
 DROP FUNCTION public.audit_raw_info();
 DROP TABLE public.raw_info_audit;
+
+-- notifications carry the key customer's id; notify_payload = alert adds
+-- the alert's data (every role that can connect may listen)
+LISTEN insure_stream_premium_drop;
+INSERT INTO insure_stream.raw_info VALUES (831, '100', 'c');
+\o results/premium_drop.notify
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (831, '50', 'c2');
+\o
+\! sed -e 's/PID [0-9]*/PID N/' results/premium_drop.notify
+SELECT insure_stream.configure('notify_payload', ' Alert ');
+\o results/premium_drop.notify
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (831, '10', 'c3');
+\o
+\! sed -e 's/PID [0-9]*/PID N/' results/premium_drop.notify
+SELECT insure_stream.configure('notify_payload', 'all');
+\echo :LAST_ERROR_SQLSTATE
+SELECT insure_stream.configure('notify_payload', 'id');
+UNLISTEN *;
 
 -- the log is append-only
 UPDATE insure_stream.update_info SET now_premium = '0';

@@ -17,11 +17,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/dependency.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/spi.h"
@@ -47,7 +44,7 @@
 
 static const char *const setting_names[] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input", "retention", NULL
+	"max_future", "on_bad_input", "retention", "notify_payload", NULL
 };
 
 static void
@@ -252,6 +249,12 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 		if (*result != '\0')
 			result = normalize_interval(name, value);
 	}
+	else if (strcmp(name, "notify_payload") == 0)
+	{
+		result = keyword(value);
+		if (strcmp(result, "id") != 0 && strcmp(result, "alert") != 0)
+			invalid_setting(name, value, "Valid values are \"id\" and \"alert\".");
+	}
 	else if (strcmp(name, "on_bad_input") == 0)
 	{
 		result = keyword(value);
@@ -364,19 +367,26 @@ enum
 	SET_SAVED_EVENTS,
 	SET_MAX_FUTURE,
 	SET_ON_BAD_INPUT,
+	SET_NOTIFY_PAYLOAD,			/* optional: not in the objects of 0.1.x */
 	NUM_CACHED_SETTINGS
 };
 
 static const char *const cached_names[NUM_CACHED_SETTINGS] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input"
+	"max_future", "on_bad_input", "notify_payload"
 };
+
+/* equal texts of a setting, either null (an optional setting absent) */
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
 
 static MemoryContext settings_cxt = NULL;	/* the parsed settings */
 static MemoryContext snapshot_cxt = NULL;	/* the snapshot they were read in */
 static IsSettings *settings_cache = NULL;
 static char *settings_texts[NUM_CACHED_SETTINGS];	/* effective texts parsed */
-static Oid	settings_relid = InvalidOid;	/* insure_stream.config */
 
 /* the MVCC snapshot the cache was last checked against */
 static bool snapshot_known = false;
@@ -389,17 +399,6 @@ static uint32 snapshot_xcnt;
 static int32 snapshot_subxcnt;
 static TransactionId *snapshot_xip;
 static TransactionId *snapshot_subxip;
-
-static void
-settings_invalidate(Datum arg, Oid relid)
-{
-	/* only the table's identity: what it holds is checked per snapshot */
-	if (relid == InvalidOid || relid == settings_relid)
-	{
-		settings_relid = InvalidOid;
-		snapshot_known = false;
-	}
-}
 
 static void
 settings_xact_end(XactEvent event, void *arg)
@@ -415,10 +414,10 @@ settings_subxact_end(SubXactEvent event, SubTransactionId mySubid,
 		snapshot_known = false;
 }
 
+/* at load: the ends of transactions and subtransactions forget the snapshot */
 void
 is_settings_register_invalidation(void)
 {
-	CacheRegisterRelcacheCallback(settings_invalidate, (Datum) 0);
 	RegisterXactCallback(settings_xact_end, NULL);
 	RegisterSubXactCallback(settings_subxact_end, NULL);
 }
@@ -482,21 +481,12 @@ snapshot_remember(Snapshot snap)
 static Oid
 settings_table(void)
 {
-	Oid			extoid;
-	Oid			nspoid;
-	Oid			relid;
+	Oid			relid = is_own_table_oid(IS_TABLE_CONFIG);
 
-	if (OidIsValid(settings_relid))
-		return settings_relid;
-	extoid = get_extension_oid("insure_stream", false);
-	nspoid = get_namespace_oid("insure_stream", true);
-	relid = OidIsValid(nspoid) ? get_relname_relid("config", nspoid) : InvalidOid;
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
-		getExtensionOfObject(RelationRelationId, relid) != extoid)
+	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"insure_stream.config\" of extension \"insure_stream\" was not found")));
-	settings_relid = relid;
 	return relid;
 }
 
@@ -555,7 +545,7 @@ settings_scan(Snapshot snap, char **texts)
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);
 	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
-		if (texts[i] == NULL)
+		if (texts[i] == NULL && i != SET_NOTIFY_PAYLOAD)
 			elog(ERROR, "setting \"%s\" is missing from insure_stream.config",
 				 cached_names[i]);
 }
@@ -584,6 +574,9 @@ settings_parse(char **texts, MemoryContext cxt)
 												   Int32GetDatum(-1)));
 	s->max_future_ms = (future->time + (int64) future->day * USECS_PER_DAY) / 1000;
 	s->quarantine = strcmp(texts[SET_ON_BAD_INPUT], "quarantine") == 0;
+	/* absent from the objects of 0.1.x: the id only */
+	s->notify_alert_data = texts[SET_NOTIFY_PAYLOAD] != NULL &&
+		strcmp(texts[SET_NOTIFY_PAYLOAD], "alert") == 0;
 	MemoryContextSwitchTo(oldcxt);
 	return s;
 }
@@ -609,7 +602,7 @@ settings_current(void)
 	oldcxt = MemoryContextSwitchTo(scancxt);
 	settings_scan(snap, texts);
 	for (int i = 0; same && i < NUM_CACHED_SETTINGS; i++)
-		same = strcmp(texts[i], settings_texts[i]) == 0;
+		same = same_text(texts[i], settings_texts[i]);
 	if (!same)
 	{
 		/* parsed under the scan's context: an error leaves nothing behind */
@@ -618,7 +611,7 @@ settings_current(void)
 		IsSettings *parsed = settings_parse(texts, newcxt);
 
 		for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
-			settings_texts[i] = MemoryContextStrdup(newcxt, texts[i]);
+			settings_texts[i] = texts[i] ? MemoryContextStrdup(newcxt, texts[i]) : NULL;
 		MemoryContextSetParent(newcxt, TopMemoryContext);
 		if (settings_cxt != NULL)
 			MemoryContextDelete(settings_cxt);
@@ -673,7 +666,15 @@ PG_FUNCTION_INFO_V1(insure_stream_settings_changed);
 Datum
 insure_stream_settings_changed(PG_FUNCTION_ARGS)
 {
-	is_check_trigger_call(fcinfo, "settings_changed");
-	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	static const IsTriggerSpec spec = {
+		.funcname = "settings_changed",
+		.timing = TRIGGER_EVENT_AFTER,
+		.for_row = false,
+		.events = IS_ON_INSERT | IS_ON_UPDATE | IS_ON_DELETE | IS_ON_TRUNCATE,
+		.new_table = false,
+		.tables = IS_TABLE(IS_TABLE_CONFIG),
+	};
+
+	CacheInvalidateRelcache(is_check_trigger(fcinfo, &spec)->tg_relation);
 	return PointerGetDatum(NULL);
 }

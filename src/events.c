@@ -10,8 +10,14 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -25,6 +31,8 @@
 #include "utils/syscache.h"
 #include "storage/backendid.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 
 #include "utils/tuplesort.h"
@@ -217,27 +225,201 @@ is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
 }
 
 /*
- * Checks that we run as an AFTER INSERT ... FOR EACH STATEMENT trigger with
- * a transition table, and returns the trigger's relation.
+ * The extension's own tables that its C triggers serve, by IsOwnTable, and
+ * their OIDs once verified: the relation of that name in the extension's
+ * schema, and a member of the extension.  The OIDs are kept for the session
+ * and forgotten on any relcache invalidation of one of them (a rename, a
+ * drop, DROP EXTENSION) or of all relations, so in steady state a trigger's
+ * check reads no catalog.
+ */
+static const char *const own_table_names[IS_NUM_OWN_TABLES] = {
+	"config", "user_order", "update_info", "user_log", "raw_info"
+};
+static Oid	own_table_oids[IS_NUM_OWN_TABLES];	/* InvalidOid: not verified */
+static bool own_tables_callback = false;
+
+static void
+own_tables_invalidate(Datum arg, Oid relid)
+{
+	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
+	{
+		if (relid == InvalidOid || relid == own_table_oids[t])
+		{
+			memset(own_table_oids, 0, sizeof(own_table_oids));
+			return;
+		}
+	}
+}
+
+/* the schema of an extension (get_extension_schema is static before 16) */
+static Oid
+extension_schema(Oid extoid)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			schema = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return schema;
+}
+
+/* the OID of one of the extension's own tables, or InvalidOid if it has none */
+static Oid
+own_table_oid(IsOwnTable table)
+{
+	Oid			extoid;
+	Oid			schema;
+	Oid			relid;
+
+	if (OidIsValid(own_table_oids[table]))
+		return own_table_oids[table];
+	if (!own_tables_callback)
+	{
+		CacheRegisterRelcacheCallback(own_tables_invalidate, (Datum) 0);
+		own_tables_callback = true;
+	}
+	extoid = get_extension_oid("insure_stream", true);
+	if (!OidIsValid(extoid))
+		return InvalidOid;
+	schema = extension_schema(extoid);
+	if (!OidIsValid(schema))
+		return InvalidOid;
+	relid = get_relname_relid(own_table_names[table], schema);
+	if (!OidIsValid(relid) || getExtensionOfObject(RelationRelationId, relid) != extoid)
+		return InvalidOid;
+	own_table_oids[table] = relid;
+	return relid;
+}
+
+/* the same for the other files (config.c reads insure_stream.config) */
+Oid
+is_own_table_oid(IsOwnTable table)
+{
+	return own_table_oid(table);
+}
+
+/* "AFTER INSERT OR UPDATE FOR EACH STATEMENT": how a trigger must be fired */
+static char *
+firing_text(const IsTriggerSpec *spec)
+{
+	static const struct
+	{
+		uint32		event;
+		const char *name;
+	}			ops[] = {
+		{IS_ON_INSERT, "INSERT"}, {IS_ON_UPDATE, "UPDATE"},
+		{IS_ON_DELETE, "DELETE"}, {IS_ON_TRUNCATE, "TRUNCATE"}
+	};
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, spec->timing == TRIGGER_EVENT_BEFORE ? "BEFORE" : "AFTER");
+	for (int op = 0; op < (int) lengthof(ops); op++)
+	{
+		if (spec->events & ops[op].event)
+		{
+			appendStringInfo(&buf, "%s%s", first ? " " : " OR ", ops[op].name);
+			first = false;
+		}
+	}
+	appendStringInfoString(&buf, spec->for_row ? " FOR EACH ROW" : " FOR EACH STATEMENT");
+	return buf.data;
+}
+
+/* "\"insure_stream.a\", \"insure_stream.b\" or \"insure_stream.c\"" */
+static char *
+tables_text(uint32 tables)
+{
+	StringInfoData buf;
+	int			left = 0;
+
+	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
+		if (tables & IS_TABLE(t))
+			left++;
+	initStringInfo(&buf);
+	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
+	{
+		if (!(tables & IS_TABLE(t)))
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, left == 1 ? " or " : ", ");
+		appendStringInfo(&buf, "\"insure_stream.%s\"", own_table_names[t]);
+		left--;
+	}
+	return buf.data;
+}
+
+/*
+ * Checks that a C trigger function runs in the one context it was made
+ * for: called by the trigger manager, fired at the spec's timing, level
+ * and events (with a transition table of new rows if the spec needs one),
+ * for one of the spec's tables of the extension.  Anything else (the
+ * function attached to another table, or to its own table another way)
+ * is an error before the trigger reads anything of the relation or its
+ * rows.  Returns the trigger data.
+ */
+TriggerData *
+is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec)
+{
+	TriggerData *trigdata;
+	TriggerEvent event;
+	Oid			relid;
+	bool		own = false;
+
+	is_check_trigger_call(fcinfo, spec->funcname);
+	trigdata = (TriggerData *) fcinfo->context;
+	event = trigdata->tg_event;
+	if ((event & TRIGGER_EVENT_TIMINGMASK) != spec->timing ||
+		(TRIGGER_FIRED_FOR_ROW(event) != 0) != spec->for_row ||
+		!(spec->events & (1U << (event & TRIGGER_EVENT_OPMASK))))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired %s", spec->funcname, firing_text(spec))));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	for (int t = 0; t < IS_NUM_OWN_TABLES && !own; t++)
+		own = (spec->tables & IS_TABLE(t)) && own_table_oid((IsOwnTable) t) == relid;
+	if (!own)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired for table %s",
+						spec->funcname, tables_text(spec->tables)),
+				 errdetail("It was fired for table \"%s\".",
+						   RelationGetRelationName(trigdata->tg_relation))));
+	if (spec->new_table && trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" needs a transition table", spec->funcname),
+				 errhint("Create the trigger with REFERENCING NEW TABLE AS new_rows.")));
+	return trigdata;
+}
+
+/*
+ * The event tables' statement triggers: AFTER INSERT ... REFERENCING NEW
+ * TABLE FOR EACH STATEMENT on their own table.  Returns the relation.
  */
 Relation
-is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname)
+is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnTable table)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	IsTriggerSpec spec = {
+		.funcname = funcname,
+		.timing = TRIGGER_EVENT_AFTER,
+		.for_row = false,
+		.events = IS_ON_INSERT,
+		.new_table = true,
+		.tables = IS_TABLE(table),
+	};
 
-	is_check_trigger_call(fcinfo, funcname);
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired AFTER INSERT FOR EACH STATEMENT", funcname)));
-	if (trigdata->tg_newtable == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" needs a transition table", funcname),
-				 errhint("Create the trigger with REFERENCING NEW TABLE AS new_rows.")));
-	return trigdata->tg_relation;
+	return is_check_trigger(fcinfo, &spec)->tg_relation;
 }
 
 /*
@@ -322,9 +504,17 @@ PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
 Datum
 insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static const IsTriggerSpec spec = {
+		.funcname = "refuse_event_change",
+		.timing = TRIGGER_EVENT_BEFORE,
+		.for_row = false,
+		.events = IS_ON_UPDATE | IS_ON_DELETE,
+		.new_table = false,
+		.tables = IS_TABLE(IS_TABLE_USER_ORDER) | IS_TABLE(IS_TABLE_UPDATE_INFO) |
+		IS_TABLE(IS_TABLE_USER_LOG),
+	};
+	TriggerData *trigdata = is_check_trigger(fcinfo, &spec);
 
-	is_check_trigger_call(fcinfo, "refuse_event_change");
 	if (is_purge_in_progress)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,

@@ -36,6 +36,7 @@ typedef struct IsSettings
 	List	   *saved_events;	/* list of char *, empty = all */
 	int64		max_future_ms;	/* how far past now() an event time may lie */
 	bool		quarantine;		/* on_bad_input = quarantine */
+	bool		notify_alert_data;	/* notify_payload = alert */
 	int64		now_ms;			/* now() as epoch milliseconds */
 	int64		today_start_ms; /* start of now()'s local day, epoch ms */
 } IsSettings;
@@ -50,8 +51,41 @@ extern int64 is_day_start_ms(int64 epoch_ms, pg_tz *tz);
 extern void is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm);
 
 /* events.c: helpers shared by the event-table triggers */
+
+/* the extension's own tables that its C triggers serve */
+typedef enum IsOwnTable
+{
+	IS_TABLE_CONFIG,
+	IS_TABLE_USER_ORDER,
+	IS_TABLE_UPDATE_INFO,
+	IS_TABLE_USER_LOG,
+	IS_TABLE_RAW_INFO
+} IsOwnTable;
+#define IS_NUM_OWN_TABLES 5
+#define IS_TABLE(t) (1U << (t))
+
+/* the operations a trigger serves, a bit per TRIGGER_EVENT_* operation */
+#define IS_ON_INSERT (1U << TRIGGER_EVENT_INSERT)
+#define IS_ON_DELETE (1U << TRIGGER_EVENT_DELETE)
+#define IS_ON_UPDATE (1U << TRIGGER_EVENT_UPDATE)
+#define IS_ON_TRUNCATE (1U << TRIGGER_EVENT_TRUNCATE)
+
+/* how a C trigger function must be fired (see is_check_trigger) */
+typedef struct IsTriggerSpec
+{
+	const char *funcname;		/* for messages */
+	TriggerEvent timing;		/* TRIGGER_EVENT_BEFORE or TRIGGER_EVENT_AFTER */
+	bool		for_row;		/* FOR EACH ROW, else FOR EACH STATEMENT */
+	uint32		events;			/* IS_ON_* */
+	bool		new_table;		/* needs REFERENCING NEW TABLE */
+	uint32		tables;			/* IS_TABLE(IsOwnTable) of the tables it serves */
+} IsTriggerSpec;
+
 extern void is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname);
-extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname);
+extern Oid	is_own_table_oid(IsOwnTable table);
+extern TriggerData *is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec);
+extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname,
+										   IsOwnTable table);
 extern void is_reject_event(const IsSettings *settings, Relation rel,
 							TupleTableSlot *slot, int64 ingest_seq,
 							int sqlstate, const char *problem,

@@ -160,8 +160,10 @@ PG_FUNCTION_INFO_V1(insure_stream_last_value_ord_final);
 Datum
 insure_stream_last_value_ord_final(PG_FUNCTION_ARGS)
 {
-	LastValueState *state = PG_ARGISNULL(0) ? NULL : (LastValueState *) PG_GETARG_POINTER(0);
+	LastValueState *state;
 
+	(void) aggregate_context(fcinfo, "last_value_ord_final");
+	state = PG_ARGISNULL(0) ? NULL : (LastValueState *) PG_GETARG_POINTER(0);
 	if (state == NULL || !state->has_value)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(state->value);
@@ -220,6 +222,11 @@ insure_stream_last_value_ord_deserial(PG_FUNCTION_ARGS)
 	LastValueHeader header;
 	LastValueState *state;
 
+	/* only last_value_ord_serial's output reaches here; still, never overread */
+	if (VARSIZE_ANY_EXHDR(data) < sizeof(header))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid serialized state of last_value")));
 	memcpy(&header, ptr, sizeof(header));
 	ptr += sizeof(header);
 	state = new_state(aggcxt, header.value_type, header.ord_type, header.collation);

@@ -1168,7 +1168,7 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	OrderBatch	batch;
 	MemoryContext callcxt;
 
-	batch.rel = is_check_statement_trigger(fcinfo, "user_order_apply");
+	batch.rel = is_check_statement_trigger(fcinfo, "user_order_apply", IS_TABLE_USER_ORDER);
 	callcxt = CurrentMemoryContext;
 	batch.chunkcxt = AllocSetContextCreate(callcxt, "insure_stream order chunk",
 										   ALLOCSET_DEFAULT_SIZES);

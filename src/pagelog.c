@@ -896,6 +896,7 @@ PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
 Datum
 insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 {
+	(void) is_check_statement_trigger(fcinfo, "user_log_apply", IS_TABLE_USER_LOG);
 	objects_too_old("user_log_apply");
 	PG_RETURN_NULL();
 }
@@ -916,7 +917,7 @@ Datum
 insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply");
+	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply", IS_TABLE_USER_LOG);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	int			att_time = is_column_number(desc, "user_log", "log_time");

@@ -227,13 +227,22 @@ append_json_text(StringInfo buf, const char *s)
 		escape_json(buf, s);
 }
 
-/* the alert as JSON; the id alone when it would not fit in a NOTIFY */
+/*
+ * The payload: {"id": N} by default.  Any role that can connect may LISTEN,
+ * so the alert's data goes out only when notify_payload = alert says the
+ * operator accepts that; the id alone also when the data would not fit.
+ */
 static char *
-alert_payload(KeyCustomer *kc)
+alert_payload(KeyCustomer *kc, bool with_data)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	if (!with_data)
+	{
+		appendStringInfo(&buf, "{\"id\": " INT64_FORMAT "}", kc->id);
+		return buf.data;
+	}
 	appendStringInfo(&buf, "{\"id\": " INT64_FORMAT ", \"raw_info\": ", kc->id);
 	append_json_text(&buf, kc->alert[0]);
 	appendStringInfoString(&buf, ", \"now_info\": ");
@@ -262,7 +271,7 @@ alert_payload(KeyCustomer *kc)
 #define ALERTS_NOT_NOTIFIED "{\"more_alerts\": true}"
 
 static void
-notify_alert(KeyCustomer *kc)
+notify_alert(KeyCustomer *kc, bool with_data)
 {
 	static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
 	static int	notified = 0;
@@ -275,7 +284,7 @@ notify_alert(KeyCustomer *kc)
 	if (notified < MAX_ALERT_NOTIFIES)
 	{
 		notified++;
-		Async_Notify(ALERT_CHANNEL, alert_payload(kc));
+		Async_Notify(ALERT_CHANNEL, alert_payload(kc, with_data));
 	}
 	else
 		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
@@ -671,7 +680,7 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		notify_alert(kc);
+		notify_alert(kc, batch->settings->notify_alert_data);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->eventcxt);
@@ -769,7 +778,7 @@ Datum
 insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply");
+	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply", IS_TABLE_UPDATE_INFO);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	int			att_id = is_column_number(desc, "update_info", "id");
@@ -869,28 +878,35 @@ PG_FUNCTION_INFO_V1(insure_stream_raw_info_check);
 Datum
 insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static const IsTriggerSpec spec = {
+		.funcname = "raw_info_check",
+		.timing = TRIGGER_EVENT_BEFORE,
+		.for_row = true,
+		.events = IS_ON_INSERT | IS_ON_UPDATE,
+		.new_table = false,
+		.tables = IS_TABLE(IS_TABLE_RAW_INFO),
+	};
+	TriggerData *trigdata = is_check_trigger(fcinfo, &spec);
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	char	   *premium;
 
-	is_check_trigger_call(fcinfo, "raw_info_check");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	if (rewriting_raw_info)
 		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
-	premium = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "raw_premium"));
+	premium = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "raw_premium"));
 	if (premium != NULL && !parse_premium(premium, NULL))
 	{
-		bool		isnull;
-		Datum		id = SPI_getbinval(tuple, desc, SPI_fnumber(desc, "id"), &isnull);
+		/* the id as its column's type prints it */
+		char	   *id = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "id"));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid premium \"%s\" in column \"%s\" of table \"%s\"",
 						premium, "raw_premium", "raw_info"),
 				 errdetail("The key customer with id %s was not written.",
-						   isnull ? "NULL" : DatumGetCString(DirectFunctionCall1(int8out, id))),
+						   id != NULL ? id : "NULL"),
 				 errhint("A premium is a finite decimal number such as \"1200.50\".")));
 	}
 	return PointerGetDatum(tuple);

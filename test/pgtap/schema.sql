@@ -39,7 +39,10 @@ SELECT results_eq(
   $$VALUES ('log_time', 'bigint'), ('device_id', 'character varying'), ('account_id', 'character varying'),
            ('bury_point_type', 'character varying'), ('page_name', 'character varying')$$,
   'user_log has the SPEC columns, types and order');
-SELECT col_has_default('insure_stream', 'user_order', 'ingest_seq', 'ingest_seq has a default');
+SELECT ok((SELECT bool_and(attidentity = 'a') AND count(*) = 3 FROM pg_attribute
+            WHERE attrelid IN ('insure_stream.user_order'::regclass, 'insure_stream.update_info'::regclass,
+                               'insure_stream.user_log'::regclass) AND attname = 'ingest_seq'),
+  'ingest_seq is assigned by the server (GENERATED ALWAYS AS IDENTITY) in every event table');
 SELECT col_has_default('insure_stream', 'user_order', 'ingested_at', 'ingested_at has a default');
 
 -- dimension
@@ -82,7 +85,8 @@ SELECT has_column('insure_stream', 'rejected_events', 'reason', 'rejected_events
 SELECT has_column('insure_stream', 'rejected_events', 'event', 'rejected_events has the row as JSON');
 SELECT col_type_is('insure_stream', 'rejected_events', 'event', 'jsonb', 'rejected_events.event is jsonb');
 SELECT set_eq($$SELECT name FROM insure_stream.settings$$,
-  ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention'],
+  ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention',
+        'notify_payload'],
   'every setting of SPEC.md has a value');
 
 -- functions with their exact signatures

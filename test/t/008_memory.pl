@@ -70,7 +70,9 @@ cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM insure_stream.premium_
 	'==', 20000, 'every key customer has its alert');
 
 # one statement raising 10050 alerts: 10000 notifications, then one summary
+# (with the alert's data in each)
 $node->safe_psql('postgres', q{
+	SELECT insure_stream.configure('notify_payload', 'alert');
 	INSERT INTO insure_stream.raw_info SELECT g, '1000', 'many ' || g FROM generate_series(100001, 110050) g;
 });
 my $listened = $node->safe_psql('postgres', q{
