@@ -1,12 +1,14 @@
-# Sourced by scripts/test.sh and scripts/test-long.sh (bash).
+# Sourced by scripts/test.sh, scripts/test-long.sh, scripts/demo.sh and
+# bench/run.sh (bash), which set top (the tree) and PGVER first.
 #
 # run_in_cluster PREFIX LOG_NAME COMMAND...: runs COMMAND from the tree on a
 # throwaway pg_virtualenv cluster (pg_cron preloaded, prepared transactions
-# on unless MAX_PREPARED=0, as on a stock server).  PostgreSQL refuses to run as root, so as root it runs as postgres
-# in a copy of the tree (/tmp/PREFIX.XXXXXX).  The output goes to the
-# terminal and to LOG_NAME, copied back into the tree.  Sets work (where it
-# ran), log and status (COMMAND's exit status).  Exported variables reach
-# COMMAND.
+# on unless MAX_PREPARED=0, as on a stock server; CLUSTER_OPTS adds
+# pg_virtualenv options, e.g. "-o fsync=on").  PostgreSQL refuses to run as
+# root, so as root it runs as postgres in a copy of the tree
+# (/tmp/PREFIX.XXXXXX).  The output goes to the terminal and to LOG_NAME,
+# copied back into the tree.  Sets work (where it ran), log and status
+# (COMMAND's exit status).  Exported variables reach COMMAND.
 run_in_cluster() {
 	local prefix=$1 log_name=$2
 	shift 2
@@ -19,13 +21,13 @@ run_in_cluster() {
 		run_as=(runuser -u postgres --)
 	fi
 	log="$work/$log_name"
-	"${run_as[@]}" env PGVER="$PGVER" MAX_PREPARED="${MAX_PREPARED:-10}" bash -c '
+	"${run_as[@]}" env PGVER="$PGVER" MAX_PREPARED="${MAX_PREPARED:-10}" CLUSTER_OPTS="${CLUSTER_OPTS:-}" bash -c '
 		cd "$1"
 		shift
 		export PATH=/usr/lib/postgresql/$PGVER/bin:$PATH
 		pg_virtualenv -v "$PGVER" \
 			-o "shared_preload_libraries=pg_cron" -o "cron.database_name=postgres" \
-			-o "max_prepared_transactions=$MAX_PREPARED" \
+			-o "max_prepared_transactions=$MAX_PREPARED" $CLUSTER_OPTS \
 			"$@"
 	' _ "$work" "$@" 2>&1 | tee "$log"
 	status=${PIPESTATUS[0]}
