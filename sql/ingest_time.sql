@@ -40,6 +40,14 @@ SELECT insure_stream.configure('order_window', 'day');
 SELECT count(*) AS states FROM insure_stream.order_state;
 SELECT * FROM insure_stream.verify();
 
+-- the trigger decides the same for such rows (as a superuser may still write them)
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, ingested_at) VALUES
+  (6, 'trigger-minus-infinity', 1795572000000, '-infinity'),
+  (7, 'trigger-infinity', 1795572000000, 'infinity'),
+  (8, 'trigger-epoch', 1795572000000, '1970-01-01 00:00+00');
+SELECT id, order_no FROM insure_stream.order_state WHERE id >= 6 ORDER BY id;
+SELECT * FROM insure_stream.verify();
+
 -- the window's start as the triggers compute it, at the ends of the range
 SELECT insure_stream.order_in_window(0, '-infinity', 'UTC') AS minus_infinity,
        insure_stream.order_in_window(9223372036854775807, 'infinity', 'UTC') AS plus_infinity,
