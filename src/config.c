@@ -5,7 +5,8 @@
  *		per-statement snapshot the triggers work with.
  *
  * Settings are rows of insure_stream.config, so they are per database,
- * transactional and the same for every session.
+ * transactional and the same for every session: every statement reads them
+ * as its own snapshot sees the table (see "The settings cache" below).
  *
  *-------------------------------------------------------------------------
  */
@@ -13,19 +14,24 @@
 
 #include <math.h>
 
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "catalog/namespace.h"
-#include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -271,12 +277,21 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 
+/*
+ * A timestamptz as epoch milliseconds; -infinity and infinity become the
+ * least and greatest int64 (before and after every finite time).
+ */
 int64
 is_timestamptz_to_ms(TimestampTz ts)
 {
-	/* floor division: times before 2000 stay on the right millisecond */
-	int64		ms = ts / 1000;
+	int64		ms;
 
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	/* floor division: times before 2000 stay on the right millisecond */
+	ms = ts / 1000;
 	if (ts < 0 && ts % 1000 != 0)
 		ms--;
 	return ms + UNIX_TO_PG_EPOCH_MS;
@@ -298,7 +313,11 @@ is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm)
 	*tm = *local;
 }
 
-/* epoch ms of local midnight starting the day that contains epoch_ms */
+/*
+ * epoch ms of local midnight starting the day that contains epoch_ms; the
+ * least and greatest int64 (infinite times, see is_timestamptz_to_ms) are
+ * days of their own, starting at themselves.
+ */
 int64
 is_day_start_ms(int64 epoch_ms, pg_tz *tz)
 {
@@ -306,6 +325,8 @@ is_day_start_ms(int64 epoch_ms, pg_tz *tz)
 	int			offset;
 	int64		local_days;
 
+	if (epoch_ms == PG_INT64_MIN || epoch_ms == PG_INT64_MAX)
+		return epoch_ms;
 	is_local_time(epoch_ms, tz, &tm);
 	tm.tm_year += 1900;
 	tm.tm_mon += 1;
@@ -316,142 +337,321 @@ is_day_start_ms(int64 epoch_ms, pg_tz *tz)
 	return local_days * MS_PER_DAY + (int64) offset * 1000;
 }
 
-/* one row: the effective value of every setting */
-#define SETTINGS_QUERY \
-	"SELECT pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'time_zone')," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'drop_threshold')," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'order_window')," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'saved_events')," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'max_future')::pg_catalog.interval," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'on_bad_input')," \
-	"       pg_catalog.max(value) FILTER (WHERE name OPERATOR(pg_catalog.=) 'notify_payload')" \
-	"  FROM insure_stream.settings"
-
-static char *
-settings_text(HeapTuple tuple, TupleDesc desc, int attnum, const char *name)
+/*
+ * The settings cache.
+ *
+ * The effective settings are a function of the rows of insure_stream.config
+ * that the caller's snapshot sees, nothing else: a REPEATABLE READ
+ * transaction keeps the values of its snapshot to its end, and the next
+ * transaction of the same session sees the values committed before it
+ * started.  (A cache that trusted the relcache invalidation sent by the
+ * config_changed trigger got this wrong: the invalidation is processed at
+ * moments that belong to no snapshot, and a REPEATABLE READ transaction
+ * that processed it read the old rows again and kept them for the
+ * session's later transactions.)
+ *
+ * So every caller reads the rows with its own snapshot, directly (a heap
+ * scan of a table of a few rows, no SPI, no view, no name resolved but the
+ * extension's own table), and reuses the parsed settings when the effective
+ * texts are those parsed last time.  Within one snapshot (same xmin, xmax,
+ * running transactions and command id) not even the scan is repeated, which
+ * keeps the per-row time helpers cheap; the end of a transaction and the
+ * abort of a subtransaction (whose own rows may vanish) forget the
+ * snapshot.
+ */
+enum
 {
-	char	   *value = SPI_getvalue(tuple, desc, attnum);
+	SET_TIME_ZONE,
+	SET_DROP_THRESHOLD,
+	SET_ORDER_WINDOW,
+	SET_SAVED_EVENTS,
+	SET_MAX_FUTURE,
+	SET_ON_BAD_INPUT,
+	SET_NOTIFY_PAYLOAD,			/* optional: not in the objects of 0.1.x */
+	NUM_CACHED_SETTINGS
+};
 
-	if (value == NULL)
-		elog(ERROR, "setting \"%s\" is missing from insure_stream.config", name);
-	return value;
+static const char *const cached_names[NUM_CACHED_SETTINGS] = {
+	"time_zone", "drop_threshold", "order_window", "saved_events",
+	"max_future", "on_bad_input", "notify_payload"
+};
+
+/* equal texts of a setting, either null (an optional setting absent) */
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
-/*
- * The settings are cached per backend until insure_stream.config changes:
- * every change (configure(), or any DML on the table) fires a statement
- * trigger that sends a relcache invalidation for the table, which all
- * backends process before their next statement sees the new rows.
- */
-static MemoryContext settings_cxt = NULL;
+static MemoryContext settings_cxt = NULL;	/* the parsed settings */
+static MemoryContext snapshot_cxt = NULL;	/* the snapshot they were read in */
 static IsSettings *settings_cache = NULL;
-static Oid	settings_relid = InvalidOid;	/* insure_stream.config */
+static char *settings_texts[NUM_CACHED_SETTINGS];	/* effective texts parsed */
+
+/* the MVCC snapshot the cache was last checked against */
+static bool snapshot_known = false;
+static TransactionId snapshot_xmin;
+static TransactionId snapshot_xmax;
+static CommandId snapshot_curcid;
+static bool snapshot_suboverflowed;
+static bool snapshot_recovery;
+static uint32 snapshot_xcnt;
+static int32 snapshot_subxcnt;
+static TransactionId *snapshot_xip;
+static TransactionId *snapshot_subxip;
 
 static void
-settings_invalidate(Datum arg, Oid relid)
+settings_xact_end(XactEvent event, void *arg)
 {
-	if (relid != InvalidOid && relid != settings_relid)
-		return;
-	settings_cache = NULL;
-	if (settings_cxt != NULL)
-		MemoryContextReset(settings_cxt);
+	snapshot_known = false;
 }
 
+static void
+settings_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		snapshot_known = false;
+}
+
+/* at load: the ends of transactions and subtransactions forget the snapshot */
 void
 is_settings_register_invalidation(void)
 {
-	CacheRegisterRelcacheCallback(settings_invalidate, (Datum) 0);
+	RegisterXactCallback(settings_xact_end, NULL);
+	RegisterSubXactCallback(settings_subxact_end, NULL);
 }
 
-/* reads the settings through SPI (the caller is connected) */
-static IsSettings *
-settings_read(MemoryContext cxt)
+/* does snap see exactly what the snapshot the cache was checked in saw? */
+static bool
+snapshot_is_known(Snapshot snap)
 {
-	static SPIPlanPtr plan = NULL;
-	IsSettings *s;
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	bool		isnull;
+	return snapshot_known &&
+		snap->snapshot_type == SNAPSHOT_MVCC &&
+		snap->xmin == snapshot_xmin &&
+		snap->xmax == snapshot_xmax &&
+		snap->curcid == snapshot_curcid &&
+		snap->suboverflowed == snapshot_suboverflowed &&
+		snap->takenDuringRecovery == snapshot_recovery &&
+		snap->xcnt == snapshot_xcnt &&
+		snap->subxcnt == snapshot_subxcnt &&
+		(snap->xcnt == 0 ||
+		 memcmp(snap->xip, snapshot_xip, snap->xcnt * sizeof(TransactionId)) == 0) &&
+		(snap->subxcnt <= 0 ||
+		 memcmp(snap->subxip, snapshot_subxip, snap->subxcnt * sizeof(TransactionId)) == 0);
+}
+
+static void
+snapshot_remember(Snapshot snap)
+{
+	snapshot_known = false;
+	if (snap->snapshot_type != SNAPSHOT_MVCC)
+		return;
+	if (snapshot_cxt == NULL)
+		snapshot_cxt = AllocSetContextCreate(TopMemoryContext,
+											 "insure_stream settings snapshot",
+											 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(snapshot_cxt);
+	snapshot_xmin = snap->xmin;
+	snapshot_xmax = snap->xmax;
+	snapshot_curcid = snap->curcid;
+	snapshot_suboverflowed = snap->suboverflowed;
+	snapshot_recovery = snap->takenDuringRecovery;
+	snapshot_xcnt = snap->xcnt;
+	snapshot_subxcnt = snap->subxcnt;
+	snapshot_xip = NULL;
+	snapshot_subxip = NULL;
+	if (snap->xcnt > 0)
+	{
+		snapshot_xip = MemoryContextAlloc(snapshot_cxt, snap->xcnt * sizeof(TransactionId));
+		memcpy(snapshot_xip, snap->xip, snap->xcnt * sizeof(TransactionId));
+	}
+	if (snap->subxcnt > 0)
+	{
+		snapshot_subxip = MemoryContextAlloc(snapshot_cxt, snap->subxcnt * sizeof(TransactionId));
+		memcpy(snapshot_subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId));
+	}
+	snapshot_known = true;
+}
+
+/*
+ * insure_stream.config, found as the extension's own member (a table of
+ * that name that is not the extension's is never read).
+ */
+static Oid
+settings_table(void)
+{
+	Oid			relid = is_own_table_oid(IS_TABLE_CONFIG);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"insure_stream.config\" of extension \"insure_stream\" was not found")));
+	return relid;
+}
+
+/*
+ * The effective text of each setting as snap sees insure_stream.config:
+ * the operator's row (is_default = false) if there is one, else the
+ * default row.  Allocated in the current memory context.
+ */
+static void
+settings_scan(Snapshot snap, char **texts)
+{
+	Relation	rel = table_open(settings_table(), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	int			name_att = is_column_number(desc, "config", "name");
+	int			value_att = is_column_number(desc, "config", "value");
+	int			default_att = is_column_number(desc, "config", "is_default");
+	bool		operator_row[NUM_CACHED_SETTINGS];
+
+	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
+	{
+		texts[i] = NULL;
+		operator_row[i] = false;
+	}
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		name = slot_getattr(slot, name_att, &isnull);
+		Datum		value;
+		bool		is_default;
+		char	   *name_text;
+		int			i;
+
+		if (isnull)
+			continue;
+		name_text = TextDatumGetCString(name);
+		for (i = 0; i < NUM_CACHED_SETTINGS; i++)
+			if (strcmp(name_text, cached_names[i]) == 0)
+				break;
+		pfree(name_text);
+		if (i == NUM_CACHED_SETTINGS || operator_row[i])
+			continue;
+		value = slot_getattr(slot, value_att, &isnull);
+		if (isnull)
+			continue;
+		is_default = DatumGetBool(slot_getattr(slot, default_att, &isnull));
+		if (isnull)
+			is_default = false;
+		if (texts[i] != NULL && is_default)
+			continue;
+		texts[i] = TextDatumGetCString(value);
+		operator_row[i] = !is_default;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
+		if (texts[i] == NULL && i != SET_NOTIFY_PAYLOAD)
+			elog(ERROR, "setting \"%s\" is missing from insure_stream.config",
+				 cached_names[i]);
+}
+
+/* parses the effective texts into settings, allocated in cxt */
+static IsSettings *
+settings_parse(char **texts, MemoryContext cxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	IsSettings *s = (IsSettings *) palloc0(sizeof(IsSettings));
 	Interval   *future;
-	char	   *payload;
-	MemoryContext oldcxt;
 
-	if (plan == NULL)
-		plan = is_prepare_kept(SETTINGS_QUERY, 0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read insure_stream settings");
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	oldcxt = MemoryContextSwitchTo(cxt);
-	s = (IsSettings *) palloc(sizeof(IsSettings));
-	s->time_zone = settings_text(tuple, desc, 1, "time_zone");
+	s->time_zone = pstrdup(texts[SET_TIME_ZONE]);
 	s->tz = is_zone_lookup(s->time_zone);
 	if (s->tz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("configured time zone \"%s\" is not known", s->time_zone),
 				 errhint("Set it again with insure_stream.configure('time_zone', ...).")));
-	s->drop_threshold = settings_text(tuple, desc, 2, "drop_threshold");
-	s->window_day = strcmp(settings_text(tuple, desc, 3, "order_window"), "day") == 0;
-	s->saved_events = split_event_list(settings_text(tuple, desc, 4, "saved_events"));
-	future = DatumGetIntervalP(SPI_getbinval(tuple, desc, 5, &isnull));
-	if (isnull)
-		elog(ERROR, "setting \"max_future\" is missing from insure_stream.config");
+	s->drop_threshold = pstrdup(texts[SET_DROP_THRESHOLD]);
+	s->window_day = strcmp(texts[SET_ORDER_WINDOW], "day") == 0;
+	s->saved_events = split_event_list(texts[SET_SAVED_EVENTS]);
+	future = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												   CStringGetDatum(texts[SET_MAX_FUTURE]),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
 	s->max_future_ms = (future->time + (int64) future->day * USECS_PER_DAY) / 1000;
-	s->quarantine = strcmp(settings_text(tuple, desc, 6, "on_bad_input"), "quarantine") == 0;
+	s->quarantine = strcmp(texts[SET_ON_BAD_INPUT], "quarantine") == 0;
 	/* absent from the objects of 0.1.x: the id only */
-	payload = SPI_getvalue(tuple, desc, 7);
-	s->notify_alert_data = payload != NULL && strcmp(payload, "alert") == 0;
+	s->notify_alert_data = texts[SET_NOTIFY_PAYLOAD] != NULL &&
+		strcmp(texts[SET_NOTIFY_PAYLOAD], "alert") == 0;
 	MemoryContextSwitchTo(oldcxt);
-	SPI_freetuptable(SPI_tuptable);
 	return s;
 }
 
 /*
- * The settings for this statement, with now() in epoch milliseconds and the
- * start of its local day.  The result lives in cxt.
+ * The settings as the active snapshot (else the transaction's) sees them.
+ * The result belongs to the cache: it stays valid until the next call.
  */
-/* fills the cache if needed; the caller is connected to SPI */
 static IsSettings *
-settings_cached(void)
+settings_current(void)
 {
-	if (settings_cache == NULL)
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	MemoryContext scancxt;
+	MemoryContext oldcxt;
+	char	   *texts[NUM_CACHED_SETTINGS];
+	bool		same = settings_cache != NULL;
+
+	if (settings_cache != NULL && snapshot_is_known(snap))
+		return settings_cache;
+
+	scancxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream settings scan",
+									ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(scancxt);
+	settings_scan(snap, texts);
+	for (int i = 0; same && i < NUM_CACHED_SETTINGS; i++)
+		same = same_text(texts[i], settings_texts[i]);
+	if (!same)
 	{
-		if (settings_cxt == NULL)
-			settings_cxt = AllocSetContextCreate(TopMemoryContext,
-												 "insure_stream settings",
-												 ALLOCSET_SMALL_SIZES);
-		settings_relid = get_relname_relid("config",
-										   get_namespace_oid("insure_stream", false));
-		settings_cache = settings_read(settings_cxt);
+		/* parsed under the scan's context: an error leaves nothing behind */
+		MemoryContext newcxt = AllocSetContextCreate(scancxt, "insure_stream settings",
+													 ALLOCSET_SMALL_SIZES);
+		IsSettings *parsed = settings_parse(texts, newcxt);
+
+		for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
+			settings_texts[i] = texts[i] ? MemoryContextStrdup(newcxt, texts[i]) : NULL;
+		MemoryContextSetParent(newcxt, TopMemoryContext);
+		if (settings_cxt != NULL)
+			MemoryContextDelete(settings_cxt);
+		settings_cxt = newcxt;
+		settings_cache = parsed;
 	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(scancxt);
+	snapshot_remember(snap);
 	return settings_cache;
 }
 
-/* the configured time zone, for callers not connected to SPI */
+/* the configured time zone, as the caller's snapshot sees it */
 pg_tz *
 is_configured_zone(void)
 {
-	pg_tz	   *tz;
-
-	if (settings_cache != NULL)
-		return settings_cache->tz;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	tz = settings_cached()->tz;	/* zones live in PostgreSQL's own cache */
-	SPI_finish();
-	return tz;
+	/* zones live in PostgreSQL's own cache, for the life of the backend */
+	return settings_current()->tz;
 }
 
+/*
+ * The settings for this statement, with now() in epoch milliseconds and the
+ * start of its local day: a copy in cxt, as the statement's snapshot sees
+ * insure_stream.config.
+ */
 IsSettings *
 is_settings_load(MemoryContext cxt)
 {
-	IsSettings *s;
+	IsSettings *cached = settings_current();
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	IsSettings *s = palloc(sizeof(IsSettings));
+	ListCell   *lc;
 
-	settings_cached();
-	s = MemoryContextAlloc(cxt, sizeof(IsSettings));
-	*s = *settings_cache;
+	*s = *cached;
+	s->time_zone = pstrdup(cached->time_zone);
+	s->drop_threshold = pstrdup(cached->drop_threshold);
+	s->saved_events = NIL;
+	foreach(lc, cached->saved_events)
+		s->saved_events = lappend(s->saved_events, pstrdup((char *) lfirst(lc)));
+	MemoryContextSwitchTo(oldcxt);
 	s->now_ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
 	s->today_start_ms = is_day_start_ms(s->now_ms, s->tz);
 	return s;

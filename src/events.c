@@ -302,6 +302,13 @@ own_table_oid(IsOwnTable table)
 	return relid;
 }
 
+/* the same for the other files (config.c reads insure_stream.config) */
+Oid
+is_own_table_oid(IsOwnTable table)
+{
+	return own_table_oid(table);
+}
+
 /* "AFTER INSERT OR UPDATE FOR EACH STATEMENT": how a trigger must be fired */
 static char *
 firing_text(const IsTriggerSpec *spec)

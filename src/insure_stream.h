@@ -82,6 +82,7 @@ typedef struct IsTriggerSpec
 } IsTriggerSpec;
 
 extern void is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname);
+extern Oid	is_own_table_oid(IsOwnTable table);
 extern TriggerData *is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec);
 extern Relation is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname,
 										   IsOwnTable table);

@@ -8,6 +8,10 @@
  * Times are epoch seconds, as in Hive and Flink.  Unlike Hive, text that
  * does not match its pattern is an error, not NULL.
  *
+ * Also the local-time functions of the SQL side (zone_local, zone_instant,
+ * order_in_window), which take zones from the tz database exactly as the
+ * triggers do.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -268,4 +272,131 @@ insure_stream_unix_timestamp(PG_FUNCTION_ARGS)
 	}
 	pattern = PG_NARGS() > 1 ? text_to_cstring(PG_GETARG_TEXT_PP(1)) : DEFAULT_PATTERN;
 	PG_RETURN_INT64(parse_epoch_seconds(text_to_cstring(PG_GETARG_TEXT_PP(0)), pattern));
+}
+
+/*
+ * Local time in a named zone, for the SQL side of the extension.
+ *
+ * pg_catalog.timezone(zone, ...) (AT TIME ZONE) first looks the name up as
+ * a time zone abbreviation of the session's timezone_abbreviations, so
+ * 'CET' there is a fixed +01 while the triggers (and the TimeZone setting)
+ * take it from the tz database: CET in winter, CEST in summer.  These
+ * functions take every zone from the tz database, through the same code as
+ * the triggers, so that SQL re-derives file each event where the trigger
+ * did, whatever the session's settings.
+ */
+
+/* the zone of a text argument, cached per call site */
+typedef struct ZoneArg
+{
+	pg_tz	   *tz;
+	int			len;
+	char		name[TZ_STRLEN_MAX + 1];
+} ZoneArg;
+
+static pg_tz *
+zone_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *arg = PG_GETARG_TEXT_PP(argno);
+	int			len = VARSIZE_ANY_EXHDR(arg);
+	ZoneArg    *cache = (ZoneArg *) fcinfo->flinfo->fn_extra;
+	char	   *name;
+	pg_tz	   *tz;
+
+	if (cache != NULL && cache->len == len &&
+		memcmp(cache->name, VARDATA_ANY(arg), len) == 0)
+		return cache->tz;
+	name = text_to_cstring(arg);
+	tz = len <= TZ_STRLEN_MAX ? is_zone_lookup(name) : NULL;
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name),
+				 errhint("Use a name of the time zone database, as the TimeZone setting does.")));
+	if (cache == NULL)
+		cache = fcinfo->flinfo->fn_extra =
+			MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ZoneArg));
+	cache->tz = tz;
+	cache->len = len;
+	memcpy(cache->name, name, len + 1);
+	return tz;
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_zone_local);
+
+/* zone_local(ts timestamptz, zone text): the wall-clock time of ts in zone */
+Datum
+insure_stream_zone_local(PG_FUNCTION_ARGS)
+{
+	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
+	pg_tz	   *tz = zone_arg(fcinfo, 1);
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+	Timestamp	result;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		PG_RETURN_TIMESTAMP(ts);
+	if (timestamp2tm(ts, &offset, &tm, &fsec, NULL, tz) != 0 ||
+		tm2timestamp(&tm, fsec, NULL, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	PG_RETURN_TIMESTAMP(result);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_zone_instant);
+
+/*
+ * zone_instant(local timestamp, zone text): the instant at which zone's
+ * clocks show local.  A local time skipped by a change to summer time, or
+ * shown twice by the change back, is taken as PostgreSQL's timestamptz
+ * input takes it (and as the triggers find the start of a day).
+ */
+Datum
+insure_stream_zone_instant(PG_FUNCTION_ARGS)
+{
+	Timestamp	local = PG_GETARG_TIMESTAMP(0);
+	pg_tz	   *tz = zone_arg(fcinfo, 1);
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+	TimestampTz result;
+
+	if (TIMESTAMP_NOT_FINITE(local))
+		PG_RETURN_TIMESTAMPTZ(local);
+	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	offset = DetermineTimeZoneOffset(&tm, tz);
+	if (tm2timestamp(&tm, fsec, &offset, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	PG_RETURN_TIMESTAMPTZ(result);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_order_in_window);
+
+/*
+ * order_in_window(gmt_modified bigint, ingested_at timestamptz, zone text):
+ * under order_window = day, whether an order with this gmt_modified counts
+ * when ingested at ingested_at: gmt_modified is not before the start of
+ * ingested_at's local day, computed as the trigger computes it.  An order
+ * ingested at -infinity (before every day) always counts, one ingested at
+ * infinity (after every day) never does.
+ */
+Datum
+insure_stream_order_in_window(PG_FUNCTION_ARGS)
+{
+	int64		gmt = PG_GETARG_INT64(0);
+	TimestampTz ingested_at = PG_GETARG_TIMESTAMPTZ(1);
+	pg_tz	   *tz = zone_arg(fcinfo, 2);
+
+	if (TIMESTAMP_IS_NOBEGIN(ingested_at))
+		PG_RETURN_BOOL(true);
+	if (TIMESTAMP_IS_NOEND(ingested_at))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(gmt >= is_day_start_ms(is_timestamptz_to_ms(ingested_at), tz));
 }

@@ -325,7 +325,8 @@ like($textid->{t1}[3], qr/^function "raw_info_check" must be fired for table "in
 
 # (b) the owner, the ingest role and the connect-only role
 my %public = map { $_ => 1 } qw(from_unixtime unix_timestamp);
-my %granted = (dbowner => { track_page => 1 }, ingest => { track_page => 1 });	# grant_ingest() gives track_page()
+my %granted = (dbowner => { track_page => 1, zone_local => 1, zone_instant => 1 },
+	ingest => { track_page => 1 });	# grant_ingest() gives track_page()
 my @c_functions = map { [ split /\|/ ] } split /\n/, $node->safe_psql('shop', q{
 	SELECT p.proname, p.oid::regprocedure,
 	       coalesce((SELECT string_agg(t::regtype::text, ',' ORDER BY o)
@@ -338,6 +339,7 @@ my @c_functions = map { [ split /\|/ ] } split /\n/, $node->safe_psql('shop', q{
 	 ORDER BY 2::text});
 my %sample = (
 	bigint => '0::bigint', text => q{'x'::text}, 'timestamp with time zone' => 'now()',
+	'timestamp without time zone' => 'localtimestamp',
 	anyelement => '1', anycompatible => '1', internal => 'NULL::internal', bytea => q{'\x00'::bytea});
 for my $role (qw(dbowner ingest onlyconnect))
 {
@@ -414,7 +416,15 @@ my %calls = (
 	'unix_timestamp/1' => [ [ @{ $pool{text} }, q{'9999-12-31 23:59:59'}, q{'0000-00-00 00:00:00'}, q{'99999999999999999999'} ] ],
 	'unix_timestamp/2' => [ [ @{ $pool{text} }, q{'9999-12-31 23:59:59.999'}, q{'99999999999999999999'}, q{'-1'} ],
 		[ @{ $pool{text} }, @patterns ] ],
-	'last_value_trans' => [ $pool{bigint}, $pool{bigint} ]);
+	'last_value_trans' => [ $pool{bigint}, $pool{bigint} ],
+	'zone_local' => [ [ @{ $pool{timestamptz} }, q{'4713-01-01 00:00:00+00 BC'::timestamptz}, q{'294276-12-31 23:59:59+00'::timestamptz} ],
+		[ @{ $pool{text} }, q{'CET'}, q{'Pacific/Kiritimati'} ] ],
+	'zone_instant' => [ [ 'NULL::timestamp', q{'-infinity'::timestamp}, q{'infinity'::timestamp},
+		  q{'4713-01-01 00:00:00 BC'::timestamp}, q{'294276-12-31 23:59:59'::timestamp}, q{'2026-03-29 02:30:00'::timestamp} ],
+		[ @{ $pool{text} }, q{'CET'}, q{'America/Adak'} ] ],
+	'order_in_window' => [ $pool{bigint},
+		[ @{ $pool{timestamptz} }, q{'4713-01-01 00:00:00+00 BC'::timestamptz}, q{'294276-12-31 23:59:59+00'::timestamptz} ],
+		[ @{ $pool{text} }, q{'CET'}, q{'Pacific/Kiritimati'} ] ]);
 # aggregates are called over one row of their arguments
 my %aggregates = (
 	'last_value/1' => [ [ @{ $pool{bigint} }, @{ $pool{text} } ] ],
