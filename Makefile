@@ -4,7 +4,14 @@ EXTENSION = insure_stream
 MODULE_big = insure_stream
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-DATA = $(wildcard insure_stream--*.sql)
+# The install script of the current version is built from the per-concern
+# SQL sources in src/sql/ (concatenated in name order, as pg_cron does); the
+# released scripts, the first full one and the update chain, are installed
+# as they are (ALTER EXTENSION UPDATE, CREATE EXTENSION ... VERSION).
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+SQL_SOURCES = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(EXTENSION)--0.1.0.sql $(wildcard $(EXTENSION)--*--*.sql)
 PGFILEDESC = "insure_stream - streaming results kept by triggers"
 
 # setup creates the extension; the rest run in name order
@@ -33,5 +40,8 @@ include $(PGXS)
 
 # every object depends on the shared headers (PGXS does not track headers)
 $(OBJS): src/insure_stream.h src/compat.h
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	cat $^ > $@
 
 # installcheck runs pg_regress, isolation and TAP; pgTAP runs via test/run.sh

@@ -1,0 +1,227 @@
+/*
+ * ======================================================================
+ * Scenario 3: last page per account (src/pagelog.c)
+ * ======================================================================
+ */
+
+/*
+ * Per (account, device) the last non-null page type and name, each with the
+ * (log_time, ingest_seq) of the event that set it.  device_key is 'n' for a
+ * null device and 'd' || device_id otherwise ('' is a device).
+ *
+ * The rows are rewritten in place many times (every page view of an
+ * account updates its pair).  Half-full pages leave room for the new
+ * versions on the same page, so the updates stay HOT and add no index
+ * entries (a 1M-row COPY runs about a fifth faster).
+ */
+CREATE TABLE insure_stream.page_state (
+	account_id			varchar NOT NULL,
+	device_key			varchar NOT NULL,
+	device_id			varchar,
+	log_time			bigint NOT NULL,
+	log_seq				bigint NOT NULL,
+	bury_point_type		varchar,
+	bury_point_type_at	bigint,
+	bury_point_type_seq	bigint,
+	page_name			varchar,
+	page_name_at		bigint,
+	page_name_seq		bigint,
+	from_calls			boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (account_id, device_key)
+) WITH (fillfactor = 50);
+COMMENT ON TABLE insure_stream.page_state IS
+	'per account and device: last non-null page values with the (log_time, ingest_seq) that set them';
+COMMENT ON COLUMN insure_stream.page_state.from_calls IS
+	'true when track_page() calls (which leave no log row) contributed';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.page_state', '');
+GRANT SELECT, INSERT ON insure_stream.page_state TO @extowner@;
+
+/*
+ * user_last_log is a view over page_state, as last_order and hs_order are
+ * views over their state (up to 0.1.2 it was a table holding a copy of one
+ * pair per account: keeping the copy cost every page view a second row
+ * write and serialized the writers of an account's different devices on
+ * the account's row).  Per account it shows the pair with the greatest
+ * (log_time, ingest_seq).  DISTINCT ON keeps a filter on account_id inside
+ * the view, so one account is one short index scan.
+ */
+CREATE VIEW insure_stream.user_last_log AS
+	SELECT DISTINCT ON (s.account_id) s.account_id, s.device_id, s.bury_point_type, s.page_name
+	  FROM insure_stream.page_state s
+	 ORDER BY s.account_id, s.log_time DESC, s.log_seq DESC;
+COMMENT ON VIEW insure_stream.user_last_log IS
+	'per account: the device with the latest page view and its last page type and name';
+GRANT SELECT ON insure_stream.user_last_log TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The state is written directly, with no SQL, so the planner settings of
+ * the other triggers are not set.  (The _v2 entry points: the first ones
+ * refuse to run against the objects of 0.1.2 and before.)
+ */
+CREATE FUNCTION insure_stream.user_log_apply() RETURNS trigger
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'insure_stream_user_log_apply_v2';
+COMMENT ON FUNCTION insure_stream.user_log_apply() IS
+	'trigger: folds a statement''s page views into page_state (user_last_log is a view over it)';
+REVOKE ALL ON FUNCTION insure_stream.user_log_apply() FROM PUBLIC;
+
+CREATE TRIGGER user_log_apply AFTER INSERT ON insure_stream.user_log
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.user_log_apply();
+
+CREATE FUNCTION insure_stream.track_page(account_id text, device_id text,
+										 bury_point_type text, page_name text, log_time bigint)
+	RETURNS void
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'insure_stream_track_page_v2';
+COMMENT ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) IS
+	'records a page view without a log row: same state and semantics as inserting into user_log';
+REVOKE ALL ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO @extowner@ WITH GRANT OPTION;
+
+/* page_state recomputed from user_log with plain SQL */
+CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1)
+	RETURNS TABLE (account_id varchar, device_key varchar, device_id varchar,
+				   log_time bigint, log_seq bigint,
+				   bury_point_type varchar, bury_point_type_at bigint, bury_point_type_seq bigint,
+				   page_name varchar, page_name_at bigint, page_name_seq bigint)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT e.account_id,
+		   (CASE WHEN e.device_id IS NULL THEN 'n' ELSE 'd' OPERATOR(pg_catalog.||) e.device_id END)::pg_catalog.varchar,
+		   e.device_id,
+		   pg_catalog.max(e.log_time),
+		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC))[1],
+		   (pg_catalog.array_agg(e.bury_point_type ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+		   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+		   (pg_catalog.array_agg(e.page_name ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+		   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1]
+	  FROM insure_stream.user_log e
+	 WHERE e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+	   AND ((pg_catalog.hashtext(e.account_id) OPERATOR(pg_catalog.%) parts) OPERATOR(pg_catalog.+) parts)
+			OPERATOR(pg_catalog.%) parts OPERATOR(pg_catalog.=) part
+	   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
+						WHERE r.table_name OPERATOR(pg_catalog.=) 'user_log'
+						  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+	 GROUP BY e.account_id, e.device_id
+	$$;
+COMMENT ON FUNCTION insure_stream.derive_page_state(integer, integer) IS
+	'per (account, device) page state recomputed from user_log with plain SQL (the accounts of one part of several)';
+REVOKE ALL ON FUNCTION insure_stream.derive_page_state(integer, integer) FROM PUBLIC;
+
+/*
+ * verify(): pairs and accounts fed by the log alone are compared with the
+ * log; accounts with a pair fed by track_page(), or whose time or a value
+ * came from purged events, cannot be recomputed and are left out.
+ */
+CREATE FUNCTION insure_stream.verify_pagelog(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH d AS MATERIALIZED (
+		SELECT * FROM insure_stream.derive_page_state()
+	), skipped AS (
+		SELECT DISTINCT s.account_id FROM insure_stream.page_state s
+		 WHERE s.from_calls OR s.log_time OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+			OR s.bury_point_type_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+			OR s.page_name_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+	), pairs AS (
+		SELECT 'page_state'::text,
+			   pg_catalog.format('%s %s', COALESCE(d.account_id, s.account_id), COALESCE(d.device_key, s.device_key)),
+			   '*'::text,
+			   (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+				d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)::text,
+			   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+				s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)::text
+		  FROM d FULL JOIN insure_stream.page_state s
+			ON s.account_id OPERATOR(pg_catalog.=) d.account_id
+		   AND s.device_key OPERATOR(pg_catalog.=) d.device_key
+		 WHERE COALESCE(d.account_id, s.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+		   AND (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+				d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)
+			   IS DISTINCT FROM
+			   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+				s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)
+	), last_expected AS (
+		SELECT DISTINCT ON (d.account_id) d.account_id, d.device_id, d.bury_point_type, d.page_name
+		  FROM d ORDER BY d.account_id, d.log_time DESC, d.log_seq DESC
+	), accounts AS (
+		SELECT 'user_last_log'::text, COALESCE(e.account_id, a.account_id)::text, c.name, c.e, c.a
+		  FROM last_expected e FULL JOIN insure_stream.user_last_log a
+			ON a.account_id OPERATOR(pg_catalog.=) e.account_id,
+			   LATERAL (VALUES ('account_id', e.account_id::text, a.account_id::text),
+							   ('device_id', e.device_id::text, a.device_id::text),
+							   ('bury_point_type', e.bury_point_type::text, a.bury_point_type::text),
+							   ('page_name', e.page_name::text, a.page_name::text)) AS c(name, e, a)
+		 WHERE COALESCE(e.account_id, a.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+		   AND c.e IS DISTINCT FROM c.a
+	)
+	SELECT * FROM pairs
+	UNION ALL
+	SELECT * FROM accounts
+	$$;
+COMMENT ON FUNCTION insure_stream.verify_pagelog() IS
+	'verify() for Scenario 3: page_state and the user_last_log view against user_log';
+REVOKE ALL ON FUNCTION insure_stream.verify_pagelog() FROM PUBLIC;
+
+/*
+ * rebuild(): pairs fed by the log alone are re-derived from it; pairs with
+ * track_page() input or purged events keep what they have and get the log
+ * merged in (merging is idempotent): per column the non-null value with
+ * the greatest (time, seq), as the triggers merge.  EXCLUSIVE on
+ * page_state holds off the writers of pairs (the triggers and
+ * track_page()) meanwhile.
+ */
+CREATE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	parts CONSTANT integer := 10;
+BEGIN
+	LOCK TABLE insure_stream.user_log IN SHARE MODE;
+	LOCK TABLE insure_stream.page_state IN EXCLUSIVE MODE;
+	DELETE FROM insure_stream.page_state s
+	 WHERE NOT s.from_calls
+	   AND s.log_time OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms()
+	   AND (s.bury_point_type_at IS NULL
+			OR s.bury_point_type_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms())
+	   AND (s.page_name_at IS NULL
+			OR s.page_name_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms());
+	FOR part IN 0 .. parts - 1 LOOP
+		INSERT INTO insure_stream.page_state AS s
+			(account_id, device_key, device_id, log_time, log_seq,
+			 bury_point_type, bury_point_type_at, bury_point_type_seq,
+			 page_name, page_name_at, page_name_seq)
+		SELECT * FROM insure_stream.derive_page_state(part, parts)
+		ON CONFLICT (account_id, device_key) DO UPDATE SET
+			(log_time, log_seq) =
+				(SELECT v.t, v.seq FROM (VALUES (s.log_time, s.log_seq), (excluded.log_time, excluded.log_seq)) AS v(t, seq)
+				  ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(bury_point_type, bury_point_type_at, bury_point_type_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.bury_point_type, s.bury_point_type_at, s.bury_point_type_seq),
+								(excluded.bury_point_type, excluded.bury_point_type_at, excluded.bury_point_type_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(page_name, page_name_at, page_name_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.page_name, s.page_name_at, s.page_name_seq),
+								(excluded.page_name, excluded.page_name_at, excluded.page_name_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1);
+		PERFORM insure_stream.rebuild_progress('user_log', part, parts);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS
+	'rebuild() for Scenario 3: re-derives page_state from user_log';
+REVOKE ALL ON FUNCTION insure_stream.rebuild_pagelog() FROM PUBLIC;
+
+/* == end of Scenario 3 == */
