@@ -216,8 +216,17 @@ COMMENT ON FUNCTION insure_stream.order_in_window(bigint, timestamptz, text) IS
 REVOKE ALL ON FUNCTION insure_stream.zone_local(timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insure_stream.zone_instant(timestamp, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insure_stream.order_in_window(bigint, timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION insure_stream.zone_local(timestamptz, text) TO @extowner@ WITH GRANT OPTION;
-GRANT EXECUTE ON FUNCTION insure_stream.zone_instant(timestamp, text) TO @extowner@ WITH GRANT OPTION;
+/* to the extension's owner (@extowner@ would be whoever runs the update) */
+DO $$
+DECLARE
+	owner_name name := (SELECT r.rolname FROM pg_catalog.pg_extension e
+						  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+						 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream');
+BEGIN
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.zone_local(timestamptz, text) TO %I WITH GRANT OPTION', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.zone_instant(timestamp, text) TO %I WITH GRANT OPTION', owner_name);
+END
+$$;
 
 /* yyyymmddhh of an epoch-milliseconds time in a zone */
 CREATE OR REPLACE FUNCTION insure_stream.order_biz_date(epoch_ms bigint, zone text) RETURNS varchar
@@ -440,7 +449,8 @@ DECLARE
 BEGIN
 	FOREACH event_table IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
 		EXECUTE pg_catalog.format(
-			'SELECT GREATEST((SELECT s.last_value FROM insure_stream.%I s),
+			'SELECT GREATEST((SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value OPERATOR(pg_catalog.-) 1 END
+								FROM insure_stream.%I s),
 							 (SELECT pg_catalog.max(e.ingest_seq) FROM insure_stream.%I e), 0)',
 			event_table OPERATOR(pg_catalog.||) '_ingest_seq_seq', event_table)
 			INTO next_seq;
