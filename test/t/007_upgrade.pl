@@ -26,7 +26,8 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE reader LOGIN;
 });
 $node->safe_psql('postgres', "CREATE DATABASE $_") for qw(updated updated13 fresh);
-$node->safe_psql('postgres', "CREATE DATABASE $_ OWNER owner") for qw(owner_fresh owner_updated owner_updated13);
+$node->safe_psql('postgres', "CREATE DATABASE $_ OWNER owner")
+  for qw(owner_fresh owner_updated owner_updated13 su_updated su_updated13);
 
 my $default = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'insure_stream'});
@@ -404,11 +405,6 @@ sub contents
 sub behaviour
 {
 	my ($db) = @_;
-	# an installation updated while empty numbers from 2 (the update takes
-	# the last value of a sequence never used, 1); only the order counts,
-	# so every installation starts at 1 here
-	$node->safe_psql($db, join('', map { "ALTER TABLE insure_stream.$_ ALTER COLUMN ingest_seq RESTART WITH 1;" }
-		qw(user_order update_info user_log)));
 	my $out = '';
 	for my $step ([ 'owner', $session ], [ 'ingest', $as_ingest ], [ 'reader', $as_reader ], [ 'owner', $session_end ])
 	{
@@ -608,6 +604,21 @@ same_description($node->safe_psql('owner_updated', $shape), $owner_shape,
 	'0.1.0 installed and updated by the owner has the shape of a fresh installation by the owner');
 same_description($node->safe_psql('owner_updated13', $shape), $owner_shape,
 	'0.1.3 installed and updated by the owner has the shape of a fresh installation by the owner');
+
+# installed by the owner, updated by a superuser (@extowner@ is then the
+# superuser): the owner must end up with the same rights
+as_owner('su_updated13', q{CREATE EXTENSION insure_stream VERSION '0.1.3'});
+$node->safe_psql('su_updated13', 'ALTER EXTENSION insure_stream UPDATE');
+same_description($node->safe_psql('su_updated13', $shape), $owner_shape,
+	'0.1.3 installed by the owner and updated by a superuser has the shape of a fresh installation by the owner');
+as_owner('su_updated', q{CREATE EXTENSION insure_stream VERSION '0.1.0'});
+$node->safe_psql('su_updated', 'ALTER EXTENSION insure_stream UPDATE');
+TODO:
+{
+	local $TODO = 'the update to 0.1.3 grants SELECT on the user_last_log view to @extowner@, the role running the update';
+	same_description($node->safe_psql('su_updated', $shape), $owner_shape,
+		'0.1.0 installed by the owner and updated by a superuser has the shape of a fresh installation by the owner');
+}
 
 my ($fresh_out, $fresh_contents, $fresh_dump) = behaviour('owner_fresh');
 like($fresh_out, qr/Asynchronous notification "insure_stream_premium_drop" with payload "\{"id": 2\}"/,
