@@ -279,6 +279,28 @@ SQL
 # every relation, then what an ingest role and a reading role may do, and
 # a pg_dump of the database as the owner.
 #
+# events of the three scenarios: late and out-of-order orders, old orders,
+# a bad amount, alerts, a bad premium, an operator's edit, page views
+# (the session below, and the data of 0.1.3 before its update)
+my $events = q{
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT g % 40, 'o' || g, 't' || (g % 9), 1795572000000 - (g % 7) * 3600000 + g * 1000, g / 4.0
+	  FROM generate_series(1, 1000) g;
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT g % 20, 'old' || g, 't' || (g % 5), 1700000000000 + g * 1000, g
+	  FROM generate_series(1, 200) g;
+INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+	VALUES (7, 'bad', 1795572000000, 'NaN');
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
+	VALUES (1, 'saved', '50', 'a'), (2, 'saved', '90', 'b'), (3, 'saved', 'abc', 'x'), (9, 'saved', '1', 'none');
+UPDATE insure_stream.raw_info SET raw_premium = '500' WHERE id = 2;
+INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (2, 'saved', '60', 'c');
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+	SELECT 1795572000000 - g * 1000, 'd' || (g % 3), 'a' || (g % 20), 'p' || g FROM generate_series(1, 500) g;
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+	SELECT 1700000000000 + g, 'd', 'old' || (g % 5), 'p' || g FROM generate_series(1, 50) g;
+};
+
 my $session = <<'SQL';
 \set VERBOSITY verbose
 SET TIME ZONE 'UTC';
@@ -293,25 +315,13 @@ SELECT name, value, is_default FROM insure_stream.settings ORDER BY name;
 INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1'), (2, '100', 'p2'), (3, '100', 'p3');
 INSERT INTO insure_stream.raw_info VALUES (4, 'abc', 'x');
 LISTEN insure_stream_premium_drop;
-INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
-	SELECT g % 40, 'o' || g, 't' || (g % 9), 1795572000000 - (g % 7) * 3600000 + g * 1000, g / 4.0
-	  FROM generate_series(1, 1000) g;
-INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
-	SELECT g % 20, 'old' || g, 't' || (g % 5), 1700000000000 + g * 1000, g
-	  FROM generate_series(1, 200) g;
+SQL
+$session .= $events . <<'SQL';
 INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
-	VALUES (7, 'bad', 1795572000000, 'NaN'), (8, 'late', 1795400000000, 5), (NULL, 'no id', 1795572000000, 1);
+	VALUES (8, 'late', 1795400000000, 5), (NULL, 'no id', 1795572000000, 1);
 INSERT INTO insure_stream.user_order (id, ingest_seq) VALUES (1, 5);
 INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
 	VALUES (9, 'huge', 1795572000000, 1.7976931348623157e308), (10, 'huge', 1795572000000, 1.7976931348623157e308);
-INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
-	VALUES (1, 'saved', '50', 'a'), (2, 'saved', '90', 'b'), (3, 'saved', 'abc', 'x'), (9, 'saved', '1', 'none');
-UPDATE insure_stream.raw_info SET raw_premium = '500' WHERE id = 2;
-INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (2, 'saved', '60', 'c');
-INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
-	SELECT 1795572000000 - g * 1000, 'd' || (g % 3), 'a' || (g % 20), 'p' || g FROM generate_series(1, 500) g;
-INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
-	SELECT 1700000000000 + g, 'd', 'old' || (g % 5), 'p' || g FROM generate_series(1, 50) g;
 COPY insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) FROM STDIN;
 1795572001000	d1	a1	click	copied
 1795572002000	\N	a2	\N	copied
@@ -496,29 +506,14 @@ same_description($node->safe_psql('updated', $shape), $fresh_shape,
 # 0.1.3 with data of the three scenarios: late and out-of-order orders,
 # alerts, a quarantined event, operator edits, page views by INSERT, COPY
 # and track_page(), and purged events whose results stay
-$node->safe_psql('updated13', q{
+$node->safe_psql('updated13', qq{
 	CREATE EXTENSION insure_stream VERSION '0.1.3';
 	SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
 	SELECT insure_stream.configure('order_window', 'none');
 	SELECT insure_stream.configure('on_bad_input', 'quarantine');
 	SELECT insure_stream.configure('drop_threshold', '0.2');
 	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1'), (2, '100', 'p2'), (3, '100', 'p3');
-	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
-		SELECT g % 40, 'o' || g, 't' || (g % 9), 1795572000000 - (g % 7) * 3600000 + g * 1000, g / 4.0
-		  FROM generate_series(1, 1000) g;
-	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
-		SELECT g % 20, 'old' || g, 't' || (g % 5), 1700000000000 + g * 1000, g
-		  FROM generate_series(1, 200) g;
-	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
-		VALUES (7, 'bad', 1795572000000, 'NaN');
-	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info)
-		VALUES (1, 'saved', '50', 'a'), (2, 'saved', '90', 'b'), (3, 'saved', 'abc', 'x'), (9, 'saved', '1', 'none');
-	UPDATE insure_stream.raw_info SET raw_premium = '500' WHERE id = 2;
-	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info) VALUES (2, 'saved', '60', 'c');
-	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
-		SELECT 1795572000000 - g * 1000, 'd' || (g % 3), 'a' || (g % 20), 'p' || g FROM generate_series(1, 500) g;
-	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
-		SELECT 1700000000000 + g, 'd', 'old' || (g % 5), 'p' || g FROM generate_series(1, 50) g;
+	$events
 	SELECT insure_stream.track_page('called', 'dev', 'view', 'home', 10);
 	SELECT * FROM insure_stream.purge_events('365 days');
 });
