@@ -1024,19 +1024,38 @@ END
 $$;
 
 /*
+ * The update to 0.1.3 granted SELECT on the new user_last_log view to
+ * @extowner@, the role running that update: when a superuser updated the
+ * owner's installation, the owner could neither read the view nor pass it
+ * on (grant_read()).  The owner gets it as on a fresh install.
+ */
+DO $$
+BEGIN
+	EXECUTE pg_catalog.format('GRANT SELECT ON insure_stream.user_last_log TO %I WITH GRANT OPTION',
+							  (SELECT r.rolname FROM pg_catalog.pg_extension e
+								 JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+								WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream'));
+END
+$$;
+
+/*
  * Keep this last.  Every GRANT and REVOKE an extension script runs records
  * the object's whole ACL as its initial privileges (pg_init_privs), the
  * grants the owner made since the install included (here: on the schema,
  * the event tables and their columns).  pg_dump writes only what differs
  * from the initial privileges, so those grants would be missing from every
  * dump from now on, and from what it restores.  Initial privileges are
- * what an install gives: items granted by the bootstrap superuser to
- * itself, to the extension's owner or to PUBLIC.  Anything else goes back
- * to being a grant of the database's, which pg_dump dumps.
+ * what an install gives: items granted by the superuser the install ran
+ * as (the bootstrap superuser for a trusted install) to itself, to the
+ * extension's owner or to PUBLIC.  Anything else goes back to being a
+ * grant of the database's, which pg_dump dumps.
  */
 DO $$
 DECLARE
 	ext pg_catalog.pg_extension;
+	/* the superuser the install script ran as: the objects' owner */
+	installer oid := (SELECT c.relowner FROM pg_catalog.pg_class c
+					   WHERE c.oid OPERATOR(pg_catalog.=) 'insure_stream.config'::pg_catalog.regclass);
 BEGIN
 	SELECT e.* INTO ext FROM pg_catalog.pg_extension e
 	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
@@ -1044,8 +1063,8 @@ BEGIN
 	   SET initprivs = (SELECT COALESCE(pg_catalog.array_agg(u.item ORDER BY u.ord), '{}')
 						  FROM pg_catalog.unnest(ip.initprivs) WITH ORDINALITY AS u(item, ord)
 						 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(ARRAY[u.item]) x
-											WHERE x.grantor OPERATOR(pg_catalog.<>) 10
-											   OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, ext.extowner]::pg_catalog.oid[])))
+											WHERE x.grantor OPERATOR(pg_catalog.<>) ALL (ARRAY[10, installer]::pg_catalog.oid[])
+											   OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, installer, ext.extowner]::pg_catalog.oid[])))
 	 WHERE ip.privtype OPERATOR(pg_catalog.=) 'e'
 	   AND ((ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
 			 AND ip.objoid OPERATOR(pg_catalog.=) ext.extnamespace)
@@ -1058,7 +1077,7 @@ BEGIN
 							 WHERE p.oid OPERATOR(pg_catalog.=) ip.objoid
 							   AND p.pronamespace OPERATOR(pg_catalog.=) ext.extnamespace)))
 	   AND EXISTS (SELECT 1 FROM pg_catalog.unnest(ip.initprivs) AS u(item), pg_catalog.aclexplode(ARRAY[u.item]) x
-				   WHERE x.grantor OPERATOR(pg_catalog.<>) 10
-					  OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, ext.extowner]::pg_catalog.oid[]));
+				   WHERE x.grantor OPERATOR(pg_catalog.<>) ALL (ARRAY[10, installer]::pg_catalog.oid[])
+					  OR x.grantee OPERATOR(pg_catalog.<>) ALL (ARRAY[0, 10, installer, ext.extowner]::pg_catalog.oid[]));
 END
 $$;

@@ -608,12 +608,25 @@ same_description($node->safe_psql('su_updated13', $shape), $owner_shape,
 	'0.1.3 installed by the owner and updated by a superuser has the shape of a fresh installation by the owner');
 as_owner('su_updated', q{CREATE EXTENSION insure_stream VERSION '0.1.0'});
 $node->safe_psql('su_updated', 'ALTER EXTENSION insure_stream UPDATE');
-TODO:
+same_description($node->safe_psql('su_updated', $shape), $owner_shape,
+	'0.1.0 installed by the owner and updated by a superuser has the shape of a fresh installation by the owner');
+
+# installed and updated by a superuser that is not the bootstrap superuser:
+# the update keeps the install's initial privileges (pg_dump then dumps the
+# same grants on the extension's objects as after a fresh install by it)
+$node->safe_psql('postgres', 'CREATE ROLE admin LOGIN SUPERUSER');
+$node->safe_psql('postgres', "CREATE DATABASE $_") for qw(admin_updated admin_fresh);
+$node->safe_psql('admin_updated', q{CREATE EXTENSION insure_stream VERSION '0.1.3'}, extra_params => [ '-U', 'admin' ]);
+$node->safe_psql('admin_updated', 'ALTER EXTENSION insure_stream UPDATE', extra_params => [ '-U', 'admin' ]);
+$node->safe_psql('admin_fresh', 'CREATE EXTENSION insure_stream', extra_params => [ '-U', 'admin' ]);
+my %grant_lines;
+for my $db ('admin_updated', 'admin_fresh')
 {
-	local $TODO = 'the update to 0.1.3 grants SELECT on the user_last_log view to @extowner@, the role running the update';
-	same_description($node->safe_psql('su_updated', $shape), $owner_shape,
-		'0.1.0 installed by the owner and updated by a superuser has the shape of a fresh installation by the owner');
+	my ($dump) = run_command([ 'pg_dump', '-s', '-d', $node->connstr($db) ]);
+	$grant_lines{$db} = join "\n", grep { /^(GRANT|REVOKE) .* insure_stream\./ } split /\n/, $dump;
 }
+is($grant_lines{admin_updated}, $grant_lines{admin_fresh},
+	'installed and updated by another superuser: pg_dump dumps the same grants as after a fresh install');
 
 my ($fresh_out, $fresh_contents, $fresh_dump) = behaviour('owner_fresh');
 like($fresh_out, qr/Asynchronous notification "insure_stream_premium_drop" with payload "\{"id": 2\}"/,
