@@ -1,4 +1,4 @@
--- The schema contract of SPEC.md "Objects", "Settings", "SQL building blocks"
+-- The schema contract (README "Usage", "Settings", "SQL building blocks"; docs/design.md)
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
 SELECT plan(84);
@@ -87,7 +87,7 @@ SELECT col_type_is('insure_stream', 'rejected_events', 'event', 'jsonb', 'reject
 SELECT set_eq($$SELECT name FROM insure_stream.settings$$,
   ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention',
         'notify_payload'],
-  'every setting of SPEC.md has a value');
+  'every setting of the contract has a value');
 
 -- functions with their exact signatures
 SELECT has_function('insure_stream', 'configure', ARRAY['text', 'text']);

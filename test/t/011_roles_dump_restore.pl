@@ -1,4 +1,4 @@
-# Least privilege, as the three roles of SPEC.md "Trust model" meet it:
+# Least privilege, as the three roles of the trust model (docs/security.md) meet it:
 # A, the database owner (no superuser) that installs the extension; B, an
 # ingest role; C, a role that may only connect.  B ingests with USAGE and
 # INSERT on the contract columns (grant_ingest()) and cannot set what the
