@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * pagelog.c
+ * page_views.c
  *		Scenario 3: per (account, device) the last non-null page type and
  *		page name by log_time.  user_last_log is a view over these pairs
  *		(per account the pair with the greatest log_time).

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * premium.c
+ * premium_alerts.c
  *		Scenario 2: an update_info event of a key customer (raw_info) whose
  *		premium drops by more than drop_threshold upserts premium_alert and
  *		notifies listeners; every matched event rewrites raw_info.
