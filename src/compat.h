@@ -14,9 +14,9 @@
 #endif
 
 #if PG_VERSION_NUM >= 170000
-#define IS_WRITER_SLOT() ((int) MyProcNumber + 1)
+#define ISX_WRITER_SLOT() ((int) MyProcNumber + 1)
 #else
-#define IS_WRITER_SLOT() ((int) MyBackendId)
+#define ISX_WRITER_SLOT() ((int) MyBackendId)
 #endif
 
 #if PG_VERSION_NUM < 150000

@@ -42,7 +42,7 @@
 #include "insure_stream.h"
 
 /* true while purge_events() deletes from an event table */
-bool		is_purge_in_progress = false;
+bool		isx_purge_in_progress = false;
 
 /*
  * A plan kept for the session.  Like SPI_execute_plan, SPI_prepare returns
@@ -64,7 +64,7 @@ prepare_kept(const char *query, int nargs, Oid *argtypes, int cursor_options)
 }
 
 SPIPlanPtr
-is_prepare_kept(const char *query, int nargs, Oid *argtypes)
+isx_prepare_kept_plan(const char *query, int nargs, Oid *argtypes)
 {
 	return prepare_kept(query, nargs, argtypes, 0);
 }
@@ -77,10 +77,10 @@ is_prepare_kept(const char *query, int nargs, Oid *argtypes)
  * custom plans, sized for their arrays.
  */
 SPIPlanPtr
-is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
+isx_plan_for_batch(IsxBatchPlans *plans, const char *query, int nargs, Oid *argtypes,
 			  int batch_size)
 {
-	if (batch_size > IS_SMALL_BATCH)
+	if (batch_size > ISX_SMALL_BATCH)
 	{
 		if (plans->large == NULL)
 			plans->large = prepare_kept(query, nargs, argtypes, 0);
@@ -93,23 +93,23 @@ is_batch_plan(IsBatchPlan *plans, const char *query, int nargs, Oid *argtypes,
 
 /*
  * How much a statement folds in memory before it writes (or, for page
- * views, spills): 16 times work_mem, at most IS_CHUNK_BYTES (64 MB, reached
+ * views, spills): 16 times work_mem, at most ISX_FOLD_MAX_BYTES (64 MB, reached
  * at the default work_mem of 4 MB).
  */
 Size
-is_fold_bytes(void)
+isx_fold_budget(void)
 {
-	return Min(IS_CHUNK_BYTES, (Size) work_mem * 1024 * 16);
+	return Min(ISX_FOLD_MAX_BYTES, (Size) work_mem * 1024 * 16);
 }
 
 /*
  * A fold that did not fit memory, spilled to a sort (on disk past
- * is_fold_bytes()): rows of the given column types, sorted ascending on
+ * isx_fold_budget()): rows of the given column types, sorted ascending on
  * the first nsort columns, read back in that order.  Made in cxt, which
  * must outlive it (the caller may be in a row's context).
  */
 void
-is_spill_begin(IsSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
+isx_spill_begin(IsxSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
 			   const Oid *sort_ops, const Oid *collations, int nsort)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
@@ -129,14 +129,14 @@ is_spill_begin(IsSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
 	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
 									   (Oid *) collations, nulls_first,
-									   (int) (is_fold_bytes() / 1024), NULL, TUPLESORT_NONE);
+									   (int) (isx_fold_budget() / 1024), NULL, TUPLESORT_NONE);
 	spill->sorted = false;
 	MemoryContextSwitchTo(oldcxt);
 }
 
 /* a row to write: every column not null until set so */
 TupleTableSlot *
-is_spill_row(IsSpill *spill)
+isx_spill_new_row(IsxSpill *spill)
 {
 	TupleTableSlot *row = spill->row;
 
@@ -146,7 +146,7 @@ is_spill_row(IsSpill *spill)
 }
 
 void
-is_spill_put(IsSpill *spill)
+isx_spill_write(IsxSpill *spill)
 {
 	ExecStoreVirtualTuple(spill->row);
 	tuplesort_puttupleslot(spill->sort, spill->row);
@@ -154,7 +154,7 @@ is_spill_put(IsSpill *spill)
 
 /* the next row in sort order, all columns deformed, or NULL at the end */
 TupleTableSlot *
-is_spill_next(IsSpill *spill)
+isx_spill_read(IsxSpill *spill)
 {
 	if (!spill->sorted)
 	{
@@ -169,7 +169,7 @@ is_spill_next(IsSpill *spill)
 }
 
 void
-is_spill_end(IsSpill *spill)
+isx_spill_end(IsxSpill *spill)
 {
 	ExecDropSingleTupleTableSlot(spill->read);
 	ExecDropSingleTupleTableSlot(spill->row);
@@ -184,7 +184,7 @@ is_spill_end(IsSpill *spill)
  * for the whole statement.
  */
 int
-is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
+isx_execute_plan(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc = SPI_execute_plan(plan, args, nulls, false, count);
@@ -195,7 +195,7 @@ is_execute(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
 
 /* attribute number of a column the extension's own event table must have */
 int
-is_column_number(TupleDesc desc, const char *table, const char *column)
+isx_column_number(TupleDesc desc, const char *table, const char *column)
 {
 	int			attnum = SPI_fnumber(desc, column);
 
@@ -218,7 +218,7 @@ is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
 
 /* errors out unless called by the trigger manager */
 void
-is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
+isx_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -227,23 +227,23 @@ is_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
 }
 
 /*
- * The extension's own tables that its C triggers serve, by IsOwnTable, and
+ * The extension's own tables that its C triggers serve, by IsxOwnTable, and
  * their OIDs once verified: the relation of that name in the extension's
  * schema, and a member of the extension.  The OIDs are kept for the session
  * and forgotten on any relcache invalidation of one of them (a rename, a
  * drop, DROP EXTENSION) or of all relations, so in steady state a trigger's
  * check reads no catalog.
  */
-static const char *const own_table_names[IS_NUM_OWN_TABLES] = {
+static const char *const own_table_names[ISX_NUM_OWN_TABLES] = {
 	"config", "user_order", "update_info", "user_log", "raw_info"
 };
-static Oid	own_table_oids[IS_NUM_OWN_TABLES];	/* InvalidOid: not verified */
+static Oid	own_table_oids[ISX_NUM_OWN_TABLES];	/* InvalidOid: not verified */
 static bool own_tables_callback = false;
 
 static void
 own_tables_invalidate(Datum arg, Oid relid)
 {
-	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
 	{
 		if (relid == InvalidOid || relid == own_table_oids[t])
 		{
@@ -276,7 +276,7 @@ extension_schema(Oid extoid)
 
 /* the OID of one of the extension's own tables, or InvalidOid if it has none */
 static Oid
-own_table_oid(IsOwnTable table)
+own_table_oid(IsxOwnTable table)
 {
 	Oid			extoid;
 	Oid			schema;
@@ -304,22 +304,22 @@ own_table_oid(IsOwnTable table)
 
 /* the same for the other files (config.c reads insure_stream.config) */
 Oid
-is_own_table_oid(IsOwnTable table)
+isx_own_table_oid(IsxOwnTable table)
 {
 	return own_table_oid(table);
 }
 
 /* "AFTER INSERT OR UPDATE FOR EACH STATEMENT": how a trigger must be fired */
 static char *
-firing_text(const IsTriggerSpec *spec)
+firing_text(const IsxTriggerSpec *spec)
 {
 	static const struct
 	{
 		uint32		event;
 		const char *name;
 	}			ops[] = {
-		{IS_ON_INSERT, "INSERT"}, {IS_ON_UPDATE, "UPDATE"},
-		{IS_ON_DELETE, "DELETE"}, {IS_ON_TRUNCATE, "TRUNCATE"}
+		{ISX_ON_INSERT, "INSERT"}, {ISX_ON_UPDATE, "UPDATE"},
+		{ISX_ON_DELETE, "DELETE"}, {ISX_ON_TRUNCATE, "TRUNCATE"}
 	};
 	StringInfoData buf;
 	bool		first = true;
@@ -345,13 +345,13 @@ tables_text(uint32 tables)
 	StringInfoData buf;
 	int			left = 0;
 
-	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
-		if (tables & IS_TABLE(t))
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
+		if (tables & ISX_TABLE(t))
 			left++;
 	initStringInfo(&buf);
-	for (int t = 0; t < IS_NUM_OWN_TABLES; t++)
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
 	{
-		if (!(tables & IS_TABLE(t)))
+		if (!(tables & ISX_TABLE(t)))
 			continue;
 		if (buf.len > 0)
 			appendStringInfoString(&buf, left == 1 ? " or " : ", ");
@@ -371,14 +371,14 @@ tables_text(uint32 tables)
  * rows.  Returns the trigger data.
  */
 TriggerData *
-is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec)
+isx_check_trigger(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec)
 {
 	TriggerData *trigdata;
 	TriggerEvent event;
 	Oid			relid;
 	bool		own = false;
 
-	is_check_trigger_call(fcinfo, spec->funcname);
+	isx_check_trigger_call(fcinfo, spec->funcname);
 	trigdata = (TriggerData *) fcinfo->context;
 	event = trigdata->tg_event;
 	if ((event & TRIGGER_EVENT_TIMINGMASK) != spec->timing ||
@@ -388,8 +388,8 @@ is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired %s", spec->funcname, firing_text(spec))));
 	relid = RelationGetRelid(trigdata->tg_relation);
-	for (int t = 0; t < IS_NUM_OWN_TABLES && !own; t++)
-		own = (spec->tables & IS_TABLE(t)) && own_table_oid((IsOwnTable) t) == relid;
+	for (int t = 0; t < ISX_NUM_OWN_TABLES && !own; t++)
+		own = (spec->tables & ISX_TABLE(t)) && own_table_oid((IsxOwnTable) t) == relid;
 	if (!own)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -410,18 +410,18 @@ is_check_trigger(FunctionCallInfo fcinfo, const IsTriggerSpec *spec)
  * TABLE FOR EACH STATEMENT on their own table.  Returns the relation.
  */
 Relation
-is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnTable table)
+isx_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsxOwnTable table)
 {
-	IsTriggerSpec spec = {
+	IsxTriggerSpec spec = {
 		.funcname = funcname,
 		.timing = TRIGGER_EVENT_AFTER,
 		.for_row = false,
-		.events = IS_ON_INSERT,
+		.events = ISX_ON_INSERT,
 		.new_table = true,
-		.tables = IS_TABLE(table),
+		.tables = ISX_TABLE(table),
 	};
 
-	return is_check_trigger(fcinfo, &spec)->tg_relation;
+	return isx_check_trigger(fcinfo, &spec)->tg_relation;
 }
 
 /*
@@ -452,7 +452,7 @@ is_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsOwnT
  * roles pays no subtransaction (a few microseconds a statement).
  */
 int64
-is_seq_drawn_here(Relation rel)
+isx_last_seq_drawn(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 	Oid			who = GetOuterUserId();
@@ -463,7 +463,7 @@ is_seq_drawn_here(Relation rel)
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile int64 result = PG_INT64_MIN;
 
-	attnum = (AttrNumber) is_column_number(RelationGetDescr(rel), RelationGetRelationName(rel), "ingest_seq");
+	attnum = (AttrNumber) isx_column_number(RelationGetDescr(rel), RelationGetRelationName(rel), "ingest_seq");
 	if (pg_class_aclcheck(relid, who, ACL_INSERT) != ACLCHECK_OK &&
 		pg_attribute_aclcheck(relid, attnum, who, ACL_INSERT) != ACLCHECK_OK)
 		return PG_INT64_MAX;
@@ -512,7 +512,7 @@ is_seq_drawn_here(Relation rel)
  * identifies the row for people, e.g. "id 42".
  */
 void
-is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
+isx_reject_event(const IsxSettings *settings, Relation rel, TupleTableSlot *slot,
 				int64 ingest_seq, int sqlstate, const char *problem,
 				const char *column, const char *value, const char *row_label)
 {
@@ -535,7 +535,7 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 		Oid			types[7] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, JSONBOID};
 
-		plan = is_prepare_kept("INSERT INTO insure_stream.rejected_events"
+		plan = isx_prepare_kept_plan("INSERT INTO insure_stream.rejected_events"
 							   " (table_name, ingest_seq, column_name, bad_value, reason, sqlstate, event)"
 							   " VALUES ($1, $2, $3, $4, $5, $6, $7)",
 							   7, types);
@@ -550,7 +550,7 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 	args[6] = DirectFunctionCall1(jsonb_in,
 								  CStringGetDatum(TextDatumGetCString(DirectFunctionCall1(row_to_json,
 																						  ExecFetchSlotHeapTupleDatum(slot)))));
-	if (is_execute(plan, args, nulls, 0) != SPI_OK_INSERT)
+	if (isx_execute_plan(plan, args, nulls, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a rejected event");
 
 	ereport(WARNING,
@@ -563,14 +563,14 @@ is_reject_event(const IsSettings *settings, Relation rel, TupleTableSlot *slot,
 
 /* a non-null text value too long to be part of a result's key */
 bool
-is_key_too_long(Datum value)
+isx_key_too_long(Datum value)
 {
-	return toast_raw_datum_size(value) - VARHDRSZ > IS_MAX_KEY_BYTES;
+	return toast_raw_datum_size(value) - VARHDRSZ > ISX_MAX_KEY_BYTES;
 }
 
 /* the start of a text value for messages, cut at a character boundary */
 char *
-is_text_start(Datum value, int bytes)
+isx_text_start(Datum value, int bytes)
 {
 	char	   *s = TextDatumGetCString(value);
 	int			len = (int) strlen(s);
@@ -585,18 +585,18 @@ PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
 Datum
 insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
 {
-	static const IsTriggerSpec spec = {
+	static const IsxTriggerSpec spec = {
 		.funcname = "refuse_event_change",
 		.timing = TRIGGER_EVENT_BEFORE,
 		.for_row = false,
-		.events = IS_ON_UPDATE | IS_ON_DELETE,
+		.events = ISX_ON_UPDATE | ISX_ON_DELETE,
 		.new_table = false,
-		.tables = IS_TABLE(IS_TABLE_USER_ORDER) | IS_TABLE(IS_TABLE_UPDATE_INFO) |
-		IS_TABLE(IS_TABLE_USER_LOG),
+		.tables = ISX_TABLE(ISX_TABLE_USER_ORDER) | ISX_TABLE(ISX_TABLE_UPDATE_INFO) |
+		ISX_TABLE(ISX_TABLE_USER_LOG),
 	};
-	TriggerData *trigdata = is_check_trigger(fcinfo, &spec);
+	TriggerData *trigdata = isx_check_trigger(fcinfo, &spec);
 
-	if (is_purge_in_progress)
+	if (isx_purge_in_progress)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -64,7 +64,7 @@ insure_stream_purge_event_rows(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	is_purge_in_progress = true;
+	isx_purge_in_progress = true;
 	PG_TRY();
 	{
 		if (SPI_execute_with_args(query.data, 2, types, args, NULL, false, 0) != SPI_OK_DELETE)
@@ -73,7 +73,7 @@ insure_stream_purge_event_rows(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		is_purge_in_progress = false;
+		isx_purge_in_progress = false;
 	}
 	PG_END_TRY();
 	SPI_finish();

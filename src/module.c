@@ -24,5 +24,5 @@ _PG_init(void)
 {
 	/* settings live in insure_stream.config; keep the GUC prefix for later */
 	MarkGUCPrefixReserved("insure_stream");
-	is_settings_register_invalidation();
+	isx_register_settings_callbacks();
 }
