@@ -12,7 +12,7 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
-#include "insure_stream.h"
+#include "arrays.h"
 
 void
 isx_array_init(IsxArray *arr, Oid elemtype)

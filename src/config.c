@@ -17,25 +17,20 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
-#include "insure_stream.h"
+#include "config.h"
+#include "trigger.h"
 
 #define MS_PER_DAY INT64CONST(86400000)
 /* Unix epoch is 2000-01-01 minus this many milliseconds */
@@ -134,8 +129,8 @@ normalize_drop_threshold(const char *value)
 }
 
 /* "1 day 02:00:00" whatever the session's IntervalStyle */
-char *
-isx_format_duration(int64 us)
+static char *
+format_duration(int64 us)
 {
 	StringInfoData buf;
 	int64		days = us / USECS_PER_DAY;
@@ -185,7 +180,7 @@ normalize_interval(const char *name, const char *value)
 	if (us > (int64) MAX_INTERVAL_DAYS * USECS_PER_DAY)
 		invalid_setting(name, value,
 						"The interval must be at most " CppAsString2(MAX_INTERVAL_DAYS) " days (about 100 years).");
-	return isx_format_duration(us);
+	return format_duration(us);
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_normalize_setting);

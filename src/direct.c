@@ -24,17 +24,17 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
-#include "utils/snapshot.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/snapshot.h"
 
-#include "insure_stream.h"
+#include "direct.h"
+#include "trigger.h"
 
 /* an executor state to write with; ends with isx_direct_end */
 EState *
@@ -47,13 +47,33 @@ isx_direct_begin(void)
 	return estate;
 }
 
+/*
+ * Ends the speculative insertions of st: whoever found one of its rows
+ * while it was being inserted waited for this.  One token serves all the
+ * rows a table inserts between two calls (rows are written in the order
+ * every writer locks in, so a longer wait cannot close a cycle that row
+ * locks would not); a token per row cost two lock-manager calls per new
+ * row.
+ */
+static void
+state_end_inserts(IsxStateTable *st)
+{
+	LOCKTAG		tag;
+
+	if (st->spec_token == 0)
+		return;
+	SET_LOCKTAG_SPECULATIVE_INSERTION(tag, GetCurrentTransactionId(), st->spec_token);
+	LockRelease(&tag, ExclusiveLock, false);
+	st->spec_token = 0;
+}
+
 /* closes the tables, frees the executor state; what was written is visible from now on */
 void
 isx_direct_end(EState *estate, IsxStateTable *const *tables, int ntables)
 {
 	for (int i = 0; i < ntables; i++)
 	{
-		isx_state_end_inserts(tables[i]);
+		state_end_inserts(tables[i]);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -81,7 +101,7 @@ isx_direct_next_command(EState *estate)
  */
 void
 isx_state_open(IsxStateTable *st, const char *name, EState *estate,
-			  const char *const *columns, int ncolumns, int *positions)
+			   const char *const *columns, int ncolumns, int *positions)
 {
 	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
 	Oid			pkey;
@@ -246,8 +266,8 @@ isx_state_fetch(IsxStateTable *st)
  * callers have just looked for the row (isx_state_lock) or expect it to be
  * new.  The new row's tid is in st->row.
  */
-bool
-isx_state_insert_new(IsxStateTable *st)
+static bool
+state_insert_new(IsxStateTable *st)
 {
 	EState	   *estate = st->estate;
 	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
@@ -262,26 +282,6 @@ isx_state_insert_new(IsxStateTable *st)
 	ResetPerTupleExprContext(estate);
 	list_free(arbiters);
 	return !conflict;
-}
-
-/*
- * Ends the speculative insertions of st: whoever found one of its rows
- * while it was being inserted waited for this.  One token serves all the
- * rows a table inserts between two calls (rows are written in the order
- * every writer locks in, so a longer wait cannot close a cycle that row
- * locks would not); a token per row cost two lock-manager calls per new
- * row.
- */
-void
-isx_state_end_inserts(IsxStateTable *st)
-{
-	LOCKTAG		tag;
-
-	if (st->spec_token == 0)
-		return;
-	SET_LOCKTAG_SPECULATIVE_INSERTION(tag, GetCurrentTransactionId(), st->spec_token);
-	LockRelease(&tag, ExclusiveLock, false);
-	st->spec_token = 0;
 }
 
 /*
@@ -306,7 +306,7 @@ isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg)
 		if (insert_first)
 		{
 			fill(st, arg, true);
-			if (isx_state_insert_new(st))
+			if (state_insert_new(st))
 				return false;
 		}
 		fill(st, arg, false);
@@ -316,7 +316,7 @@ isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg)
 			return true;
 		}
 		fill(st, arg, true);
-		if (isx_state_insert_new(st))
+		if (state_insert_new(st))
 			return false;
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -13,14 +13,12 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
-#include "insure_stream.h"
 
 typedef struct LastValueState
 {

@@ -13,7 +13,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "insure_stream.h"
+#include "compat.h"
+#include "config.h"
 
 PG_MODULE_MAGIC;
 

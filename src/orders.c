@@ -20,26 +20,29 @@
 
 #include <math.h>
 
-#include "access/htup_details.h"
-#include "common/hashfn.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "storage/backendid.h"
-#include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/date.h"
-#include "utils/datum.h"
 #include "storage/itemptr.h"
 #include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
-#include "insure_stream.h"
+#include "compat.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "spi_plans.h"
+#include "trigger.h"
 
 /* the three last-value columns of a state */
 enum
@@ -104,6 +107,15 @@ order_key_hash(OrderKey key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* a fold spilled to a sort */
+typedef struct Spill
+{
+	Tuplesortstate *sort;		/* NULL: nothing spilled */
+	TupleTableSlot *row;		/* to write */
+	TupleTableSlot *read;		/* to read back */
+	bool		sorted;
+} Spill;
+
 /* where the columns of user_order are */
 typedef struct OrderColumns
 {
@@ -122,7 +134,7 @@ typedef struct OrderBatch
 	IsxSettings *settings;
 	Relation	rel;
 	MemoryContext cxt;			/* the statement's */
-	IsxSpill	spill;			/* folds that did not fit (sort NULL: none) */
+	Spill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	order_fold_hash *entries;
@@ -269,7 +281,7 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 	int64		gmt;
 	int			i;
 
-	if (is_slot_int64(slot, cols->id, &id))
+	if (isx_slot_int64(slot, cols->id, &id))
 		snprintf(label, sizeof(label), "id %lld", (long long) id);
 	else
 		snprintf(label, sizeof(label), "id NULL");
@@ -281,9 +293,9 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 
 		if (!isnull && (isnan(amount) || isinf(amount)))
 		{
-			isx_reject_event(batch->settings, batch->rel, slot, seq,
-							ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
-							amount_names[i], float_text(amount), label);
+			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+							 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
+							 amount_names[i], float_text(amount), label);
 			return true;
 		}
 	}
@@ -292,16 +304,16 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 	 * re-derive agrees on (BC years, or no timestamp at all), so verify()
 	 * and rebuild() would fail on the row even where it is only filtered.
 	 */
-	if (is_slot_int64(slot, cols->gmt_modified, &gmt) &&
+	if (isx_slot_int64(slot, cols->gmt_modified, &gmt) &&
 		(gmt < 0 || gmt > batch->settings->now_ms + batch->settings->max_future_ms))
 	{
 		char		value[32];
 
 		snprintf(value, sizeof(value), "%lld", (long long) gmt);
-		isx_reject_event(batch->settings, batch->rel, slot, seq,
-						ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-						gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
-						"gmt_modified", value, label);
+		isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+						 ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+						 gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
+						 "gmt_modified", value, label);
 		return true;
 	}
 	for (i = 0; i < 2; i++)
@@ -311,9 +323,9 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 
 		if (!isnull && isx_key_too_long(text))
 		{
-			isx_reject_event(batch->settings, batch->rel, slot, seq,
-							ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
-							key_names[i], isx_text_start(text, 32), label);
+			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+							 ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
+							 key_names[i], isx_text_start(text, 32), label);
 			return true;
 		}
 	}
@@ -962,6 +974,81 @@ flush_chunk(OrderBatch *batch)
 }
 
 /*
+ * A fold that did not fit memory, spilled to a sort (on disk past
+ * isx_fold_budget()): rows of the given column types, sorted ascending on
+ * the first nsort columns, read back in that order.  Made in cxt, which
+ * must outlive it (the caller may be in a row's context).
+ */
+static void
+spill_begin(Spill *spill, MemoryContext cxt, const Oid *types, int ncols,
+			const Oid *sort_ops, const Oid *collations, int nsort)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
+	AttrNumber	sort_cols[INDEX_MAX_KEYS];
+	bool		nulls_first[INDEX_MAX_KEYS];
+
+	Assert(nsort <= INDEX_MAX_KEYS);
+	for (int c = 0; c < ncols; c++)
+		TupleDescInitEntry(desc, (AttrNumber) (c + 1), NULL, types[c], -1, 0);
+	for (int k = 0; k < nsort; k++)
+	{
+		sort_cols[k] = (AttrNumber) (k + 1);
+		nulls_first[k] = false;
+	}
+	spill->read = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
+									   (Oid *) collations, nulls_first,
+									   (int) (isx_fold_budget() / 1024), NULL, TUPLESORT_NONE);
+	spill->sorted = false;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* a row to write: every column not null until set so */
+static TupleTableSlot *
+spill_new_row(Spill *spill)
+{
+	TupleTableSlot *row = spill->row;
+
+	ExecClearTuple(row);
+	memset(row->tts_isnull, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	return row;
+}
+
+static void
+spill_write(Spill *spill)
+{
+	ExecStoreVirtualTuple(spill->row);
+	tuplesort_puttupleslot(spill->sort, spill->row);
+}
+
+/* the next row in sort order, all columns deformed, or NULL at the end */
+static TupleTableSlot *
+spill_read(Spill *spill)
+{
+	if (!spill->sorted)
+	{
+		tuplesort_performsort(spill->sort);
+		spill->sorted = true;
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (!tuplesort_gettupleslot(spill->sort, true, false, spill->read, NULL))
+		return NULL;
+	slot_getallattrs(spill->read);
+	return spill->read;
+}
+
+static void
+spill_end(Spill *spill)
+{
+	ExecDropSingleTupleTableSlot(spill->read);
+	ExecDropSingleTupleTableSlot(spill->row);
+	tuplesort_end(spill->sort);
+	spill->sort = NULL;
+}
+
+/*
  * A statement whose user-days do not fit the fold spills it, folded, to a
  * sort (on disk past the same memory) and folds again from there: the
  * sorted states come out key by key, in the order we lock in, so every
@@ -993,12 +1080,12 @@ spill_chunk(OrderBatch *batch)
 			types[SP_VALUES + 3 * c] = INT8OID;
 			types[SP_VALUES + 1 + 3 * c] = INT8OID;
 		}
-		isx_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+		spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
 	}
 	order_fold_start_iterate(batch->entries, &it);
 	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
 	{
-		TupleTableSlot *row = isx_spill_new_row(&batch->spill);
+		TupleTableSlot *row = spill_new_row(&batch->spill);
 		Datum	   *v = row->tts_values;
 		bool	   *n = row->tts_isnull;
 
@@ -1017,7 +1104,7 @@ spill_chunk(OrderBatch *batch)
 			v[att + 2] = Int64GetDatum(ov->seq);
 			n[att] = n[att + 1] = n[att + 2] = ov->isnull;
 		}
-		isx_spill_write(&batch->spill);
+		spill_write(&batch->spill);
 	}
 	new_chunk(batch);
 }
@@ -1054,7 +1141,7 @@ flush_spill(OrderBatch *batch)
 	TupleTableSlot *slot;
 
 	spill_chunk(batch);
-	while ((slot = isx_spill_read(&batch->spill)) != NULL)
+	while ((slot = spill_read(&batch->spill)) != NULL)
 	{
 		OrderEntry *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
 		int64		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
@@ -1079,7 +1166,7 @@ flush_spill(OrderBatch *batch)
 	if (nkeys > 0)
 		flush_slice(batch, keys, nkeys);
 	pfree(keys);
-	isx_spill_end(&batch->spill);
+	spill_end(&batch->spill);
 }
 
 /*
@@ -1102,7 +1189,7 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	if (ingested_at != batch->window_ingested_at)
 	{
 		batch->window_start_ms = isx_day_start_ms(isx_timestamptz_to_ms(ingested_at),
-												 batch->settings->tz);
+												  batch->settings->tz);
 		batch->window_ingested_at = ingested_at;
 	}
 	return gmt < batch->window_start_ms;
@@ -1135,13 +1222,13 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		int64		seq;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, cols.ingest_seq, &seq))
+		if (!isx_slot_int64(slot, cols.ingest_seq, &seq))
 			elog(ERROR, "user_order row without ingest_seq");
 		/* rows neither rejected nor accepted are filtered: kept, not counted */
 		if (seq <= drawn_here &&	/* not a restored row */
 			!reject_bad_order(batch, slot, &cols, seq) &&
-			is_slot_int64(slot, cols.id, &id) &&
-			is_slot_int64(slot, cols.gmt_modified, &gmt) &&
+			isx_slot_int64(slot, cols.id, &id) &&
+			isx_slot_int64(slot, cols.gmt_modified, &gmt) &&
 			!before_window(batch, slot, &cols, gmt))
 		{
 			fold_row(batch, slot, &cols, id, gmt, seq);

@@ -18,28 +18,26 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/stratnum.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/datum.h"
-#include "utils/fmgroids.h"
-#include "storage/itemptr.h"
 #include "lib/binaryheap.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "storage/buffile.h"
+#include "storage/itemptr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
-#include "insure_stream.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "trigger.h"
 
 enum
 {
@@ -939,12 +937,12 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 		int64		log_time;
 		int64		seq;
 		text	   *account = slot_text(slot, att_account);
-		bool		has_time = is_slot_int64(slot, att_time, &log_time);
+		bool		has_time = isx_slot_int64(slot, att_time, &log_time);
 		const char *long_column;
 		Datum		long_value;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, att_seq, &seq))
+		if (!isx_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "user_log row without ingest_seq");
 		if (seq > drawn_here)
 		{
@@ -957,16 +955,16 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 
 			snprintf(value, sizeof(value), "%lld", (long long) log_time);
 			account_label(label, sizeof(label), account);
-			isx_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							"event time too far in the future", "log_time", value, label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", "log_time", value, label);
 		}
 		else if ((long_column = long_key(slot, att_account, att_device, &long_value)) != NULL)
 		{
 			char		label[128];
 
 			account_label(label, sizeof(label), account);
-			isx_reject_event(batch.settings, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-							ISX_KEY_TOO_LONG, long_column, isx_text_start(long_value, 32), label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+							 ISX_KEY_TOO_LONG, long_column, isx_text_start(long_value, 32), label);
 		}
 		else if (account != NULL && has_time)
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),

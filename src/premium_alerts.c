@@ -28,15 +28,19 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
-#include "storage/proc.h"
 #include "utils/rel.h"
 
-#include "insure_stream.h"
+#include "arrays.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "spi_plans.h"
+#include "trigger.h"
 
 #define ALERT_CHANNEL "insure_stream_premium_drop"
 /* NOTIFY payloads must be shorter than this (see async.c) */
@@ -370,12 +374,12 @@ lock_key_customers_sql(HTAB *customers, int64 *ids, int nids)
 		isx_array_push(&arr, Int64GetDatum(ids[i]), false);
 	args[0] = isx_array_to_datum(&arr);
 	if (isx_execute_plan(isx_plan_for_batch(&plans,
-								 "SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
-								 "  FROM insure_stream.raw_info r"
-								 " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-								 " ORDER BY r.id FOR UPDATE OF r",
-								 1, types, nids),
-				   args, NULL, 0) != SPI_OK_SELECT)
+											"SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
+											"  FROM insure_stream.raw_info r"
+											" WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+											" ORDER BY r.id FOR UPDATE OF r",
+											1, types, nids),
+						 args, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock key customers");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -511,9 +515,9 @@ rewrite_one(KeyCustomer *kc)
 
 	if (plan == NULL)
 		plan = isx_prepare_kept_plan("UPDATE insure_stream.raw_info"
-							   "   SET raw_premium = $2, raw_info = $3"
-							   " WHERE id OPERATOR(pg_catalog.=) $1",
-							   3, types);
+									 "   SET raw_premium = $2, raw_info = $3"
+									 " WHERE id OPERATOR(pg_catalog.=) $1",
+									 3, types);
 	args[0] = Int64GetDatum(kc->id);
 	args[1] = text_or_null(kc->raw_premium, &isnull);
 	nulls[1] = isnull ? 'n' : ' ';
@@ -564,14 +568,14 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 			for (int c = 0; c < 3; c++)
 				args[c] = isx_array_to_datum(&rw[c]);
 			rc = isx_execute_plan(isx_plan_for_batch(&plans,
-										  "UPDATE insure_stream.raw_info AS r"
-										  "   SET raw_premium = u.premium, raw_info = u.info"
-										  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-										  "       pg_catalog.unnest($2::pg_catalog.text[]),"
-										  "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-										  " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-										  3, types, rw[0].count),
-							args, NULL, 0);
+													 "UPDATE insure_stream.raw_info AS r"
+													 "   SET raw_premium = u.premium, raw_info = u.info"
+													 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+													 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+													 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+													 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+													 3, types, rw[0].count),
+								  args, NULL, 0);
 		}
 		if (rc != SPI_OK_UPDATE || SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
@@ -698,6 +702,13 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
  */
 #define PREFETCH_AHEAD 8
 
+/* fetch memory into the cache ahead of use; a no-op without the builtin */
+#if defined(__GNUC__) || defined(__clang__)
+#define prefetch(addr) __builtin_prefetch(addr)
+#else
+#define prefetch(addr) ((void) 0)
+#endif
+
 static KeyCustomer **
 event_customers(PremiumBatch *batch, HTAB *customers, const EventRef *refs)
 {
@@ -813,12 +824,12 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 		int64		id;
 		int64		seq;
 		int64		gmt;
-		bool		has_id = is_slot_int64(slot, att_id, &id);
+		bool		has_id = isx_slot_int64(slot, att_id, &id);
 		char	   *premium = slot_cstring(slot, att_premium);
 		char		label[64];
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, att_seq, &seq))
+		if (!isx_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "update_info row without ingest_seq");
 		if (has_id)
 			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
@@ -829,16 +840,16 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 			/* a restored row: its effects were restored with the state */
 		}
 		else if (premium != NULL && !parse_premium(premium, NULL))
-			isx_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
-							"invalid premium", "now_premium", premium, label);
-		else if (is_slot_int64(slot, att_time, &gmt) &&
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
+							 "invalid premium", "now_premium", premium, label);
+		else if (isx_slot_int64(slot, att_time, &gmt) &&
 				 gmt > batch.settings->now_ms + batch.settings->max_future_ms)
 		{
 			char		value[32];
 
 			snprintf(value, sizeof(value), INT64_FORMAT, gmt);
-			isx_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							"event time too far in the future", "gmt_modified", value, label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", "gmt_modified", value, label);
 		}
 		else if (has_id && premium != NULL && saved_event(batch.settings, slot_cstring(slot, att_event)))
 		{

@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -24,7 +25,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
-#include "insure_stream.h"
+#include "config.h"
 
 #define DEFAULT_PATTERN "yyyy-MM-dd HH:mm:ss"
 

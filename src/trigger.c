@@ -1,196 +1,45 @@
 /*-------------------------------------------------------------------------
  *
- * events.c
- *		What the three event-table triggers share: the trigger protocol
- *		checks, bad-input handling (error or quarantine), event counters
- *		and the log-only guard.
+ * trigger.c
+ *		How the extension's C triggers must be called (one check for all of
+ *		them, before they read anything), the extension's own tables, and
+ *		what the event-table triggers share: the columns of their rows, the
+ *		rows this session numbered, the memory a statement may fold in.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/detoast.h"
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_extension.h"
-#include "catalog/pg_type.h"
-#include "commands/extension.h"
-#include "commands/trigger.h"
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "mb/pg_wchar.h"
-#include "nodes/parsenodes.h"
-#include "miscadmin.h"
-#include "storage/lmgr.h"
-#include "utils/lsyscache.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "utils/syscache.h"
-#include "storage/backendid.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "utils/tuplesort.h"
+#include "trigger.h"
 
-#include "insure_stream.h"
-
-/* true while purge_events() deletes from an event table */
-bool		isx_purge_in_progress = false;
-
-/*
- * A plan kept for the session.  Like SPI_execute_plan, SPI_prepare returns
- * in SPI's procedure context; the caller gets its own context back.
- */
-static SPIPlanPtr
-prepare_kept(const char *query, int nargs, Oid *argtypes, int cursor_options)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes, cursor_options);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
-			 query, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	MemoryContextSwitchTo(cxt);
-	return plan;
-}
-
-SPIPlanPtr
-isx_prepare_kept_plan(const char *query, int nargs, Oid *argtypes)
-{
-	return prepare_kept(query, nargs, argtypes, 0);
-}
-
-/*
- * A plan for a statement that takes arrays of a batch.  Small batches (most
- * single-row statements) use a generic plan made once: a custom plan would
- * be made again at every execution, since it looks cheaper for one-element
- * arrays, and planning would cost more than running.  Large batches get
- * custom plans, sized for their arrays.
- */
-SPIPlanPtr
-isx_plan_for_batch(IsxBatchPlans *plans, const char *query, int nargs, Oid *argtypes,
-			  int batch_size)
-{
-	if (batch_size > ISX_SMALL_BATCH)
-	{
-		if (plans->large == NULL)
-			plans->large = prepare_kept(query, nargs, argtypes, 0);
-		return plans->large;
-	}
-	if (plans->small == NULL)
-		plans->small = prepare_kept(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-	return plans->small;
-}
+/* the most a trigger folds in memory before it writes or spills (see isx_fold_budget) */
+#define FOLD_MAX_BYTES ((Size) 64 * 1024 * 1024)
 
 /*
  * How much a statement folds in memory before it writes (or, for page
- * views, spills): 16 times work_mem, at most ISX_FOLD_MAX_BYTES (64 MB, reached
+ * views, spills): 16 times work_mem, at most FOLD_MAX_BYTES (64 MB, reached
  * at the default work_mem of 4 MB).
  */
 Size
 isx_fold_budget(void)
 {
-	return Min(ISX_FOLD_MAX_BYTES, (Size) work_mem * 1024 * 16);
-}
-
-/*
- * A fold that did not fit memory, spilled to a sort (on disk past
- * isx_fold_budget()): rows of the given column types, sorted ascending on
- * the first nsort columns, read back in that order.  Made in cxt, which
- * must outlive it (the caller may be in a row's context).
- */
-void
-isx_spill_begin(IsxSpill *spill, MemoryContext cxt, const Oid *types, int ncols,
-			   const Oid *sort_ops, const Oid *collations, int nsort)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
-	AttrNumber	sort_cols[INDEX_MAX_KEYS];
-	bool		nulls_first[INDEX_MAX_KEYS];
-
-	Assert(nsort <= INDEX_MAX_KEYS);
-	for (int c = 0; c < ncols; c++)
-		TupleDescInitEntry(desc, (AttrNumber) (c + 1), NULL, types[c], -1, 0);
-	for (int k = 0; k < nsort; k++)
-	{
-		sort_cols[k] = (AttrNumber) (k + 1);
-		nulls_first[k] = false;
-	}
-	spill->read = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
-									   (Oid *) collations, nulls_first,
-									   (int) (isx_fold_budget() / 1024), NULL, TUPLESORT_NONE);
-	spill->sorted = false;
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/* a row to write: every column not null until set so */
-TupleTableSlot *
-isx_spill_new_row(IsxSpill *spill)
-{
-	TupleTableSlot *row = spill->row;
-
-	ExecClearTuple(row);
-	memset(row->tts_isnull, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
-	return row;
-}
-
-void
-isx_spill_write(IsxSpill *spill)
-{
-	ExecStoreVirtualTuple(spill->row);
-	tuplesort_puttupleslot(spill->sort, spill->row);
-}
-
-/* the next row in sort order, all columns deformed, or NULL at the end */
-TupleTableSlot *
-isx_spill_read(IsxSpill *spill)
-{
-	if (!spill->sorted)
-	{
-		tuplesort_performsort(spill->sort);
-		spill->sorted = true;
-	}
-	CHECK_FOR_INTERRUPTS();
-	if (!tuplesort_gettupleslot(spill->sort, true, false, spill->read, NULL))
-		return NULL;
-	slot_getallattrs(spill->read);
-	return spill->read;
-}
-
-void
-isx_spill_end(IsxSpill *spill)
-{
-	ExecDropSingleTupleTableSlot(spill->read);
-	ExecDropSingleTupleTableSlot(spill->row);
-	tuplesort_end(spill->sort);
-	spill->sort = NULL;
-}
-
-/*
- * SPI_execute_plan (read-write) that leaves the caller in its own memory
- * context.  SPI returns in its procedure context, which lives until
- * SPI_finish: what a chunk allocated after a query would otherwise pile up
- * for the whole statement.
- */
-int
-isx_execute_plan(SPIPlanPtr plan, Datum *args, const char *nulls, long count)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	int			rc = SPI_execute_plan(plan, args, nulls, false, count);
-
-	MemoryContextSwitchTo(cxt);
-	return rc;
+	return Min(FOLD_MAX_BYTES, (Size) work_mem * 1024 * 16);
 }
 
 /* attribute number of a column the extension's own event table must have */
@@ -206,7 +55,7 @@ isx_column_number(TupleDesc desc, const char *table, const char *column)
 
 /* value of an int8 column of the slot; false when null */
 bool
-is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
+isx_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, attnum, &isnull);
@@ -217,8 +66,8 @@ is_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
 }
 
 /* errors out unless called by the trigger manager */
-void
-isx_check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -275,8 +124,8 @@ extension_schema(Oid extoid)
 }
 
 /* the OID of one of the extension's own tables, or InvalidOid if it has none */
-static Oid
-own_table_oid(IsxOwnTable table)
+Oid
+isx_own_table_oid(IsxOwnTable table)
 {
 	Oid			extoid;
 	Oid			schema;
@@ -300,13 +149,6 @@ own_table_oid(IsxOwnTable table)
 		return InvalidOid;
 	own_table_oids[table] = relid;
 	return relid;
-}
-
-/* the same for the other files (config.c reads insure_stream.config) */
-Oid
-isx_own_table_oid(IsxOwnTable table)
-{
-	return own_table_oid(table);
 }
 
 /* "AFTER INSERT OR UPDATE FOR EACH STATEMENT": how a trigger must be fired */
@@ -378,7 +220,7 @@ isx_check_trigger(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec)
 	Oid			relid;
 	bool		own = false;
 
-	isx_check_trigger_call(fcinfo, spec->funcname);
+	check_trigger_call(fcinfo, spec->funcname);
 	trigdata = (TriggerData *) fcinfo->context;
 	event = trigdata->tg_event;
 	if ((event & TRIGGER_EVENT_TIMINGMASK) != spec->timing ||
@@ -389,7 +231,7 @@ isx_check_trigger(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec)
 				 errmsg("function \"%s\" must be fired %s", spec->funcname, firing_text(spec))));
 	relid = RelationGetRelid(trigdata->tg_relation);
 	for (int t = 0; t < ISX_NUM_OWN_TABLES && !own; t++)
-		own = (spec->tables & ISX_TABLE(t)) && own_table_oid((IsxOwnTable) t) == relid;
+		own = (spec->tables & ISX_TABLE(t)) && isx_own_table_oid((IsxOwnTable) t) == relid;
 	if (!own)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -501,109 +343,4 @@ isx_last_seq_drawn(Relation rel)
 	}
 	PG_END_TRY();
 	return result;
-}
-
-/*
- * Bad input in an event row.  With on_bad_input = error the statement fails
- * (nothing it did survives); with quarantine the row is recorded in
- * rejected_events with its reason and a WARNING is raised.
- *
- * problem is the start of the message, e.g. "invalid premium"; row_label
- * identifies the row for people, e.g. "id 42".
- */
-void
-isx_reject_event(const IsxSettings *settings, Relation rel, TupleTableSlot *slot,
-				int64 ingest_seq, int sqlstate, const char *problem,
-				const char *column, const char *value, const char *row_label)
-{
-	static SPIPlanPtr plan = NULL;
-	const char *table = RelationGetRelationName(rel);
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-	if (!settings->quarantine)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("%s \"%s\" in column \"%s\" of table \"%s\"",
-						problem, value, column, table),
-				 errdetail("The event with %s (ingest_seq %lld) was not applied; the statement changed nothing.",
-						   row_label, (long long) ingest_seq),
-				 errhint("Fix the event, or set on_bad_input to \"quarantine\" with insure_stream.configure() to keep loading.")));
-
-	if (plan == NULL)
-	{
-		Oid			types[7] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, JSONBOID};
-
-		plan = isx_prepare_kept_plan("INSERT INTO insure_stream.rejected_events"
-							   " (table_name, ingest_seq, column_name, bad_value, reason, sqlstate, event)"
-							   " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-							   7, types);
-	}
-	args[0] = CStringGetTextDatum(table);
-	args[1] = Int64GetDatum(ingest_seq);
-	args[2] = CStringGetTextDatum(column);
-	args[3] = CStringGetTextDatum(value);
-	args[4] = CStringGetTextDatum(problem);
-	args[5] = CStringGetTextDatum(unpack_sql_state(sqlstate));
-	/* row_to_json reads the row type from the datum itself */
-	args[6] = DirectFunctionCall1(jsonb_in,
-								  CStringGetDatum(TextDatumGetCString(DirectFunctionCall1(row_to_json,
-																						  ExecFetchSlotHeapTupleDatum(slot)))));
-	if (isx_execute_plan(plan, args, nulls, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record a rejected event");
-
-	ereport(WARNING,
-			(errcode(sqlstate),
-			 errmsg("%s \"%s\" in column \"%s\" of table \"%s\"",
-					problem, value, column, table),
-			 errdetail("The event with %s (ingest_seq %lld) was quarantined in insure_stream.rejected_events.",
-					   row_label, (long long) ingest_seq)));
-}
-
-/* a non-null text value too long to be part of a result's key */
-bool
-isx_key_too_long(Datum value)
-{
-	return toast_raw_datum_size(value) - VARHDRSZ > ISX_MAX_KEY_BYTES;
-}
-
-/* the start of a text value for messages, cut at a character boundary */
-char *
-isx_text_start(Datum value, int bytes)
-{
-	char	   *s = TextDatumGetCString(value);
-	int			len = (int) strlen(s);
-	int			clip = pg_mbcliplen(s, len, bytes);
-
-	return psprintf("%.*s%s", clip, s, clip < len ? "..." : "");
-}
-
-PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
-
-/* BEFORE UPDATE OR DELETE FOR EACH STATEMENT on the event tables */
-Datum
-insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
-{
-	static const IsxTriggerSpec spec = {
-		.funcname = "refuse_event_change",
-		.timing = TRIGGER_EVENT_BEFORE,
-		.for_row = false,
-		.events = ISX_ON_UPDATE | ISX_ON_DELETE,
-		.new_table = false,
-		.tables = ISX_TABLE(ISX_TABLE_USER_ORDER) | ISX_TABLE(ISX_TABLE_UPDATE_INFO) |
-		ISX_TABLE(ISX_TABLE_USER_LOG),
-	};
-	TriggerData *trigdata = isx_check_trigger(fcinfo, &spec);
-
-	if (isx_purge_in_progress)
-		return PointerGetDatum(NULL);
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("cannot %s table \"%s\"",
-					TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "update" : "delete from",
-					RelationGetRelationName(trigdata->tg_relation)),
-			 errdetail("Event tables are append-only logs; results are derived from them."),
-			 errhint("Use insure_stream.purge_events() to remove old events.")));
-	PG_RETURN_NULL();
 }
