@@ -38,8 +38,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared headers (PGXS does not track headers)
-$(OBJS): src/insure_stream.h src/compat.h
+# every object depends on the headers (PGXS does not track headers)
+$(OBJS): $(wildcard src/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@

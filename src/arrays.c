@@ -12,10 +12,10 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
-#include "insure_stream.h"
+#include "arrays.h"
 
 void
-is_array_init(IsArray *arr, Oid elemtype)
+isx_array_init(IsxArray *arr, Oid elemtype)
 {
 	arr->elemtype = elemtype;
 	get_typlenbyvalalign(elemtype, &arr->typlen, &arr->typbyval, &arr->typalign);
@@ -26,7 +26,7 @@ is_array_init(IsArray *arr, Oid elemtype)
 }
 
 void
-is_array_push(IsArray *arr, Datum value, bool isnull)
+isx_array_push(IsxArray *arr, Datum value, bool isnull)
 {
 	if (arr->count == arr->capacity)
 	{
@@ -41,7 +41,7 @@ is_array_push(IsArray *arr, Datum value, bool isnull)
 
 /* the one-dimensional array of what was pushed (empty arrays included) */
 Datum
-is_array_datum(IsArray *arr)
+isx_array_to_datum(IsxArray *arr)
 {
 	int			dims[1] = {arr->count};
 	int			lbs[1] = {1};

@@ -14,12 +14,15 @@
 #endif
 
 #if PG_VERSION_NUM >= 170000
-#define IS_WRITER_SLOT() ((int) MyProcNumber + 1)
+#include "storage/procnumber.h"
+#define ISX_WRITER_SLOT() ((int) MyProcNumber + 1)
 #else
-#define IS_WRITER_SLOT() ((int) MyBackendId)
+#include "storage/backendid.h"
+#define ISX_WRITER_SLOT() ((int) MyBackendId)
 #endif
 
 #if PG_VERSION_NUM < 150000
+#include "utils/guc.h"
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 

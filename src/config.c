@@ -17,25 +17,20 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
-#include "insure_stream.h"
+#include "config.h"
+#include "trigger.h"
 
 #define MS_PER_DAY INT64CONST(86400000)
 /* Unix epoch is 2000-01-01 minus this many milliseconds */
@@ -57,7 +52,7 @@ invalid_setting(const char *name, const char *value, const char *detail)
 }
 
 pg_tz *
-is_zone_lookup(const char *name)
+isx_lookup_zone(const char *name)
 {
 	pg_tz	   *tz = pg_tzset(name);
 
@@ -134,8 +129,8 @@ normalize_drop_threshold(const char *value)
 }
 
 /* "1 day 02:00:00" whatever the session's IntervalStyle */
-char *
-is_format_duration(int64 us)
+static char *
+format_duration(int64 us)
 {
 	StringInfoData buf;
 	int64		days = us / USECS_PER_DAY;
@@ -185,7 +180,7 @@ normalize_interval(const char *name, const char *value)
 	if (us > (int64) MAX_INTERVAL_DAYS * USECS_PER_DAY)
 		invalid_setting(name, value,
 						"The interval must be at most " CppAsString2(MAX_INTERVAL_DAYS) " days (about 100 years).");
-	return is_format_duration(us);
+	return format_duration(us);
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_normalize_setting);
@@ -214,7 +209,7 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 
 	if (strcmp(name, "time_zone") == 0)
 	{
-		pg_tz	   *tz = is_zone_lookup(value);
+		pg_tz	   *tz = isx_lookup_zone(value);
 
 		if (tz == NULL)
 			invalid_setting(name, value,
@@ -282,7 +277,7 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
  * least and greatest int64 (before and after every finite time).
  */
 int64
-is_timestamptz_to_ms(TimestampTz ts)
+isx_timestamptz_to_ms(TimestampTz ts)
 {
 	int64		ms;
 
@@ -298,7 +293,7 @@ is_timestamptz_to_ms(TimestampTz ts)
 }
 
 void
-is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm)
+isx_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm)
 {
 	pg_time_t	secs = (pg_time_t) (epoch_ms / 1000);
 	struct pg_tm *local;
@@ -315,11 +310,11 @@ is_local_time(int64 epoch_ms, pg_tz *tz, struct pg_tm *tm)
 
 /*
  * epoch ms of local midnight starting the day that contains epoch_ms; the
- * least and greatest int64 (infinite times, see is_timestamptz_to_ms) are
+ * least and greatest int64 (infinite times, see isx_timestamptz_to_ms) are
  * days of their own, starting at themselves.
  */
 int64
-is_day_start_ms(int64 epoch_ms, pg_tz *tz)
+isx_day_start_ms(int64 epoch_ms, pg_tz *tz)
 {
 	struct pg_tm tm;
 	int			offset;
@@ -327,7 +322,7 @@ is_day_start_ms(int64 epoch_ms, pg_tz *tz)
 
 	if (epoch_ms == PG_INT64_MIN || epoch_ms == PG_INT64_MAX)
 		return epoch_ms;
-	is_local_time(epoch_ms, tz, &tm);
+	isx_local_time(epoch_ms, tz, &tm);
 	tm.tm_year += 1900;
 	tm.tm_mon += 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
@@ -385,7 +380,7 @@ same_text(const char *a, const char *b)
 
 static MemoryContext settings_cxt = NULL;	/* the parsed settings */
 static MemoryContext snapshot_cxt = NULL;	/* the snapshot they were read in */
-static IsSettings *settings_cache = NULL;
+static IsxSettings *settings_cache = NULL;
 static char *settings_texts[NUM_CACHED_SETTINGS];	/* effective texts parsed */
 
 /* the MVCC snapshot the cache was last checked against */
@@ -416,7 +411,7 @@ settings_subxact_end(SubXactEvent event, SubTransactionId mySubid,
 
 /* at load: the ends of transactions and subtransactions forget the snapshot */
 void
-is_settings_register_invalidation(void)
+isx_register_settings_callbacks(void)
 {
 	RegisterXactCallback(settings_xact_end, NULL);
 	RegisterSubXactCallback(settings_subxact_end, NULL);
@@ -481,7 +476,7 @@ snapshot_remember(Snapshot snap)
 static Oid
 settings_table(void)
 {
-	Oid			relid = is_own_table_oid(IS_TABLE_CONFIG);
+	Oid			relid = isx_own_table_oid(ISX_TABLE_CONFIG);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -502,9 +497,9 @@ settings_scan(Snapshot snap, char **texts)
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
-	int			name_att = is_column_number(desc, "config", "name");
-	int			value_att = is_column_number(desc, "config", "value");
-	int			default_att = is_column_number(desc, "config", "is_default");
+	int			name_att = isx_column_number(desc, "config", "name");
+	int			value_att = isx_column_number(desc, "config", "value");
+	int			default_att = isx_column_number(desc, "config", "is_default");
 	bool		operator_row[NUM_CACHED_SETTINGS];
 
 	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
@@ -551,15 +546,15 @@ settings_scan(Snapshot snap, char **texts)
 }
 
 /* parses the effective texts into settings, allocated in cxt */
-static IsSettings *
+static IsxSettings *
 settings_parse(char **texts, MemoryContext cxt)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	IsSettings *s = (IsSettings *) palloc0(sizeof(IsSettings));
+	IsxSettings *s = (IsxSettings *) palloc0(sizeof(IsxSettings));
 	Interval   *future;
 
 	s->time_zone = pstrdup(texts[SET_TIME_ZONE]);
-	s->tz = is_zone_lookup(s->time_zone);
+	s->tz = isx_lookup_zone(s->time_zone);
 	if (s->tz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -585,7 +580,7 @@ settings_parse(char **texts, MemoryContext cxt)
  * The settings as the active snapshot (else the transaction's) sees them.
  * The result belongs to the cache: it stays valid until the next call.
  */
-static IsSettings *
+static IsxSettings *
 settings_current(void)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
@@ -608,7 +603,7 @@ settings_current(void)
 		/* parsed under the scan's context: an error leaves nothing behind */
 		MemoryContext newcxt = AllocSetContextCreate(scancxt, "insure_stream settings",
 													 ALLOCSET_SMALL_SIZES);
-		IsSettings *parsed = settings_parse(texts, newcxt);
+		IsxSettings *parsed = settings_parse(texts, newcxt);
 
 		for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
 			settings_texts[i] = texts[i] ? MemoryContextStrdup(newcxt, texts[i]) : NULL;
@@ -626,7 +621,7 @@ settings_current(void)
 
 /* the configured time zone, as the caller's snapshot sees it */
 pg_tz *
-is_configured_zone(void)
+isx_configured_zone(void)
 {
 	/* zones live in PostgreSQL's own cache, for the life of the backend */
 	return settings_current()->tz;
@@ -637,12 +632,12 @@ is_configured_zone(void)
  * start of its local day: a copy in cxt, as the statement's snapshot sees
  * insure_stream.config.
  */
-IsSettings *
-is_settings_load(MemoryContext cxt)
+IsxSettings *
+isx_load_settings(MemoryContext cxt)
 {
-	IsSettings *cached = settings_current();
+	IsxSettings *cached = settings_current();
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	IsSettings *s = palloc(sizeof(IsSettings));
+	IsxSettings *s = palloc(sizeof(IsxSettings));
 	ListCell   *lc;
 
 	*s = *cached;
@@ -652,8 +647,8 @@ is_settings_load(MemoryContext cxt)
 	foreach(lc, cached->saved_events)
 		s->saved_events = lappend(s->saved_events, pstrdup((char *) lfirst(lc)));
 	MemoryContextSwitchTo(oldcxt);
-	s->now_ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
-	s->today_start_ms = is_day_start_ms(s->now_ms, s->tz);
+	s->now_ms = isx_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
+	s->today_start_ms = isx_day_start_ms(s->now_ms, s->tz);
 	return s;
 }
 
@@ -666,15 +661,15 @@ PG_FUNCTION_INFO_V1(insure_stream_settings_changed);
 Datum
 insure_stream_settings_changed(PG_FUNCTION_ARGS)
 {
-	static const IsTriggerSpec spec = {
+	static const IsxTriggerSpec spec = {
 		.funcname = "settings_changed",
 		.timing = TRIGGER_EVENT_AFTER,
 		.for_row = false,
-		.events = IS_ON_INSERT | IS_ON_UPDATE | IS_ON_DELETE | IS_ON_TRUNCATE,
+		.events = ISX_ON_INSERT | ISX_ON_UPDATE | ISX_ON_DELETE | ISX_ON_TRUNCATE,
 		.new_table = false,
-		.tables = IS_TABLE(IS_TABLE_CONFIG),
+		.tables = ISX_TABLE(ISX_TABLE_CONFIG),
 	};
 
-	CacheInvalidateRelcache(is_check_trigger(fcinfo, &spec)->tg_relation);
+	CacheInvalidateRelcache(isx_check_trigger(fcinfo, &spec)->tg_relation);
 	return PointerGetDatum(NULL);
 }

@@ -24,21 +24,21 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
-#include "utils/snapshot.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/snapshot.h"
 
-#include "insure_stream.h"
+#include "direct.h"
+#include "trigger.h"
 
-/* an executor state to write with; ends with is_direct_end */
+/* an executor state to write with; ends with isx_direct_end */
 EState *
-is_direct_begin(void)
+isx_direct_begin(void)
 {
 	EState	   *estate = CreateExecutorState();
 
@@ -47,13 +47,33 @@ is_direct_begin(void)
 	return estate;
 }
 
+/*
+ * Ends the speculative insertions of st: whoever found one of its rows
+ * while it was being inserted waited for this.  One token serves all the
+ * rows a table inserts between two calls (rows are written in the order
+ * every writer locks in, so a longer wait cannot close a cycle that row
+ * locks would not); a token per row cost two lock-manager calls per new
+ * row.
+ */
+static void
+state_end_inserts(IsxStateTable *st)
+{
+	LOCKTAG		tag;
+
+	if (st->spec_token == 0)
+		return;
+	SET_LOCKTAG_SPECULATIVE_INSERTION(tag, GetCurrentTransactionId(), st->spec_token);
+	LockRelease(&tag, ExclusiveLock, false);
+	st->spec_token = 0;
+}
+
 /* closes the tables, frees the executor state; what was written is visible from now on */
 void
-is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
+isx_direct_end(EState *estate, IsxStateTable *const *tables, int ntables)
 {
 	for (int i = 0; i < ntables; i++)
 	{
-		is_state_end_inserts(tables[i]);
+		state_end_inserts(tables[i]);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -69,7 +89,7 @@ is_direct_end(EState *estate, IsStateTable *const *tables, int ntables)
  * writing over such a row, move to the next command.
  */
 void
-is_direct_next_command(EState *estate)
+isx_direct_next_command(EState *estate)
 {
 	CommandCounterIncrement();
 	estate->es_output_cid = GetCurrentCommandId(true);
@@ -80,8 +100,8 @@ is_direct_next_command(EState *estate)
  * finds the 0-based positions of the named columns.
  */
 void
-is_state_open(IsStateTable *st, const char *name, EState *estate,
-			  const char *const *columns, int ncolumns, int *positions)
+isx_state_open(IsxStateTable *st, const char *name, EState *estate,
+			   const char *const *columns, int ncolumns, int *positions)
 {
 	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
 	Oid			pkey;
@@ -119,12 +139,12 @@ is_state_open(IsStateTable *st, const char *name, EState *estate,
 	st->keys_stored = 0;
 	st->spec_token = 0;
 	for (int c = 0; c < ncolumns; c++)
-		positions[c] = is_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
+		positions[c] = isx_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
 }
 
 /* starts a row to search for or to write: every column null */
 TupleTableSlot *
-is_state_row(IsStateTable *st)
+isx_state_new_row(IsxStateTable *st)
 {
 	ExecClearTuple(st->row);
 	memset(st->row->tts_isnull, true, sizeof(bool) * st->row->tts_tupleDescriptor->natts);
@@ -133,7 +153,7 @@ is_state_row(IsStateTable *st)
 
 /* scan keys for the primary key columns of st->row */
 static void
-primary_key(IsStateTable *st, ScanKey keys)
+primary_key(IsxStateTable *st, ScanKey keys)
 {
 	for (int i = 0; i < st->nkeys; i++)
 		ScanKeyEntryInitialize(&keys[i], 0, (AttrNumber) (i + 1), BTEqualStrategyNumber, InvalidOid,
@@ -149,7 +169,7 @@ primary_key(IsStateTable *st, ScanKey keys)
  * statement, which slowed concurrent sessions.)
  */
 static IndexScanDesc
-begin_key_scan(IsStateTable *st, Snapshot dirty)
+begin_key_scan(IsxStateTable *st, Snapshot dirty)
 {
 	InitDirtySnapshot(*dirty);
 	return index_beginscan(st->rel, st->pkey, dirty, st->nkeys, 0);
@@ -161,7 +181,7 @@ begin_key_scan(IsStateTable *st, Snapshot dirty)
  * row in st->stored.
  */
 static bool
-find_latest(IsStateTable *st, IndexScanDesc scan, Snapshot dirty, ScanKey keys)
+find_latest(IsxStateTable *st, IndexScanDesc scan, Snapshot dirty, ScanKey keys)
 {
 	for (;;)
 	{
@@ -179,7 +199,7 @@ find_latest(IsStateTable *st, IndexScanDesc scan, Snapshot dirty, ScanKey keys)
 }
 
 static bool
-end_key_scan(IsStateTable *st, IndexScanDesc scan, bool found)
+end_key_scan(IsxStateTable *st, IndexScanDesc scan, bool found)
 {
 	index_endscan(scan);
 	if (found)
@@ -194,7 +214,7 @@ end_key_scan(IsStateTable *st, IndexScanDesc scan, bool found)
  * again.
  */
 bool
-is_state_lock(IsStateTable *st)
+isx_state_lock(IsxStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
 	SnapshotData dirty;
@@ -227,7 +247,7 @@ is_state_lock(IsStateTable *st)
  * lock the caller holds now.  True with the row in st->stored.
  */
 bool
-is_state_fetch(IsStateTable *st)
+isx_state_fetch(IsxStateTable *st)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
 	SnapshotData dirty;
@@ -243,11 +263,11 @@ is_state_fetch(IsStateTable *st)
  * Inserts st->row unless a row with its primary key exists or is being
  * inserted (then false, after that inserter finished): speculative
  * insertion, as INSERT ... ON CONFLICT does.  There is no pre-check:
- * callers have just looked for the row (is_state_lock) or expect it to be
+ * callers have just looked for the row (isx_state_lock) or expect it to be
  * new.  The new row's tid is in st->row.
  */
-bool
-is_state_insert_new(IsStateTable *st)
+static bool
+state_insert_new(IsxStateTable *st)
 {
 	EState	   *estate = st->estate;
 	List	   *arbiters = list_make1_oid(RelationGetRelid(st->pkey));
@@ -265,26 +285,6 @@ is_state_insert_new(IsStateTable *st)
 }
 
 /*
- * Ends the speculative insertions of st: whoever found one of its rows
- * while it was being inserted waited for this.  One token serves all the
- * rows a table inserts between two calls (rows are written in the order
- * every writer locks in, so a longer wait cannot close a cycle that row
- * locks would not); a token per row cost two lock-manager calls per new
- * row.
- */
-void
-is_state_end_inserts(IsStateTable *st)
-{
-	LOCKTAG		tag;
-
-	if (st->spec_token == 0)
-		return;
-	SET_LOCKTAG_SPECULATIVE_INSERTION(tag, GetCurrentTransactionId(), st->spec_token);
-	LockRelease(&tag, ExclusiveLock, false);
-	st->spec_token = 0;
-}
-
-/*
  * Locks the row of a key (true, the row in st->stored) or inserts it
  * (false), whichever applies, however other sessions race for the key.
  * fill() puts the key, or the whole new row, into st->row.
@@ -296,7 +296,7 @@ is_state_end_inserts(IsStateTable *st)
  * an eighth of them exist, keys are looked for first.
  */
 bool
-is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg)
+isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg)
 {
 	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
 
@@ -306,17 +306,17 @@ is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg)
 		if (insert_first)
 		{
 			fill(st, arg, true);
-			if (is_state_insert_new(st))
+			if (state_insert_new(st))
 				return false;
 		}
 		fill(st, arg, false);
-		if (is_state_lock(st))
+		if (isx_state_lock(st))
 		{
 			st->keys_stored++;
 			return true;
 		}
 		fill(st, arg, true);
-		if (is_state_insert_new(st))
+		if (state_insert_new(st))
 			return false;
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -327,7 +327,7 @@ is_state_lock_or_insert(IsStateTable *st, IsRowFill fill, void *arg)
  * the row at tid, which we hold.
  */
 void
-is_state_write(IsStateTable *st, ItemPointer tid)
+isx_state_write(IsxStateTable *st, ItemPointer tid)
 {
 	bool		update_indexes = true;
 
@@ -343,7 +343,7 @@ is_state_write(IsStateTable *st, ItemPointer tid)
 
 /* a text column of the row in st->stored, copied; NULL when null */
 text *
-is_stored_text(IsStateTable *st, int column)
+isx_stored_text(IsxStateTable *st, int column)
 {
 	return st->stored->tts_isnull[column] ? NULL :
 		DatumGetTextPCopy(st->stored->tts_values[column]);
@@ -351,7 +351,7 @@ is_stored_text(IsStateTable *st, int column)
 
 /* sets a column of st->row; isnull for a null */
 void
-is_row_set(IsStateTable *st, int column, Datum value, bool isnull)
+isx_state_set(IsxStateTable *st, int column, Datum value, bool isnull)
 {
 	st->row->tts_values[column] = value;
 	st->row->tts_isnull[column] = isnull;

@@ -32,7 +32,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -40,7 +39,6 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
-#include "insure_stream.h"
 
 /* how keys are compared */
 typedef enum OrdCompare

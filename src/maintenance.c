@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.c
- *		Retention of event rows: the only way rows leave an event table,
- *		past the guard trigger that refuses UPDATE and DELETE.
+ *		Event tables are logs: a guard trigger refuses UPDATE and DELETE,
+ *		and retention (purge_event_rows) is the only way rows leave them.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,10 +13,9 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "insure_stream.h"
+#include "trigger.h"
 
 /* the event tables and the column holding their event time */
 static const char *const event_tables[][2] = {
@@ -24,6 +23,9 @@ static const char *const event_tables[][2] = {
 	{"update_info", "gmt_modified"},
 	{"user_log", "log_time"},
 };
+
+/* true while purge_event_rows() deletes from an event table */
+static bool purge_in_progress = false;
 
 PG_FUNCTION_INFO_V1(insure_stream_purge_event_rows);
 
@@ -64,7 +66,7 @@ insure_stream_purge_event_rows(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	is_purge_in_progress = true;
+	purge_in_progress = true;
 	PG_TRY();
 	{
 		if (SPI_execute_with_args(query.data, 2, types, args, NULL, false, 0) != SPI_OK_DELETE)
@@ -73,9 +75,38 @@ insure_stream_purge_event_rows(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		is_purge_in_progress = false;
+		purge_in_progress = false;
 	}
 	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_INT64((int64) removed);
+}
+
+PG_FUNCTION_INFO_V1(insure_stream_refuse_event_change);
+
+/* BEFORE UPDATE OR DELETE FOR EACH STATEMENT on the event tables */
+Datum
+insure_stream_refuse_event_change(PG_FUNCTION_ARGS)
+{
+	static const IsxTriggerSpec spec = {
+		.funcname = "refuse_event_change",
+		.timing = TRIGGER_EVENT_BEFORE,
+		.for_row = false,
+		.events = ISX_ON_UPDATE | ISX_ON_DELETE,
+		.new_table = false,
+		.tables = ISX_TABLE(ISX_TABLE_USER_ORDER) | ISX_TABLE(ISX_TABLE_UPDATE_INFO) |
+		ISX_TABLE(ISX_TABLE_USER_LOG),
+	};
+	TriggerData *trigdata = isx_check_trigger(fcinfo, &spec);
+
+	if (purge_in_progress)
+		return PointerGetDatum(NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s table \"%s\"",
+					TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "update" : "delete from",
+					RelationGetRelationName(trigdata->tg_relation)),
+			 errdetail("Event tables are append-only logs; results are derived from them."),
+			 errhint("Use insure_stream.purge_events() to remove old events.")));
+	PG_RETURN_NULL();
 }

@@ -13,7 +13,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "insure_stream.h"
+#include "compat.h"
+#include "config.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,5 +25,5 @@ _PG_init(void)
 {
 	/* settings live in insure_stream.config; keep the GUC prefix for later */
 	MarkGUCPrefixReserved("insure_stream");
-	is_settings_register_invalidation();
+	isx_register_settings_callbacks();
 }

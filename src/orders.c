@@ -20,26 +20,29 @@
 
 #include <math.h>
 
-#include "access/htup_details.h"
-#include "common/hashfn.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "storage/backendid.h"
-#include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/date.h"
-#include "utils/datum.h"
 #include "storage/itemptr.h"
 #include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
-#include "insure_stream.h"
+#include "compat.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "spi_plans.h"
+#include "trigger.h"
 
 /* the three last-value columns of a state */
 enum
@@ -104,6 +107,15 @@ order_key_hash(OrderKey key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* a fold spilled to a sort */
+typedef struct Spill
+{
+	Tuplesortstate *sort;		/* NULL: nothing spilled */
+	TupleTableSlot *row;		/* to write */
+	TupleTableSlot *read;		/* to read back */
+	bool		sorted;
+} Spill;
+
 /* where the columns of user_order are */
 typedef struct OrderColumns
 {
@@ -119,10 +131,10 @@ typedef struct OrderColumns
 
 typedef struct OrderBatch
 {
-	IsSettings *settings;
+	IsxSettings *settings;
 	Relation	rel;
 	MemoryContext cxt;			/* the statement's */
-	IsSpill		spill;			/* folds that did not fit (sort NULL: none) */
+	Spill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	order_fold_hash *entries;
@@ -206,7 +218,7 @@ local_day(int64 epoch_ms, pg_tz *tz)
 {
 	struct pg_tm tm;
 
-	is_local_time(epoch_ms, tz, &tm);
+	isx_local_time(epoch_ms, tz, &tm);
 	return date2j(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
@@ -217,7 +229,7 @@ biz_date(int64 epoch_ms, pg_tz *tz)
 	struct pg_tm tm;
 	char		buf[32];
 
-	is_local_time(epoch_ms, tz, &tm);
+	isx_local_time(epoch_ms, tz, &tm);
 	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
 	return CStringGetTextDatum(buf);
@@ -226,14 +238,14 @@ biz_date(int64 epoch_ms, pg_tz *tz)
 static void
 find_columns(TupleDesc desc, OrderColumns *cols)
 {
-	cols->id = is_column_number(desc, "user_order", "id");
-	cols->order_no = is_column_number(desc, "user_order", "order_no");
-	cols->order_price = is_column_number(desc, "user_order", "order_price");
-	cols->customer_tel = is_column_number(desc, "user_order", "customer_tel");
-	cols->gmt_modified = is_column_number(desc, "user_order", "gmt_modified");
-	cols->account_payble = is_column_number(desc, "user_order", "account_payble");
-	cols->ingest_seq = is_column_number(desc, "user_order", "ingest_seq");
-	cols->ingested_at = is_column_number(desc, "user_order", "ingested_at");
+	cols->id = isx_column_number(desc, "user_order", "id");
+	cols->order_no = isx_column_number(desc, "user_order", "order_no");
+	cols->order_price = isx_column_number(desc, "user_order", "order_price");
+	cols->customer_tel = isx_column_number(desc, "user_order", "customer_tel");
+	cols->gmt_modified = isx_column_number(desc, "user_order", "gmt_modified");
+	cols->account_payble = isx_column_number(desc, "user_order", "account_payble");
+	cols->ingest_seq = isx_column_number(desc, "user_order", "ingest_seq");
+	cols->ingested_at = isx_column_number(desc, "user_order", "ingested_at");
 }
 
 static void
@@ -269,7 +281,7 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 	int64		gmt;
 	int			i;
 
-	if (is_slot_int64(slot, cols->id, &id))
+	if (isx_slot_int64(slot, cols->id, &id))
 		snprintf(label, sizeof(label), "id %lld", (long long) id);
 	else
 		snprintf(label, sizeof(label), "id NULL");
@@ -281,9 +293,9 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 
 		if (!isnull && (isnan(amount) || isinf(amount)))
 		{
-			is_reject_event(batch->settings, batch->rel, slot, seq,
-							ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
-							amount_names[i], float_text(amount), label);
+			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+							 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
+							 amount_names[i], float_text(amount), label);
 			return true;
 		}
 	}
@@ -292,16 +304,16 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 	 * re-derive agrees on (BC years, or no timestamp at all), so verify()
 	 * and rebuild() would fail on the row even where it is only filtered.
 	 */
-	if (is_slot_int64(slot, cols->gmt_modified, &gmt) &&
+	if (isx_slot_int64(slot, cols->gmt_modified, &gmt) &&
 		(gmt < 0 || gmt > batch->settings->now_ms + batch->settings->max_future_ms))
 	{
 		char		value[32];
 
 		snprintf(value, sizeof(value), "%lld", (long long) gmt);
-		is_reject_event(batch->settings, batch->rel, slot, seq,
-						ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-						gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
-						"gmt_modified", value, label);
+		isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+						 ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+						 gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
+						 "gmt_modified", value, label);
 		return true;
 	}
 	for (i = 0; i < 2; i++)
@@ -309,11 +321,11 @@ reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *co
 		bool		isnull;
 		Datum		text = slot_getattr(slot, key_cols[i], &isnull);
 
-		if (!isnull && is_key_too_long(text))
+		if (!isnull && isx_key_too_long(text))
 		{
-			is_reject_event(batch->settings, batch->rel, slot, seq,
-							ERRCODE_STRING_DATA_RIGHT_TRUNCATION, IS_KEY_TOO_LONG,
-							key_names[i], is_text_start(text, 32), label);
+			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
+							 ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
+							 key_names[i], isx_text_start(text, 32), label);
 			return true;
 		}
 	}
@@ -425,16 +437,16 @@ sorted_entries(OrderBatch *batch, int *nentries)
  * which PREPARE TRANSACTION hands over to the prepared transaction.  Slots
  * only spread the partial rows, so a transaction may use several.
  */
-#define IS_SLOT_LOCK_CLASS 0x15517E0	/* first key of the slot advisory locks */
+#define SLOT_LOCK_CLASS 0x15517E0	/* first key of the slot advisory locks */
 
 static int
 writer_slot(void)
 {
-	for (int slot = IS_WRITER_SLOT();; slot += MaxBackends)
+	for (int slot = ISX_WRITER_SLOT();; slot += MaxBackends)
 	{
 		LOCKTAG		tag;
 
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, IS_SLOT_LOCK_CLASS, (uint32) slot, 2);
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SLOT_LOCK_CLASS, (uint32) slot, 2);
 		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 			return slot;
 		CHECK_FOR_INTERRUPTS();
@@ -475,9 +487,9 @@ static const char *const hp_names[NUM_HP_COLS] = {
 typedef struct OrderTables
 {
 	EState	   *estate;
-	IsStateTable states;		/* order_state */
-	IsStateTable values;		/* order_hour_value */
-	IsStateTable parts;			/* order_hour_part */
+	IsxStateTable states;		/* order_state */
+	IsxStateTable values;		/* order_hour_value */
+	IsxStateTable parts;			/* order_hour_part */
 	int			os[NUM_OS_COLS];
 	int			hv[NUM_HV_COLS];
 	int			hp[NUM_HP_COLS];
@@ -486,40 +498,40 @@ typedef struct OrderTables
 static void
 open_order_tables(OrderTables *t)
 {
-	t->estate = is_direct_begin();
-	is_state_open(&t->states, "order_state", t->estate, os_names, NUM_OS_COLS, t->os);
-	is_state_open(&t->values, "order_hour_value", t->estate, hv_names, NUM_HV_COLS, t->hv);
-	is_state_open(&t->parts, "order_hour_part", t->estate, hp_names, NUM_HP_COLS, t->hp);
+	t->estate = isx_direct_begin();
+	isx_state_open(&t->states, "order_state", t->estate, os_names, NUM_OS_COLS, t->os);
+	isx_state_open(&t->values, "order_hour_value", t->estate, hv_names, NUM_HV_COLS, t->hv);
+	isx_state_open(&t->parts, "order_hour_part", t->estate, hp_names, NUM_HP_COLS, t->hp);
 }
 
 static void
 close_order_tables(OrderTables *t)
 {
-	IsStateTable *const tables[] = {&t->states, &t->values, &t->parts};
+	IsxStateTable *const tables[] = {&t->states, &t->values, &t->parts};
 
-	is_direct_end(t->estate, tables, lengthof(tables));
+	isx_direct_end(t->estate, tables, lengthof(tables));
 }
 
 /* an order_state row: the key, and the state unless st is NULL */
 static void
 state_row(OrderTables *t, const OrderKey *key, const OrderState *st)
 {
-	IsStateTable *s = &t->states;
+	IsxStateTable *s = &t->states;
 
-	is_state_row(s);
-	is_row_set(s, t->os[OS_ID], Int64GetDatum(key->id), false);
-	is_row_set(s, t->os[OS_DAY], DateADTGetDatum(key->day), false);
+	isx_state_new_row(s);
+	isx_state_set(s, t->os[OS_ID], Int64GetDatum(key->id), false);
+	isx_state_set(s, t->os[OS_DAY], DateADTGetDatum(key->day), false);
 	if (st == NULL)
 		return;
-	is_row_set(s, t->os[OS_GMT], Int64GetDatum(st->gmt), false);
-	is_row_set(s, t->os[OS_GMT_SEQ], Int64GetDatum(st->gmt_seq), false);
+	isx_state_set(s, t->os[OS_GMT], Int64GetDatum(st->gmt), false);
+	isx_state_set(s, t->os[OS_GMT_SEQ], Int64GetDatum(st->gmt_seq), false);
 	for (int c = 0; c < NUM_COLS; c++)
 	{
 		const OrderValue *v = &st->cols[c];
 
-		is_row_set(s, t->os[OS_ORDER_NO + 3 * c], v->value, v->isnull);
-		is_row_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
-		is_row_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
+		isx_state_set(s, t->os[OS_ORDER_NO + 3 * c], v->value, v->isnull);
+		isx_state_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
+		isx_state_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
 	}
 }
 
@@ -546,7 +558,7 @@ stored_state(OrderTables *t)
 	return st;
 }
 
-/* an order_state row of an entry for is_state_lock_or_insert: the key, or its fold */
+/* an order_state row of an entry for isx_state_lock_or_insert: the key, or its fold */
 typedef struct StateFill
 {
 	OrderTables *t;
@@ -554,7 +566,7 @@ typedef struct StateFill
 } StateFill;
 
 static void
-fill_state(IsStateTable *st, void *arg, bool whole)
+fill_state(IsxStateTable *st, void *arg, bool whole)
 {
 	StateFill  *f = arg;
 
@@ -570,7 +582,7 @@ lock_state(OrderTables *t, OrderEntry *e)
 {
 	StateFill	f = {t, e};
 
-	if (is_state_lock_or_insert(&t->states, fill_state, &f))
+	if (isx_state_lock_or_insert(&t->states, fill_state, &f))
 	{
 		e->old = stored_state(t);
 		e->tid = t->states.stored->tts_tid;
@@ -706,19 +718,19 @@ typedef struct ReferenceFill
 } ReferenceFill;
 
 static void
-fill_reference(IsStateTable *st, void *arg, bool whole)
+fill_reference(IsxStateTable *st, void *arg, bool whole)
 {
 	ReferenceFill *f = arg;
 	const int  *hv = f->t->hv;
 
-	is_state_row(st);
-	is_row_set(st, hv[HV_BIZ], PointerGetDatum(f->v->biz), false);
-	is_row_set(st, hv[HV_KIND], CharGetDatum(f->v->kind), false);
-	is_row_set(st, hv[HV_VALUE], PointerGetDatum(f->v->value), false);
+	isx_state_new_row(st);
+	isx_state_set(st, hv[HV_BIZ], PointerGetDatum(f->v->biz), false);
+	isx_state_set(st, hv[HV_KIND], CharGetDatum(f->v->kind), false);
+	isx_state_set(st, hv[HV_VALUE], PointerGetDatum(f->v->value), false);
 	if (!whole)
 		return;
-	is_row_set(st, hv[HV_REFS], Int64GetDatum(f->before + f->delta), false);
-	is_row_set(st, hv[HV_LAST_DELTA], Int64GetDatum(f->delta), false);
+	isx_state_set(st, hv[HV_REFS], Int64GetDatum(f->before + f->delta), false);
+	isx_state_set(st, hv[HV_LAST_DELTA], Int64GetDatum(f->delta), false);
 }
 
 /*
@@ -728,16 +740,16 @@ fill_reference(IsStateTable *st, void *arg, bool whole)
 static int64
 add_reference(OrderTables *t, const ValueDelta *v, int64 delta)
 {
-	IsStateTable *s = &t->values;
+	IsxStateTable *s = &t->values;
 	ReferenceFill f = {t, v, 0, delta};
 	ItemPointerData tid;
 
-	if (!is_state_lock_or_insert(s, fill_reference, &f))
+	if (!isx_state_lock_or_insert(s, fill_reference, &f))
 		return 0;
 	f.before = DatumGetInt64(s->stored->tts_values[t->hv[HV_REFS]]);
 	tid = s->stored->tts_tid;
 	fill_reference(s, &f, true);
-	is_state_write(s, &tid);
+	isx_state_write(s, &tid);
 	return f.before;
 }
 
@@ -752,32 +764,32 @@ typedef struct PartFill
 } PartFill;
 
 static void
-fill_part(IsStateTable *st, void *arg, bool whole)
+fill_part(IsxStateTable *st, void *arg, bool whole)
 {
 	PartFill   *f = arg;
 	const int  *hp = f->t->hp;
 
-	is_state_row(st);
-	is_row_set(st, hp[HP_BIZ], PointerGetDatum(f->h->biz), false);
-	is_row_set(st, hp[HP_WRITER], Int32GetDatum(f->writer), false);
+	isx_state_new_row(st);
+	isx_state_set(st, hp[HP_BIZ], PointerGetDatum(f->h->biz), false);
+	isx_state_set(st, hp[HP_WRITER], Int32GetDatum(f->writer), false);
 	if (!whole)
 		return;
-	is_row_set(st, hp[HP_USERS], Int64GetDatum(f->before[0] + f->h->users), false);
-	is_row_set(st, hp[HP_PREMIUM], f->premium, false);
-	is_row_set(st, hp[HP_POLICIES], Int64GetDatum(f->before[1] + f->h->policies), false);
-	is_row_set(st, hp[HP_HOLDERS], Int64GetDatum(f->before[2] + f->h->holders), false);
+	isx_state_set(st, hp[HP_USERS], Int64GetDatum(f->before[0] + f->h->users), false);
+	isx_state_set(st, hp[HP_PREMIUM], f->premium, false);
+	isx_state_set(st, hp[HP_POLICIES], Int64GetDatum(f->before[1] + f->h->policies), false);
+	isx_state_set(st, hp[HP_HOLDERS], Int64GetDatum(f->before[2] + f->h->holders), false);
 }
 
 /* adds an hour's changes to this writer's partial row, creating it */
 static void
 add_to_part(OrderTables *t, const HourDelta *h, Datum premium, int writer)
 {
-	IsStateTable *s = &t->parts;
+	IsxStateTable *s = &t->parts;
 	PartFill	f = {t, h, writer, {0, 0, 0}, premium};
 	TupleTableSlot *stored = s->stored;
 	ItemPointerData tid;
 
-	if (!is_state_lock_or_insert(s, fill_part, &f))
+	if (!isx_state_lock_or_insert(s, fill_part, &f))
 		return;
 	f.before[0] = DatumGetInt64(stored->tts_values[t->hp[HP_USERS]]);
 	f.before[1] = DatumGetInt64(stored->tts_values[t->hp[HP_POLICIES]]);
@@ -785,7 +797,7 @@ add_to_part(OrderTables *t, const HourDelta *h, Datum premium, int writer)
 	f.premium = DirectFunctionCall2(numeric_add, stored->tts_values[t->hp[HP_PREMIUM]], premium);
 	tid = stored->tts_tid;
 	fill_part(s, &f, true);
-	is_state_write(s, &tid);
+	isx_state_write(s, &tid);
 }
 
 /*
@@ -867,7 +879,7 @@ static void
 drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 {
 	static SPIPlanPtr plan = NULL;
-	int32		clock_day = local_day(is_timestamptz_to_ms(GetCurrentTimestamp()),
+	int32		clock_day = local_day(isx_timestamptz_to_ms(GetCurrentTimestamp()),
 									  batch->settings->tz);
 	int32		closed_before;
 	bool		isnull;
@@ -880,8 +892,8 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 	if (!any_past)
 		return;
 	if (plan == NULL)
-		plan = is_prepare_kept("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
-	if (is_execute(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		plan = isx_prepare_kept_plan("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
+	if (isx_execute_plan(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the closed-days watermark");
 	closed_before = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
@@ -934,7 +946,7 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 		if (same_ordering(&merged, e->old))
 			continue;
 		state_row(&t, &e->key, &merged);
-		is_state_write(&t.states, &e->tid);
+		isx_state_write(&t.states, &e->tid);
 		contribute(&hc, e->old, -1, tz);
 		contribute(&hc, &merged, 1, tz);
 	}
@@ -956,9 +968,84 @@ flush_chunk(OrderBatch *batch)
 	if (batch->rows == 0)
 		return;
 	keys = sorted_entries(batch, &nkeys);
-	for (int first = 0; first < nkeys; first += IS_FLUSH_SLICE)
-		flush_slice(batch, keys + first, Min(IS_FLUSH_SLICE, nkeys - first));
+	for (int first = 0; first < nkeys; first += ISX_FLUSH_SLICE)
+		flush_slice(batch, keys + first, Min(ISX_FLUSH_SLICE, nkeys - first));
 	new_chunk(batch);
+}
+
+/*
+ * A fold that did not fit memory, spilled to a sort (on disk past
+ * isx_fold_budget()): rows of the given column types, sorted ascending on
+ * the first nsort columns, read back in that order.  Made in cxt, which
+ * must outlive it (the caller may be in a row's context).
+ */
+static void
+spill_begin(Spill *spill, MemoryContext cxt, const Oid *types, int ncols,
+			const Oid *sort_ops, const Oid *collations, int nsort)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
+	AttrNumber	sort_cols[INDEX_MAX_KEYS];
+	bool		nulls_first[INDEX_MAX_KEYS];
+
+	Assert(nsort <= INDEX_MAX_KEYS);
+	for (int c = 0; c < ncols; c++)
+		TupleDescInitEntry(desc, (AttrNumber) (c + 1), NULL, types[c], -1, 0);
+	for (int k = 0; k < nsort; k++)
+	{
+		sort_cols[k] = (AttrNumber) (k + 1);
+		nulls_first[k] = false;
+	}
+	spill->read = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
+									   (Oid *) collations, nulls_first,
+									   (int) (isx_fold_budget() / 1024), NULL, TUPLESORT_NONE);
+	spill->sorted = false;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* a row to write: every column not null until set so */
+static TupleTableSlot *
+spill_new_row(Spill *spill)
+{
+	TupleTableSlot *row = spill->row;
+
+	ExecClearTuple(row);
+	memset(row->tts_isnull, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	return row;
+}
+
+static void
+spill_write(Spill *spill)
+{
+	ExecStoreVirtualTuple(spill->row);
+	tuplesort_puttupleslot(spill->sort, spill->row);
+}
+
+/* the next row in sort order, all columns deformed, or NULL at the end */
+static TupleTableSlot *
+spill_read(Spill *spill)
+{
+	if (!spill->sorted)
+	{
+		tuplesort_performsort(spill->sort);
+		spill->sorted = true;
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (!tuplesort_gettupleslot(spill->sort, true, false, spill->read, NULL))
+		return NULL;
+	slot_getallattrs(spill->read);
+	return spill->read;
+}
+
+static void
+spill_end(Spill *spill)
+{
+	ExecDropSingleTupleTableSlot(spill->read);
+	ExecDropSingleTupleTableSlot(spill->row);
+	tuplesort_end(spill->sort);
+	spill->sort = NULL;
 }
 
 /*
@@ -993,12 +1080,12 @@ spill_chunk(OrderBatch *batch)
 			types[SP_VALUES + 3 * c] = INT8OID;
 			types[SP_VALUES + 1 + 3 * c] = INT8OID;
 		}
-		is_spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+		spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
 	}
 	order_fold_start_iterate(batch->entries, &it);
 	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
 	{
-		TupleTableSlot *row = is_spill_row(&batch->spill);
+		TupleTableSlot *row = spill_new_row(&batch->spill);
 		Datum	   *v = row->tts_values;
 		bool	   *n = row->tts_isnull;
 
@@ -1017,7 +1104,7 @@ spill_chunk(OrderBatch *batch)
 			v[att + 2] = Int64GetDatum(ov->seq);
 			n[att] = n[att + 1] = n[att + 2] = ov->isnull;
 		}
-		is_spill_put(&batch->spill);
+		spill_write(&batch->spill);
 	}
 	new_chunk(batch);
 }
@@ -1049,12 +1136,12 @@ merge_spilled(OrderBatch *batch, OrderEntry *e, TupleTableSlot *slot)
 static void
 flush_spill(OrderBatch *batch)
 {
-	OrderEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(OrderEntry *) * IS_FLUSH_SLICE);
+	OrderEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(OrderEntry *) * ISX_FLUSH_SLICE);
 	int			nkeys = 0;
 	TupleTableSlot *slot;
 
 	spill_chunk(batch);
-	while ((slot = is_spill_next(&batch->spill)) != NULL)
+	while ((slot = spill_read(&batch->spill)) != NULL)
 	{
 		OrderEntry *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
 		int64		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
@@ -1062,7 +1149,7 @@ flush_spill(OrderBatch *batch)
 
 		if (last == NULL || last->key.id != id || last->key.day != day)
 		{
-			if (nkeys == IS_FLUSH_SLICE)
+			if (nkeys == ISX_FLUSH_SLICE)
 			{
 				flush_slice(batch, keys, nkeys);
 				MemoryContextReset(batch->chunkcxt);
@@ -1079,7 +1166,7 @@ flush_spill(OrderBatch *batch)
 	if (nkeys > 0)
 		flush_slice(batch, keys, nkeys);
 	pfree(keys);
-	is_spill_end(&batch->spill);
+	spill_end(&batch->spill);
 }
 
 /*
@@ -1101,8 +1188,8 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 		ingested_at = GetCurrentTransactionStartTimestamp();
 	if (ingested_at != batch->window_ingested_at)
 	{
-		batch->window_start_ms = is_day_start_ms(is_timestamptz_to_ms(ingested_at),
-												 batch->settings->tz);
+		batch->window_start_ms = isx_day_start_ms(isx_timestamptz_to_ms(ingested_at),
+												  batch->settings->tz);
 		batch->window_ingested_at = ingested_at;
 	}
 	return gmt < batch->window_start_ms;
@@ -1110,7 +1197,7 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 
 /*
  * Processes the statement's rows: validates, filters, folds per (user, day)
- * and, when the fold's memory reaches is_fold_bytes(), spills it to a sort,
+ * and, when the fold's memory reaches isx_fold_budget(), spills it to a sort,
  * so memory stays bounded whatever the size of the COPY.
  */
 static void
@@ -1125,7 +1212,7 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 												 ALLOCSET_SMALL_SIZES);
 
 	find_columns(RelationGetDescr(batch->rel), &cols);
-	drawn_here = is_seq_drawn_here(batch->rel);
+	drawn_here = isx_last_seq_drawn(batch->rel);
 	tuplestore_rescan(rows);
 	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
@@ -1135,19 +1222,19 @@ process_rows(OrderBatch *batch, Tuplestorestate *rows)
 		int64		seq;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, cols.ingest_seq, &seq))
+		if (!isx_slot_int64(slot, cols.ingest_seq, &seq))
 			elog(ERROR, "user_order row without ingest_seq");
 		/* rows neither rejected nor accepted are filtered: kept, not counted */
 		if (seq <= drawn_here &&	/* not a restored row */
 			!reject_bad_order(batch, slot, &cols, seq) &&
-			is_slot_int64(slot, cols.id, &id) &&
-			is_slot_int64(slot, cols.gmt_modified, &gmt) &&
+			isx_slot_int64(slot, cols.id, &id) &&
+			isx_slot_int64(slot, cols.gmt_modified, &gmt) &&
 			!before_window(batch, slot, &cols, gmt))
 		{
 			fold_row(batch, slot, &cols, id, gmt, seq);
 			/* fold as much as memory allows, then spill the fold to a sort */
 			if ((++batch->rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch->chunkcxt, true) > is_fold_bytes())
+				MemoryContextMemAllocated(batch->chunkcxt, true) > isx_fold_budget())
 				spill_chunk(batch);
 		}
 		MemoryContextSwitchTo(oldcxt);
@@ -1171,7 +1258,7 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 	OrderBatch	batch;
 	MemoryContext callcxt;
 
-	batch.rel = is_check_statement_trigger(fcinfo, "user_order_apply", IS_TABLE_USER_ORDER);
+	batch.rel = isx_check_statement_trigger(fcinfo, "user_order_apply", ISX_TABLE_USER_ORDER);
 	callcxt = CurrentMemoryContext;
 	batch.chunkcxt = AllocSetContextCreate(callcxt, "insure_stream order chunk",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -1184,7 +1271,7 @@ insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	batch.settings = is_settings_load(callcxt);
+	batch.settings = isx_load_settings(callcxt);
 	MemoryContextSwitchTo(callcxt);
 	new_chunk(&batch);
 	process_rows(&batch, trigdata->tg_newtable);

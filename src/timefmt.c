@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -24,7 +25,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
-#include "insure_stream.h"
+#include "config.h"
 
 #define DEFAULT_PATTERN "yyyy-MM-dd HH:mm:ss"
 
@@ -147,7 +148,7 @@ format_epoch_seconds(int64 seconds, const char *pattern)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("epoch seconds %lld out of range", (long long) seconds)));
-	is_local_time(ms, is_configured_zone(), &tm);
+	isx_local_time(ms, isx_configured_zone(), &tm);
 	tm.tm_year += 1900;
 	tm.tm_mon += 1;
 	initStringInfo(&buf);
@@ -240,7 +241,7 @@ parse_epoch_seconds(const char *value, const char *pattern)
 		!IS_VALID_JULIAN(tm.tm_year, tm.tm_mon, tm.tm_mday))
 		time_out_of_range(value, pattern);
 	tm.tm_isdst = -1;
-	offset = DetermineTimeZoneOffset(&tm, is_configured_zone());
+	offset = DetermineTimeZoneOffset(&tm, isx_configured_zone());
 	return (int64) (date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - UNIX_EPOCH_JDATE) * SECS_PER_DAY +
 		tm.tm_hour * SECS_PER_HOUR + tm.tm_min * SECS_PER_MINUTE + tm.tm_sec + offset;
 }
@@ -266,7 +267,7 @@ insure_stream_unix_timestamp(PG_FUNCTION_ARGS)
 
 	if (PG_NARGS() == 0)
 	{
-		int64		ms = is_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
+		int64		ms = isx_timestamptz_to_ms(GetCurrentTransactionStartTimestamp());
 
 		PG_RETURN_INT64(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
 	}
@@ -307,7 +308,7 @@ zone_arg(FunctionCallInfo fcinfo, int argno)
 		memcmp(cache->name, VARDATA_ANY(arg), len) == 0)
 		return cache->tz;
 	name = text_to_cstring(arg);
-	tz = len <= TZ_STRLEN_MAX ? is_zone_lookup(name) : NULL;
+	tz = len <= TZ_STRLEN_MAX ? isx_lookup_zone(name) : NULL;
 	if (tz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -398,5 +399,5 @@ insure_stream_order_in_window(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(true);
 	if (TIMESTAMP_IS_NOEND(ingested_at))
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(gmt >= is_day_start_ms(is_timestamptz_to_ms(ingested_at), tz));
+	PG_RETURN_BOOL(gmt >= isx_day_start_ms(isx_timestamptz_to_ms(ingested_at), tz));
 }

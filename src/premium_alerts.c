@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * premium.c
+ * premium_alerts.c
  *		Scenario 2: an update_info event of a key customer (raw_info) whose
  *		premium drops by more than drop_threshold upserts premium_alert and
  *		notifies listeners; every matched event rewrites raw_info.
@@ -28,15 +28,19 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
-#include "storage/proc.h"
 #include "utils/rel.h"
 
-#include "insure_stream.h"
+#include "arrays.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "spi_plans.h"
+#include "trigger.h"
 
 #define ALERT_CHANNEL "insure_stream_premium_drop"
 /* NOTIFY payloads must be shorter than this (see async.c) */
@@ -165,7 +169,7 @@ typedef struct PendingEvent
 
 typedef struct PremiumBatch
 {
-	IsSettings *settings;
+	IsxSettings *settings;
 	Datum		keep_factor;	/* 1 - drop_threshold, numeric */
 	SmallDecimal keep_small;	/* the same, when small (scale -1 when not) */
 	MemoryContext chunkcxt;
@@ -294,9 +298,9 @@ notify_alert(KeyCustomer *kc, bool with_data)
 typedef struct PremiumTables
 {
 	EState	   *estate;
-	IsStateTable applied;		/* premium_applied */
-	IsStateTable alerts;		/* premium_alert */
-	IsStateTable raw;			/* raw_info: only looked up and locked here */
+	IsxStateTable applied;		/* premium_applied */
+	IsxStateTable alerts;		/* premium_alert */
+	IsxStateTable raw;			/* raw_info: only looked up and locked here */
 	int			rw[3];			/* id, raw_premium, raw_info */
 	int			ap[2];			/* id, applied_seq */
 	int			al[5];			/* id, raw_info, now_info, raw_premium, now_premium */
@@ -311,18 +315,18 @@ open_premium_tables(PremiumTables *t)
 	};
 	static const char *const raw_columns[3] = {"id", "raw_premium", "raw_info"};
 
-	t->estate = is_direct_begin();
-	is_state_open(&t->applied, "premium_applied", t->estate, applied_columns, 2, t->ap);
-	is_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
-	is_state_open(&t->raw, "raw_info", t->estate, raw_columns, 3, t->rw);
+	t->estate = isx_direct_begin();
+	isx_state_open(&t->applied, "premium_applied", t->estate, applied_columns, 2, t->ap);
+	isx_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
+	isx_state_open(&t->raw, "raw_info", t->estate, raw_columns, 3, t->rw);
 }
 
 static void
 close_premium_tables(PremiumTables *t)
 {
-	IsStateTable *const tables[] = {&t->applied, &t->alerts, &t->raw};
+	IsxStateTable *const tables[] = {&t->applied, &t->alerts, &t->raw};
 
-	is_direct_end(t->estate, tables, lengthof(tables));
+	isx_direct_end(t->estate, tables, lengthof(tables));
 }
 
 /* an event of the chunk by key customer: sorted, it gives the distinct ids */
@@ -360,22 +364,22 @@ found_key_customer(HTAB *customers, int64 id)
 static void
 lock_key_customers_sql(HTAB *customers, int64 *ids, int nids)
 {
-	static IsBatchPlan plans;
+	static IsxBatchPlans plans;
 	Oid			types[1] = {INT8ARRAYOID};
-	IsArray		arr;
+	IsxArray	arr;
 	Datum		args[1];
 
-	is_array_init(&arr, INT8OID);
+	isx_array_init(&arr, INT8OID);
 	for (int i = 0; i < nids; i++)
-		is_array_push(&arr, Int64GetDatum(ids[i]), false);
-	args[0] = is_array_datum(&arr);
-	if (is_execute(is_batch_plan(&plans,
-								 "SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
-								 "  FROM insure_stream.raw_info r"
-								 " WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-								 " ORDER BY r.id FOR UPDATE OF r",
-								 1, types, nids),
-				   args, NULL, 0) != SPI_OK_SELECT)
+		isx_array_push(&arr, Int64GetDatum(ids[i]), false);
+	args[0] = isx_array_to_datum(&arr);
+	if (isx_execute_plan(isx_plan_for_batch(&plans,
+											"SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
+											"  FROM insure_stream.raw_info r"
+											" WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+											" ORDER BY r.id FOR UPDATE OF r",
+											1, types, nids),
+						 args, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock key customers");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -393,9 +397,9 @@ lock_key_customers_sql(HTAB *customers, int64 *ids, int nids)
 }
 
 static char *
-stored_cstring(IsStateTable *st, int column)
+stored_cstring(IsxStateTable *st, int column)
 {
-	text	   *t = is_stored_text(st, column);
+	text	   *t = isx_stored_text(st, column);
 
 	return t ? text_to_cstring(t) : NULL;
 }
@@ -409,16 +413,16 @@ stored_cstring(IsStateTable *st, int column)
 static void
 lock_key_customers_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 {
-	IsStateTable *raw = &t->raw;
+	IsxStateTable *raw = &t->raw;
 
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc;
 
 		CHECK_FOR_INTERRUPTS();
-		is_state_row(raw);
-		is_row_set(raw, t->rw[0], Int64GetDatum(ids[i]), false);
-		if (!is_state_lock(raw))
+		isx_state_new_row(raw);
+		isx_state_set(raw, t->rw[0], Int64GetDatum(ids[i]), false);
+		if (!isx_state_lock(raw))
 			continue;
 		kc = found_key_customer(customers, ids[i]);
 		kc->raw_premium = stored_cstring(raw, t->rw[1]);
@@ -471,9 +475,9 @@ lock_key_customers(PremiumBatch *batch, PremiumTables *t, EventRef *refs, int64 
 
 		if (kc == NULL)
 			continue;
-		is_state_row(&t->applied);
-		is_row_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
-		if (is_state_fetch(&t->applied))
+		isx_state_new_row(&t->applied);
+		isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
+		if (isx_state_fetch(&t->applied))
 		{
 			kc->applied_found = true;
 			kc->applied_tid = t->applied.stored->tts_tid;
@@ -510,31 +514,31 @@ rewrite_one(KeyCustomer *kc)
 	bool		isnull;
 
 	if (plan == NULL)
-		plan = is_prepare_kept("UPDATE insure_stream.raw_info"
-							   "   SET raw_premium = $2, raw_info = $3"
-							   " WHERE id OPERATOR(pg_catalog.=) $1",
-							   3, types);
+		plan = isx_prepare_kept_plan("UPDATE insure_stream.raw_info"
+									 "   SET raw_premium = $2, raw_info = $3"
+									 " WHERE id OPERATOR(pg_catalog.=) $1",
+									 3, types);
 	args[0] = Int64GetDatum(kc->id);
 	args[1] = text_or_null(kc->raw_premium, &isnull);
 	nulls[1] = isnull ? 'n' : ' ';
 	args[2] = text_or_null(kc->raw_info, &isnull);
 	nulls[2] = isnull ? 'n' : ' ';
-	return is_execute(plan, args, nulls, 0);
+	return isx_execute_plan(plan, args, nulls, 0);
 }
 
 /* the raw_info rows, through SQL: their triggers run (ours checks premiums) */
 static void
 rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 {
-	static IsBatchPlan plans;
+	static IsxBatchPlans plans;
 	Oid			types[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	IsArray		rw[3];
+	IsxArray	rw[3];
 	Datum		args[3];
 	KeyCustomer *volatile one = NULL;	/* the last to rewrite */
 
-	is_array_init(&rw[0], TIDOID);
-	is_array_init(&rw[1], TEXTOID);
-	is_array_init(&rw[2], TEXTOID);
+	isx_array_init(&rw[0], TIDOID);
+	isx_array_init(&rw[1], TEXTOID);
+	isx_array_init(&rw[2], TEXTOID);
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
@@ -544,11 +548,11 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 		if (kc == NULL || !kc->rewritten)
 			continue;
 		one = kc;
-		is_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
+		isx_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
 		d = text_or_null(kc->raw_premium, &isnull);
-		is_array_push(&rw[1], d, isnull);
+		isx_array_push(&rw[1], d, isnull);
 		d = text_or_null(kc->raw_info, &isnull);
-		is_array_push(&rw[2], d, isnull);
+		isx_array_push(&rw[2], d, isnull);
 	}
 	if (rw[0].count == 0)
 		return;
@@ -562,16 +566,16 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 		else
 		{
 			for (int c = 0; c < 3; c++)
-				args[c] = is_array_datum(&rw[c]);
-			rc = is_execute(is_batch_plan(&plans,
-										  "UPDATE insure_stream.raw_info AS r"
-										  "   SET raw_premium = u.premium, raw_info = u.info"
-										  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-										  "       pg_catalog.unnest($2::pg_catalog.text[]),"
-										  "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-										  " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-										  3, types, rw[0].count),
-							args, NULL, 0);
+				args[c] = isx_array_to_datum(&rw[c]);
+			rc = isx_execute_plan(isx_plan_for_batch(&plans,
+													 "UPDATE insure_stream.raw_info AS r"
+													 "   SET raw_premium = u.premium, raw_info = u.info"
+													 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+													 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+													 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+													 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+													 3, types, rw[0].count),
+								  args, NULL, 0);
 		}
 		if (rc != SPI_OK_UPDATE || SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
@@ -587,46 +591,46 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 static void
 write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 {
-	is_direct_next_command(t->estate);
+	isx_direct_next_command(t->estate);
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
-		IsStateTable *al = &t->alerts;
+		IsxStateTable *al = &t->alerts;
 		bool		isnull;
 
 		if (kc == NULL || !kc->rewritten)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		is_state_row(&t->applied);
-		is_row_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
-		is_row_set(&t->applied, t->ap[1], Int64GetDatum(kc->applied_seq), false);
-		is_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
+		isx_state_new_row(&t->applied);
+		isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
+		isx_state_set(&t->applied, t->ap[1], Int64GetDatum(kc->applied_seq), false);
+		isx_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
 		if (!kc->alerted)
 			continue;
-		is_state_row(al);
-		is_row_set(al, t->al[0], Int64GetDatum(kc->id), false);
-		if (is_state_fetch(al))
+		isx_state_new_row(al);
+		isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
+		if (isx_state_fetch(al))
 		{
 			ItemPointerData tid = al->stored->tts_tid;
 
-			is_state_row(al);
-			is_row_set(al, t->al[0], Int64GetDatum(kc->id), false);
+			isx_state_new_row(al);
+			isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
 			for (int c = 0; c < 4; c++)
 			{
 				Datum		d = text_or_null(kc->alert[c], &isnull);
 
-				is_row_set(al, t->al[1 + c], d, isnull);
+				isx_state_set(al, t->al[1 + c], d, isnull);
 			}
-			is_state_write(al, &tid);
+			isx_state_write(al, &tid);
 			continue;
 		}
 		for (int c = 0; c < 4; c++)
 		{
 			Datum		d = text_or_null(kc->alert[c], &isnull);
 
-			is_row_set(al, t->al[1 + c], d, isnull);
+			isx_state_set(al, t->al[1 + c], d, isnull);
 		}
-		is_state_write(al, NULL);
+		isx_state_write(al, NULL);
 	}
 }
 
@@ -698,6 +702,13 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
  */
 #define PREFETCH_AHEAD 8
 
+/* fetch memory into the cache ahead of use; a no-op without the builtin */
+#if defined(__GNUC__) || defined(__clang__)
+#define prefetch(addr) __builtin_prefetch(addr)
+#else
+#define prefetch(addr) ((void) 0)
+#endif
+
 static KeyCustomer **
 event_customers(PremiumBatch *batch, HTAB *customers, const EventRef *refs)
 {
@@ -735,7 +746,7 @@ flush_events(PremiumBatch *batch)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (i + PREFETCH_AHEAD < batch->nevents && kcs[i + PREFETCH_AHEAD] != NULL)
-			is_prefetch(kcs[i + PREFETCH_AHEAD]);
+			prefetch(kcs[i + PREFETCH_AHEAD]);
 		if (kcs[i] != NULL)
 			apply_event(batch, kcs[i], &batch->events[i]);
 	}
@@ -757,7 +768,7 @@ slot_cstring(TupleTableSlot *slot, int attnum)
 }
 
 static bool
-saved_event(IsSettings *settings, const char *event)
+saved_event(IsxSettings *settings, const char *event)
 {
 	ListCell   *lc;
 
@@ -778,15 +789,15 @@ Datum
 insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = is_check_statement_trigger(fcinfo, "update_info_apply", IS_TABLE_UPDATE_INFO);
+	Relation	rel = isx_check_statement_trigger(fcinfo, "update_info_apply", ISX_TABLE_UPDATE_INFO);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_id = is_column_number(desc, "update_info", "id");
-	int			att_event = is_column_number(desc, "update_info", "event");
-	int			att_premium = is_column_number(desc, "update_info", "now_premium");
-	int			att_time = is_column_number(desc, "update_info", "gmt_modified");
-	int			att_info = is_column_number(desc, "update_info", "now_info");
-	int			att_seq = is_column_number(desc, "update_info", "ingest_seq");
+	int			att_id = isx_column_number(desc, "update_info", "id");
+	int			att_event = isx_column_number(desc, "update_info", "event");
+	int			att_premium = isx_column_number(desc, "update_info", "now_premium");
+	int			att_time = isx_column_number(desc, "update_info", "gmt_modified");
+	int			att_info = isx_column_number(desc, "update_info", "now_info");
+	int			att_seq = isx_column_number(desc, "update_info", "ingest_seq");
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium row",
 												 ALLOCSET_SMALL_SIZES);
 	PremiumBatch batch;
@@ -799,13 +810,13 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 	new_premium_chunk(&batch);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	batch.settings = is_settings_load(CurrentMemoryContext);
+	batch.settings = isx_load_settings(CurrentMemoryContext);
 	batch.keep_factor = DirectFunctionCall2(numeric_sub, premium_numeric("1"),
 											premium_numeric(batch.settings->drop_threshold));
 	parse_premium(DatumGetCString(DirectFunctionCall1(numeric_out, batch.keep_factor)),
 				  &batch.keep_small);
 
-	drawn_here = is_seq_drawn_here(rel);
+	drawn_here = isx_last_seq_drawn(rel);
 	tuplestore_rescan(trigdata->tg_newtable);
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
@@ -813,12 +824,12 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 		int64		id;
 		int64		seq;
 		int64		gmt;
-		bool		has_id = is_slot_int64(slot, att_id, &id);
+		bool		has_id = isx_slot_int64(slot, att_id, &id);
 		char	   *premium = slot_cstring(slot, att_premium);
 		char		label[64];
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, att_seq, &seq))
+		if (!isx_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "update_info row without ingest_seq");
 		if (has_id)
 			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
@@ -829,16 +840,16 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 			/* a restored row: its effects were restored with the state */
 		}
 		else if (premium != NULL && !parse_premium(premium, NULL))
-			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
-							"invalid premium", "now_premium", premium, label);
-		else if (is_slot_int64(slot, att_time, &gmt) &&
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
+							 "invalid premium", "now_premium", premium, label);
+		else if (isx_slot_int64(slot, att_time, &gmt) &&
 				 gmt > batch.settings->now_ms + batch.settings->max_future_ms)
 		{
 			char		value[32];
 
 			snprintf(value, sizeof(value), INT64_FORMAT, gmt);
-			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							"event time too far in the future", "gmt_modified", value, label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", "gmt_modified", value, label);
 		}
 		else if (has_id && premium != NULL && saved_event(batch.settings, slot_cstring(slot, att_event)))
 		{
@@ -859,7 +870,7 @@ insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 				ev->now_info = keep_text(&batch, ev->now_info);
 			/* each key customer is written once per chunk: make chunks big */
 			if ((batch.nevents % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > is_fold_bytes())
+				MemoryContextMemAllocated(batch.chunkcxt, true) > isx_fold_budget())
 			{
 				MemoryContextSwitchTo(oldcxt);
 				flush_events(&batch);
@@ -884,15 +895,15 @@ PG_FUNCTION_INFO_V1(insure_stream_raw_info_check);
 Datum
 insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 {
-	static const IsTriggerSpec spec = {
+	static const IsxTriggerSpec spec = {
 		.funcname = "raw_info_check",
 		.timing = TRIGGER_EVENT_BEFORE,
 		.for_row = true,
-		.events = IS_ON_INSERT | IS_ON_UPDATE,
+		.events = ISX_ON_INSERT | ISX_ON_UPDATE,
 		.new_table = false,
-		.tables = IS_TABLE(IS_TABLE_RAW_INFO),
+		.tables = ISX_TABLE(ISX_TABLE_RAW_INFO),
 	};
-	TriggerData *trigdata = is_check_trigger(fcinfo, &spec);
+	TriggerData *trigdata = isx_check_trigger(fcinfo, &spec);
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	char	   *premium;
@@ -901,11 +912,11 @@ insure_stream_raw_info_check(PG_FUNCTION_ARGS)
 	if (rewriting_raw_info)
 		return PointerGetDatum(tuple);
 	desc = RelationGetDescr(trigdata->tg_relation);
-	premium = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "raw_premium"));
+	premium = SPI_getvalue(tuple, desc, isx_column_number(desc, "raw_info", "raw_premium"));
 	if (premium != NULL && !parse_premium(premium, NULL))
 	{
 		/* the id as its column's type prints it */
-		char	   *id = SPI_getvalue(tuple, desc, is_column_number(desc, "raw_info", "id"));
+		char	   *id = SPI_getvalue(tuple, desc, isx_column_number(desc, "raw_info", "id"));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

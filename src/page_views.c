@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * pagelog.c
+ * page_views.c
  *		Scenario 3: per (account, device) the last non-null page type and
  *		page name by log_time.  user_last_log is a view over these pairs
  *		(per account the pair with the greatest log_time).
@@ -18,28 +18,26 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/stratnum.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/datum.h"
-#include "utils/fmgroids.h"
-#include "storage/itemptr.h"
 #include "lib/binaryheap.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "storage/buffile.h"
+#include "storage/itemptr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
-#include "insure_stream.h"
+#include "config.h"
+#include "direct.h"
+#include "rejects.h"
+#include "trigger.h"
 
 enum
 {
@@ -91,7 +89,7 @@ typedef struct PageItem
 /*
  * A statement's page views.  Rows are appended to the chunk as they come;
  * when the statement ends the chunk is sorted and each pair's records are
- * merged, then written pair by pair.  A chunk that outgrows is_fold_bytes()
+ * merged, then written pair by pair.  A chunk that outgrows isx_fold_budget()
  * is sorted, merged and written to a temporary file as a run, and the runs
  * are merged pair by pair at the end: every pair is written once per
  * statement, in the order every writer locks in, within bounded memory
@@ -99,7 +97,7 @@ typedef struct PageItem
  */
 typedef struct PageBatch
 {
-	IsSettings *settings;
+	IsxSettings *settings;
 	MemoryContext cxt;			/* the statement's */
 	MemoryContext chunkcxt;		/* large records and merged values of the chunk */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
@@ -433,7 +431,7 @@ fold_page(PageBatch *batch, text *account_id, text *device_id, text *type, text 
 		row.cols[c].seq = seq;
 	}
 	new_page_rec(batch, VARDATA_ANY(account_id), VARSIZE_ANY_EXHDR(account_id), devkey, devkeylen, &row);
-	if (batch->used > is_fold_bytes())
+	if (batch->used > isx_fold_budget())
 		write_page_run(batch);
 }
 
@@ -453,14 +451,14 @@ static const char *const ps_names[NUM_PS_COLS] = {
 typedef struct PageTables
 {
 	EState	   *estate;
-	IsStateTable pairs;			/* page_state */
+	IsxStateTable pairs;			/* page_state */
 	int			ps[NUM_PS_COLS];
 } PageTables;
 
 static void
-set_text(IsStateTable *st, int column, text *value)
+set_text(IsxStateTable *st, int column, text *value)
 {
-	is_row_set(st, column, PointerGetDatum(value), value == NULL);
+	isx_state_set(st, column, PointerGetDatum(value), value == NULL);
 }
 
 /* the key columns of a pair as text; device_id NULL for a null device */
@@ -475,28 +473,28 @@ typedef struct PairKey
 static void
 pair_values(PageTables *t, const PairKey *k, const PageState *ps)
 {
-	IsStateTable *st = &t->pairs;
+	IsxStateTable *st = &t->pairs;
 	const int  *att = t->ps;
 
 	set_text(st, att[PS_DEVICE], k->device_id);
-	is_row_set(st, att[PS_TIME], Int64GetDatum(ps->log_time), false);
-	is_row_set(st, att[PS_SEQ], Int64GetDatum(ps->log_seq), false);
+	isx_state_set(st, att[PS_TIME], Int64GetDatum(ps->log_time), false);
+	isx_state_set(st, att[PS_SEQ], Int64GetDatum(ps->log_seq), false);
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 	{
 		const PageValue *v = &ps->cols[c];
 
 		set_text(st, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
-		is_row_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
-		is_row_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
+		isx_state_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
+		isx_state_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
 	}
-	is_row_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
+	isx_state_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
 }
 
 /* the state of the stored (locked) row of a pair, texts copied */
 static void
 stored_state(PageTables *t, PageState *ps)
 {
-	IsStateTable *st = &t->pairs;
+	IsxStateTable *st = &t->pairs;
 	Datum	   *values = st->stored->tts_values;
 	const int  *att = t->ps;
 
@@ -507,7 +505,7 @@ stored_state(PageTables *t, PageState *ps)
 	{
 		PageValue  *v = &ps->cols[c];
 
-		v->value = is_stored_text(st, att[PS_TYPE + 3 * c]);
+		v->value = isx_stored_text(st, att[PS_TYPE + 3 * c]);
 		v->isnull = v->value == NULL;
 		if (!v->isnull)
 		{
@@ -528,11 +526,11 @@ typedef struct PairRow
 
 /* fills the page_state row of a pair: its key, or (whole) its key and values */
 static void
-pair_row(IsStateTable *st, void *arg, bool whole)
+pair_row(IsxStateTable *st, void *arg, bool whole)
 {
 	PairRow    *r = arg;
 
-	is_state_row(st);
+	isx_state_new_row(st);
 	set_text(st, r->t->ps[PS_ACCOUNT], r->key.account_id);
 	set_text(st, r->t->ps[PS_DEVICE_KEY], r->key.device_key);
 	if (whole)
@@ -556,7 +554,7 @@ flush_pair(PageTables *t, const PageRec *rec)
 	r.key.account_id = cstring_to_text_with_len(rec->key, (int) rec->acclen);
 	r.key.device_key = cstring_to_text(devkey);
 	r.key.device_id = devkey[0] == 'd' ? cstring_to_text(devkey + 1) : NULL;
-	if (!is_state_lock_or_insert(&t->pairs, pair_row, &r))
+	if (!isx_state_lock_or_insert(&t->pairs, pair_row, &r))
 		return;					/* created with the fold */
 	tid = t->pairs.stored->tts_tid;
 	stored_state(t, &old);
@@ -566,7 +564,7 @@ flush_pair(PageTables *t, const PageRec *rec)
 		return;
 	r.state = &merged;
 	pair_row(&t->pairs, &r, true);
-	is_state_write(&t->pairs, &tid);
+	isx_state_write(&t->pairs, &tid);
 }
 
 /* writes a slice of pairs, in ascending key order (the order every writer locks in) */
@@ -575,16 +573,16 @@ flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch->slicecxt);
 	PageTables	t;
-	IsStateTable *const tables[] = {&t.pairs};
+	IsxStateTable *const tables[] = {&t.pairs};
 
-	t.estate = is_direct_begin();
-	is_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
+	t.estate = isx_direct_begin();
+	isx_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
 	for (int i = 0; i < nitems; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		flush_pair(&t, items[i].rec);
 	}
-	is_direct_end(t.estate, tables, lengthof(tables));
+	isx_direct_end(t.estate, tables, lengthof(tables));
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->slicecxt);
 }
@@ -755,7 +753,7 @@ flush_page_runs(PageBatch *batch)
 		else
 		{
 			/* a slice ends at a pair's end, once it has its share of pairs */
-			if (batch->nitems == IS_FLUSH_SLICE)
+			if (batch->nitems == ISX_FLUSH_SLICE)
 			{
 				flush_page_slice(batch, batch->items, batch->nitems);
 				new_page_chunk(batch);
@@ -797,7 +795,7 @@ start_batch(PageBatch *batch)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* outlives the chunks; goes with SPI_finish */
-	batch->settings = is_settings_load(CurrentMemoryContext);
+	batch->settings = isx_load_settings(CurrentMemoryContext);
 	new_page_chunk(batch);
 }
 
@@ -814,8 +812,8 @@ end_batch(PageBatch *batch)
 	else
 	{
 		sort_page_chunk(batch);
-		for (int first = 0; first < batch->nitems; first += IS_FLUSH_SLICE)
-			flush_page_slice(batch, batch->items + first, Min(IS_FLUSH_SLICE, batch->nitems - first));
+		for (int first = 0; first < batch->nitems; first += ISX_FLUSH_SLICE)
+			flush_page_slice(batch, batch->items + first, Min(ISX_FLUSH_SLICE, batch->nitems - first));
 	}
 	SPI_finish();
 	MemoryContextDelete(batch->chunkcxt);
@@ -867,7 +865,7 @@ long_key(TupleTableSlot *slot, int att_account, int att_device, Datum *value)
 		bool		isnull;
 		Datum		d = slot_getattr(slot, atts[i], &isnull);
 
-		if (!isnull && is_key_too_long(d))
+		if (!isnull && isx_key_too_long(d))
 		{
 			*value = d;
 			return names[i];
@@ -896,7 +894,7 @@ PG_FUNCTION_INFO_V1(insure_stream_user_log_apply);
 Datum
 insure_stream_user_log_apply(PG_FUNCTION_ARGS)
 {
-	(void) is_check_statement_trigger(fcinfo, "user_log_apply", IS_TABLE_USER_LOG);
+	(void) isx_check_statement_trigger(fcinfo, "user_log_apply", ISX_TABLE_USER_LOG);
 	objects_too_old("user_log_apply");
 	PG_RETURN_NULL();
 }
@@ -917,19 +915,19 @@ Datum
 insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = is_check_statement_trigger(fcinfo, "user_log_apply", IS_TABLE_USER_LOG);
+	Relation	rel = isx_check_statement_trigger(fcinfo, "user_log_apply", ISX_TABLE_USER_LOG);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_time = is_column_number(desc, "user_log", "log_time");
-	int			att_device = is_column_number(desc, "user_log", "device_id");
-	int			att_account = is_column_number(desc, "user_log", "account_id");
-	int			att_type = is_column_number(desc, "user_log", "bury_point_type");
-	int			att_page = is_column_number(desc, "user_log", "page_name");
-	int			att_seq = is_column_number(desc, "user_log", "ingest_seq");
+	int			att_time = isx_column_number(desc, "user_log", "log_time");
+	int			att_device = isx_column_number(desc, "user_log", "device_id");
+	int			att_account = isx_column_number(desc, "user_log", "account_id");
+	int			att_type = isx_column_number(desc, "user_log", "bury_point_type");
+	int			att_page = isx_column_number(desc, "user_log", "page_name");
+	int			att_seq = isx_column_number(desc, "user_log", "ingest_seq");
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
 												 ALLOCSET_SMALL_SIZES);
 	PageBatch	batch;
-	int64		drawn_here = is_seq_drawn_here(rel);
+	int64		drawn_here = isx_last_seq_drawn(rel);
 
 	start_batch(&batch);
 	tuplestore_rescan(trigdata->tg_newtable);
@@ -939,12 +937,12 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 		int64		log_time;
 		int64		seq;
 		text	   *account = slot_text(slot, att_account);
-		bool		has_time = is_slot_int64(slot, att_time, &log_time);
+		bool		has_time = isx_slot_int64(slot, att_time, &log_time);
 		const char *long_column;
 		Datum		long_value;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!is_slot_int64(slot, att_seq, &seq))
+		if (!isx_slot_int64(slot, att_seq, &seq))
 			elog(ERROR, "user_log row without ingest_seq");
 		if (seq > drawn_here)
 		{
@@ -957,16 +955,16 @@ insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 
 			snprintf(value, sizeof(value), "%lld", (long long) log_time);
 			account_label(label, sizeof(label), account);
-			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							"event time too far in the future", "log_time", value, label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", "log_time", value, label);
 		}
 		else if ((long_column = long_key(slot, att_account, att_device, &long_value)) != NULL)
 		{
 			char		label[128];
 
 			account_label(label, sizeof(label), account);
-			is_reject_event(batch.settings, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-							IS_KEY_TOO_LONG, long_column, is_text_start(long_value, 32), label);
+			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+							 ISX_KEY_TOO_LONG, long_column, isx_text_start(long_value, 32), label);
 		}
 		else if (account != NULL && has_time)
 			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
@@ -1009,11 +1007,11 @@ insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 						(long long) log_time, "log_time", "track_page"),
 				 errdetail("It lies more than max_future after now().")));
 	for (int i = 0; i < 2; i++)
-		if (!PG_ARGISNULL(i) && is_key_too_long(PG_GETARG_DATUM(i)))
+		if (!PG_ARGISNULL(i) && isx_key_too_long(PG_GETARG_DATUM(i)))
 			ereport(ERROR,
 					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("%s \"%s\" in argument \"%s\" of function \"%s\"", IS_KEY_TOO_LONG,
-							is_text_start(PG_GETARG_DATUM(i), 32), i == 0 ? "account_id" : "device_id",
+					 errmsg("%s \"%s\" in argument \"%s\" of function \"%s\"", ISX_KEY_TOO_LONG,
+							isx_text_start(PG_GETARG_DATUM(i), 32), i == 0 ? "account_id" : "device_id",
 							"track_page")));
 	fold_page(&batch, PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
 			  PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),

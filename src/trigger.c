@@ -1,0 +1,346 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *		How the extension's C triggers must be called (one check for all of
+ *		them, before they read anything), the extension's own tables, and
+ *		what the event-table triggers share: the columns of their rows, the
+ *		rows this session numbered, the memory a statement may fold in.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "trigger.h"
+
+/* the most a trigger folds in memory before it writes or spills (see isx_fold_budget) */
+#define FOLD_MAX_BYTES ((Size) 64 * 1024 * 1024)
+
+/*
+ * How much a statement folds in memory before it writes (or, for page
+ * views, spills): 16 times work_mem, at most FOLD_MAX_BYTES (64 MB, reached
+ * at the default work_mem of 4 MB).
+ */
+Size
+isx_fold_budget(void)
+{
+	return Min(FOLD_MAX_BYTES, (Size) work_mem * 1024 * 16);
+}
+
+/* attribute number of a column the extension's own event table must have */
+int
+isx_column_number(TupleDesc desc, const char *table, const char *column)
+{
+	int			attnum = SPI_fnumber(desc, column);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of table \"%s\" is missing", column, table);
+	return attnum;
+}
+
+/* value of an int8 column of the slot; false when null */
+bool
+isx_slot_int64(TupleTableSlot *slot, int attnum, int64 *value)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	if (!isnull)
+		*value = DatumGetInt64(d);
+	return !isnull;
+}
+
+/* errors out unless called by the trigger manager */
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *funcname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", funcname)));
+}
+
+/*
+ * The extension's own tables that its C triggers serve, by IsxOwnTable, and
+ * their OIDs once verified: the relation of that name in the extension's
+ * schema, and a member of the extension.  The OIDs are kept for the session
+ * and forgotten on any relcache invalidation of one of them (a rename, a
+ * drop, DROP EXTENSION) or of all relations, so in steady state a trigger's
+ * check reads no catalog.
+ */
+static const char *const own_table_names[ISX_NUM_OWN_TABLES] = {
+	"config", "user_order", "update_info", "user_log", "raw_info"
+};
+static Oid	own_table_oids[ISX_NUM_OWN_TABLES];	/* InvalidOid: not verified */
+static bool own_tables_callback = false;
+
+static void
+own_tables_invalidate(Datum arg, Oid relid)
+{
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
+	{
+		if (relid == InvalidOid || relid == own_table_oids[t])
+		{
+			memset(own_table_oids, 0, sizeof(own_table_oids));
+			return;
+		}
+	}
+}
+
+/* the schema of an extension (get_extension_schema is static before 16) */
+static Oid
+extension_schema(Oid extoid)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			schema = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return schema;
+}
+
+/* the OID of one of the extension's own tables, or InvalidOid if it has none */
+Oid
+isx_own_table_oid(IsxOwnTable table)
+{
+	Oid			extoid;
+	Oid			schema;
+	Oid			relid;
+
+	if (OidIsValid(own_table_oids[table]))
+		return own_table_oids[table];
+	if (!own_tables_callback)
+	{
+		CacheRegisterRelcacheCallback(own_tables_invalidate, (Datum) 0);
+		own_tables_callback = true;
+	}
+	extoid = get_extension_oid("insure_stream", true);
+	if (!OidIsValid(extoid))
+		return InvalidOid;
+	schema = extension_schema(extoid);
+	if (!OidIsValid(schema))
+		return InvalidOid;
+	relid = get_relname_relid(own_table_names[table], schema);
+	if (!OidIsValid(relid) || getExtensionOfObject(RelationRelationId, relid) != extoid)
+		return InvalidOid;
+	own_table_oids[table] = relid;
+	return relid;
+}
+
+/* "AFTER INSERT OR UPDATE FOR EACH STATEMENT": how a trigger must be fired */
+static char *
+firing_text(const IsxTriggerSpec *spec)
+{
+	static const struct
+	{
+		uint32		event;
+		const char *name;
+	}			ops[] = {
+		{ISX_ON_INSERT, "INSERT"}, {ISX_ON_UPDATE, "UPDATE"},
+		{ISX_ON_DELETE, "DELETE"}, {ISX_ON_TRUNCATE, "TRUNCATE"}
+	};
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, spec->timing == TRIGGER_EVENT_BEFORE ? "BEFORE" : "AFTER");
+	for (int op = 0; op < (int) lengthof(ops); op++)
+	{
+		if (spec->events & ops[op].event)
+		{
+			appendStringInfo(&buf, "%s%s", first ? " " : " OR ", ops[op].name);
+			first = false;
+		}
+	}
+	appendStringInfoString(&buf, spec->for_row ? " FOR EACH ROW" : " FOR EACH STATEMENT");
+	return buf.data;
+}
+
+/* "\"insure_stream.a\", \"insure_stream.b\" or \"insure_stream.c\"" */
+static char *
+tables_text(uint32 tables)
+{
+	StringInfoData buf;
+	int			left = 0;
+
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
+		if (tables & ISX_TABLE(t))
+			left++;
+	initStringInfo(&buf);
+	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
+	{
+		if (!(tables & ISX_TABLE(t)))
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, left == 1 ? " or " : ", ");
+		appendStringInfo(&buf, "\"insure_stream.%s\"", own_table_names[t]);
+		left--;
+	}
+	return buf.data;
+}
+
+/*
+ * Checks that a C trigger function runs in the one context it was made
+ * for: called by the trigger manager, fired at the spec's timing, level
+ * and events (with a transition table of new rows if the spec needs one),
+ * for one of the spec's tables of the extension.  Anything else (the
+ * function attached to another table, or to its own table another way)
+ * is an error before the trigger reads anything of the relation or its
+ * rows.  Returns the trigger data.
+ */
+TriggerData *
+isx_check_trigger(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec)
+{
+	TriggerData *trigdata;
+	TriggerEvent event;
+	Oid			relid;
+	bool		own = false;
+
+	check_trigger_call(fcinfo, spec->funcname);
+	trigdata = (TriggerData *) fcinfo->context;
+	event = trigdata->tg_event;
+	if ((event & TRIGGER_EVENT_TIMINGMASK) != spec->timing ||
+		(TRIGGER_FIRED_FOR_ROW(event) != 0) != spec->for_row ||
+		!(spec->events & (1U << (event & TRIGGER_EVENT_OPMASK))))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired %s", spec->funcname, firing_text(spec))));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	for (int t = 0; t < ISX_NUM_OWN_TABLES && !own; t++)
+		own = (spec->tables & ISX_TABLE(t)) && isx_own_table_oid((IsxOwnTable) t) == relid;
+	if (!own)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired for table %s",
+						spec->funcname, tables_text(spec->tables)),
+				 errdetail("It was fired for table \"%s\".",
+						   RelationGetRelationName(trigdata->tg_relation))));
+	if (spec->new_table && trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" needs a transition table", spec->funcname),
+				 errhint("Create the trigger with REFERENCING NEW TABLE AS new_rows.")));
+	return trigdata;
+}
+
+/*
+ * The event tables' statement triggers: AFTER INSERT ... REFERENCING NEW
+ * TABLE FOR EACH STATEMENT on their own table.  Returns the relation.
+ */
+Relation
+isx_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsxOwnTable table)
+{
+	IsxTriggerSpec spec = {
+		.funcname = funcname,
+		.timing = TRIGGER_EVENT_AFTER,
+		.for_row = false,
+		.events = ISX_ON_INSERT,
+		.new_table = true,
+		.tables = ISX_TABLE(table),
+	};
+
+	return isx_check_trigger(fcinfo, &spec)->tg_relation;
+}
+
+/*
+ * The greatest ingest_seq this backend has drawn from an event table's
+ * sequence (identity, or serial before 0.2.0): currval(), PG_INT64_MIN when
+ * this backend has drawn none, PG_INT64_MAX when the statement's role
+ * cannot have brought numbers of its own.
+ *
+ * Every row the server numbered in this statement drew its number here, so
+ * it is at most that.  A row beyond it brought its own number: only a COPY
+ * or INSERT ... OVERRIDING SYSTEM VALUE naming ingest_seq does that, which
+ * needs INSERT on that column, and that only the extension's owner has,
+ * for restoring.  The event rows of a restore are such rows (pg_dump sets
+ * the sequence in a statement of its own: after the data over one
+ * connection, and with pg_restore -j in another worker or after the
+ * worker's COPY); their effects come back with the state and results
+ * restored beside them, and applying them again would quarantine them
+ * twice, or apply them under settings, a raw_info or a clock that are not
+ * those of their ingest.  The triggers leave them alone (rebuild() derives
+ * from them as from any other row).
+ *
+ * currval() raises an error when the backend has not drawn from the
+ * sequence: it is called in a subtransaction, which then rolls back.  The
+ * triggers run with the rights of the extension's owner, who may read the
+ * sequence.  A role that may not write ingest_seq (an ingest role: the
+ * role of the statement, not the trigger's) brought no number of its own:
+ * its rows need no look, and the stream of small statements of ingest
+ * roles pays no subtransaction (a few microseconds a statement).
+ */
+int64
+isx_last_seq_drawn(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			who = GetOuterUserId();
+	AttrNumber	attnum;
+	List	   *seqs;
+	Oid			seqoid;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int64 result = PG_INT64_MIN;
+
+	attnum = (AttrNumber) isx_column_number(RelationGetDescr(rel), RelationGetRelationName(rel), "ingest_seq");
+	if (pg_class_aclcheck(relid, who, ACL_INSERT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, attnum, who, ACL_INSERT) != ACLCHECK_OK)
+		return PG_INT64_MAX;
+
+	seqs = getOwnedSequences(relid);
+	if (list_length(seqs) != 1)
+		elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
+			 RelationGetRelationName(rel));
+	seqoid = linitial_oid(seqs);
+	list_free(seqs);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		result = DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(seqoid)));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* not drawn yet in this backend; anything else is an error */
+		if (edata->sqlerrcode != ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
