@@ -44,4 +44,4 @@ $(OBJS): $(wildcard src/*.h)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-# installcheck runs pg_regress, isolation and TAP; pgTAP runs via test/run.sh
+# installcheck runs pg_regress, isolation and TAP; test/run-suites.sh adds pgTAP (pg_prove)

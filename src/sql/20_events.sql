@@ -1,7 +1,7 @@
 /*
  * ======================================================================
  * Event tables and what they share: append-only logs, bad input, the
- * bookkeeping of maintenance (src/events.c, src/maintenance.c)
+ * bookkeeping of maintenance (src/trigger.c, src/rejects.c, src/maintenance.c)
  * ======================================================================
  */
 

@@ -1,6 +1,6 @@
 /*
  * ======================================================================
- * Scenario 2: premium-drop alerts (src/premium.c)
+ * Scenario 2: premium-drop alerts (src/premium_alerts.c)
  * ======================================================================
  *
  * Every matched policy change rewrites its key customer's raw_info row and

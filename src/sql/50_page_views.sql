@@ -1,6 +1,6 @@
 /*
  * ======================================================================
- * Scenario 3: last page per account (src/pagelog.c)
+ * Scenario 3: last page per account (src/page_views.c)
  * ======================================================================
  */
 
