@@ -22,7 +22,6 @@
 
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -35,7 +34,6 @@
 #include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/rel.h"
 
 #include "compat.h"
 #include "config.h"
@@ -116,23 +114,21 @@ typedef struct Spill
 	bool		sorted;
 } Spill;
 
-/* where the columns of user_order are */
-typedef struct OrderColumns
+/* the columns of user_order the trigger reads (IsxStatement.att) */
+enum
 {
-	int			id;
-	int			order_no;
-	int			order_price;
-	int			customer_tel;
-	int			gmt_modified;
-	int			account_payble;
-	int			ingest_seq;
-	int			ingested_at;
-} OrderColumns;
+	UO_ID, UO_ORDER_NO, UO_ORDER_PRICE, UO_CUSTOMER_TEL, UO_GMT_MODIFIED,
+	UO_ACCOUNT_PAYBLE, UO_INGESTED_AT, NUM_UO_COLS
+};
+static const char *const uo_names[NUM_UO_COLS] = {
+	"id", "order_no", "order_price", "customer_tel", "gmt_modified",
+	"account_payble", "ingested_at"
+};
 
 typedef struct OrderBatch
 {
 	IsxSettings *settings;
-	Relation	rel;
+	const int  *att;			/* where the UO_* columns are */
 	MemoryContext cxt;			/* the statement's */
 	Spill		spill;			/* folds that did not fit (sort NULL: none) */
 	MemoryContext chunkcxt;		/* the folded entries */
@@ -236,19 +232,6 @@ biz_date(int64 epoch_ms, pg_tz *tz)
 }
 
 static void
-find_columns(TupleDesc desc, OrderColumns *cols)
-{
-	cols->id = isx_column_number(desc, "user_order", "id");
-	cols->order_no = isx_column_number(desc, "user_order", "order_no");
-	cols->order_price = isx_column_number(desc, "user_order", "order_price");
-	cols->customer_tel = isx_column_number(desc, "user_order", "customer_tel");
-	cols->gmt_modified = isx_column_number(desc, "user_order", "gmt_modified");
-	cols->account_payble = isx_column_number(desc, "user_order", "account_payble");
-	cols->ingest_seq = isx_column_number(desc, "user_order", "ingest_seq");
-	cols->ingested_at = isx_column_number(desc, "user_order", "ingested_at");
-}
-
-static void
 new_chunk(OrderBatch *batch)
 {
 	MemoryContextReset(batch->chunkcxt);
@@ -265,71 +248,52 @@ float_text(double d)
 /*
  * Bad input of an order row: a non-finite amount, an event time before
  * the Unix epoch or beyond max_future, or an order_no or customer_tel too
- * long for a key.  Returns true when the row was rejected (quarantine mode;
- * error mode does not return).
+ * long for a key.
  */
 static bool
-reject_bad_order(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
-				 int64 seq)
+validate_order(IsxStatement *stmt, TupleTableSlot *slot, IsxBadInput *bad)
 {
-	static const char *const amount_names[] = {"order_price", "account_payble"};
-	int			amount_cols[2] = {cols->order_price, cols->account_payble};
-	static const char *const key_names[] = {"order_no", "customer_tel"};
-	int			key_cols[2] = {cols->order_no, cols->customer_tel};
-	int64		id;
-	char		label[64];
+	static const int amounts[] = {UO_ORDER_PRICE, UO_ACCOUNT_PAYBLE};
+	static const int keys[] = {UO_ORDER_NO, UO_CUSTOMER_TEL};
+	const IsxSettings *settings = stmt->settings;
 	int64		gmt;
-	int			i;
 
-	if (isx_slot_int64(slot, cols->id, &id))
-		snprintf(label, sizeof(label), "id %lld", (long long) id);
-	else
-		snprintf(label, sizeof(label), "id NULL");
-
-	for (i = 0; i < 2; i++)
+	for (int i = 0; i < (int) lengthof(amounts); i++)
 	{
 		bool		isnull;
-		double		amount = DatumGetFloat8(slot_getattr(slot, amount_cols[i], &isnull));
+		double		amount = DatumGetFloat8(slot_getattr(slot, stmt->att[amounts[i]], &isnull));
 
 		if (!isnull && (isnan(amount) || isinf(amount)))
 		{
-			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
-							 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
-							 amount_names[i], float_text(amount), label);
-			return true;
+			return isx_bad_input(bad, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "non-finite amount",
+								 amounts[i], float_text(amount));
 		}
 	}
+
 	/*
 	 * Before the Unix epoch there is no local day and hour that the SQL
 	 * re-derive agrees on (BC years, or no timestamp at all), so verify()
 	 * and rebuild() would fail on the row even where it is only filtered.
 	 */
-	if (isx_slot_int64(slot, cols->gmt_modified, &gmt) &&
-		(gmt < 0 || gmt > batch->settings->now_ms + batch->settings->max_future_ms))
+	if (isx_slot_int64(slot, stmt->att[UO_GMT_MODIFIED], &gmt) &&
+		(gmt < 0 || gmt > settings->now_ms + settings->max_future_ms))
 	{
-		char		value[32];
-
-		snprintf(value, sizeof(value), "%lld", (long long) gmt);
-		isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
-						 ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-						 gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
-						 "gmt_modified", value, label);
-		return true;
+		return isx_bad_input(bad, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 gmt < 0 ? "event time before the Unix epoch" : "event time too far in the future",
+							 UO_GMT_MODIFIED, psprintf(INT64_FORMAT, gmt));
 	}
-	for (i = 0; i < 2; i++)
+	for (int i = 0; i < (int) lengthof(keys); i++)
 	{
 		bool		isnull;
-		Datum		text = slot_getattr(slot, key_cols[i], &isnull);
+		Datum		text = slot_getattr(slot, stmt->att[keys[i]], &isnull);
 
 		if (!isnull && isx_key_too_long(text))
 		{
-			isx_reject_event(batch->settings->quarantine, batch->rel, slot, seq,
-							 ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
-							 key_names[i], isx_text_start(text, 32), label);
-			return true;
+			return isx_bad_input(bad, ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
+								 keys[i], isx_text_start(text, 32));
 		}
 	}
-	return false;
+	return true;
 }
 
 static void
@@ -349,8 +313,7 @@ fold_value(OrderValue *into, TupleTableSlot *slot, int attnum, bool byval,
 
 /* folds one accepted row into its (user, day) entry */
 static void
-fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
-		 int64 id, int64 gmt, int64 seq)
+fold_row(OrderBatch *batch, TupleTableSlot *slot, int64 id, int64 gmt, int64 seq)
 {
 	OrderKey	key;
 	OrderEntry *entry;
@@ -372,9 +335,9 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 		entry->fold.gmt = gmt;
 		entry->fold.gmt_seq = seq;
 	}
-	fold_value(&entry->fold.cols[COL_ORDER_NO], slot, cols->order_no, false, gmt, seq);
-	fold_value(&entry->fold.cols[COL_TEL], slot, cols->customer_tel, false, gmt, seq);
-	fold_value(&entry->fold.cols[COL_PAYBLE], slot, cols->account_payble, true, gmt, seq);
+	fold_value(&entry->fold.cols[COL_ORDER_NO], slot, batch->att[UO_ORDER_NO], false, gmt, seq);
+	fold_value(&entry->fold.cols[COL_TEL], slot, batch->att[UO_CUSTOMER_TEL], false, gmt, seq);
+	fold_value(&entry->fold.cols[COL_PAYBLE], slot, batch->att[UO_ACCOUNT_PAYBLE], true, gmt, seq);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1175,15 +1138,14 @@ flush_spill(OrderBatch *batch)
  * that a re-derive from the log decides exactly as the trigger did.
  */
 static bool
-before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
-			  int64 gmt)
+before_window(OrderBatch *batch, TupleTableSlot *slot, int64 gmt)
 {
 	bool		isnull;
 	TimestampTz ingested_at;
 
 	if (!batch->settings->window_day)
 		return false;
-	ingested_at = DatumGetTimestampTz(slot_getattr(slot, cols->ingested_at, &isnull));
+	ingested_at = DatumGetTimestampTz(slot_getattr(slot, batch->att[UO_INGESTED_AT], &isnull));
 	if (isnull)
 		ingested_at = GetCurrentTransactionStartTimestamp();
 	if (ingested_at != batch->window_ingested_at)
@@ -1195,58 +1157,72 @@ before_window(OrderBatch *batch, TupleTableSlot *slot, const OrderColumns *cols,
 	return gmt < batch->window_start_ms;
 }
 
+/* an empty fold for the statement's orders */
+static void *
+begin_orders(IsxStatement *stmt)
+{
+	OrderBatch *batch = palloc0(sizeof(OrderBatch));
+
+	batch->settings = stmt->settings;
+	batch->att = stmt->att;
+	batch->cxt = stmt->cxt;
+	batch->chunkcxt = AllocSetContextCreate(stmt->cxt, "insure_stream order chunk",
+											ALLOCSET_DEFAULT_SIZES);
+	batch->slicecxt = AllocSetContextCreate(stmt->cxt, "insure_stream order slice",
+											ALLOCSET_DEFAULT_SIZES);
+	batch->window_ingested_at = DT_NOBEGIN;
+	batch->window_start_ms = 0;
+	batch->spill.sort = NULL;
+	new_chunk(batch);
+	return batch;
+}
+
 /*
- * Processes the statement's rows: validates, filters, folds per (user, day)
- * and, when the fold's memory reaches isx_fold_budget(), spills it to a sort,
- * so memory stays bounded whatever the size of the COPY.
+ * Folds a valid row per (user, day), unless it is filtered (no id or time,
+ * or before the window: kept, not counted); when the fold's memory reaches
+ * isx_fold_budget(), spills it to a sort, so memory stays bounded whatever
+ * the size of the COPY.
  */
 static void
-process_rows(OrderBatch *batch, Tuplestorestate *rows)
+fold_order(IsxStatement *stmt, TupleTableSlot *slot, int64 seq)
 {
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(batch->rel),
-													&TTSOpsMinimalTuple);
-	OrderColumns cols;
-	int64		drawn_here;
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
-												 "insure_stream order row",
-												 ALLOCSET_SMALL_SIZES);
+	OrderBatch *batch = stmt->fold;
+	int64		id;
+	int64		gmt;
 
-	find_columns(RelationGetDescr(batch->rel), &cols);
-	drawn_here = isx_last_seq_drawn(batch->rel);
-	tuplestore_rescan(rows);
-	while (tuplestore_gettupleslot(rows, true, false, slot))
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-		int64		id;
-		int64		gmt;
-		int64		seq;
+	if (!isx_slot_int64(slot, stmt->att[UO_ID], &id) ||
+		!isx_slot_int64(slot, stmt->att[UO_GMT_MODIFIED], &gmt) ||
+		before_window(batch, slot, gmt))
+		return;
+	fold_row(batch, slot, id, gmt, seq);
+	if ((++batch->rows % 1024) == 0 &&
+		MemoryContextMemAllocated(batch->chunkcxt, true) > isx_fold_budget())
+		spill_chunk(batch);
+}
 
-		CHECK_FOR_INTERRUPTS();
-		if (!isx_slot_int64(slot, cols.ingest_seq, &seq))
-			elog(ERROR, "user_order row without ingest_seq");
-		/* rows neither rejected nor accepted are filtered: kept, not counted */
-		if (seq <= drawn_here &&	/* not a restored row */
-			!reject_bad_order(batch, slot, &cols, seq) &&
-			isx_slot_int64(slot, cols.id, &id) &&
-			isx_slot_int64(slot, cols.gmt_modified, &gmt) &&
-			!before_window(batch, slot, &cols, gmt))
-		{
-			fold_row(batch, slot, &cols, id, gmt, seq);
-			/* fold as much as memory allows, then spill the fold to a sort */
-			if ((++batch->rows % 1024) == 0 &&
-				MemoryContextMemAllocated(batch->chunkcxt, true) > isx_fold_budget())
-				spill_chunk(batch);
-		}
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
-	}
+/* writes the statement's user-days: from the spill if there is one */
+static void
+flush_orders(IsxStatement *stmt)
+{
+	OrderBatch *batch = stmt->fold;
+
 	if (batch->spill.sort != NULL)
 		flush_spill(batch);
 	else
 		flush_chunk(batch);
-	MemoryContextDelete(rowcxt);
-	ExecDropSingleTupleTableSlot(slot);
 }
+
+static const IsxScenario orders = {
+	.trigger = "user_order_apply",
+	.table = ISX_TABLE_USER_ORDER,
+	.columns = uo_names,
+	.ncolumns = NUM_UO_COLS,
+	.label_column = UO_ID,
+	.begin = begin_orders,
+	.validate = validate_order,
+	.fold = fold_order,
+	.flush = flush_orders,
+};
 
 PG_FUNCTION_INFO_V1(insure_stream_user_order_apply);
 
@@ -1254,29 +1230,5 @@ PG_FUNCTION_INFO_V1(insure_stream_user_order_apply);
 Datum
 insure_stream_user_order_apply(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	OrderBatch	batch;
-	MemoryContext callcxt;
-
-	batch.rel = isx_check_statement_trigger(fcinfo, "user_order_apply", ISX_TABLE_USER_ORDER);
-	callcxt = CurrentMemoryContext;
-	batch.chunkcxt = AllocSetContextCreate(callcxt, "insure_stream order chunk",
-										   ALLOCSET_DEFAULT_SIZES);
-	batch.slicecxt = AllocSetContextCreate(callcxt, "insure_stream order slice",
-										   ALLOCSET_DEFAULT_SIZES);
-	batch.window_ingested_at = DT_NOBEGIN;
-	batch.window_start_ms = 0;
-	batch.cxt = callcxt;
-	batch.spill.sort = NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	batch.settings = isx_load_settings(callcxt);
-	MemoryContextSwitchTo(callcxt);
-	new_chunk(&batch);
-	process_rows(&batch, trigdata->tg_newtable);
-	SPI_finish();
-	MemoryContextDelete(batch.chunkcxt);
-	MemoryContextDelete(batch.slicecxt);
-	return PointerGetDatum(NULL);
+	return isx_apply_statement(fcinfo, &orders);
 }

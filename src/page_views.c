@@ -19,12 +19,9 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
-#include "commands/trigger.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/binaryheap.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/buffile.h"
 #include "storage/itemptr.h"
@@ -32,7 +29,6 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 #include "config.h"
 #include "direct.h"
@@ -97,7 +93,6 @@ typedef struct PageItem
  */
 typedef struct PageBatch
 {
-	IsxSettings *settings;
 	MemoryContext cxt;			/* the statement's */
 	MemoryContext chunkcxt;		/* large records and merged values of the chunk */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
@@ -780,29 +775,31 @@ flush_page_runs(PageBatch *batch)
 	binaryheap_free(heap);
 }
 
-static void
-start_batch(PageBatch *batch)
+/* an empty fold for the statement's page views */
+static void *
+begin_page_views(IsxStatement *stmt)
 {
-	batch->cxt = CurrentMemoryContext;
+	PageBatch  *batch = palloc0(sizeof(PageBatch));
+
+	batch->cxt = stmt->cxt;
 	batch->runs = NIL;
 	batch->blocks = NIL;
 	batch->maxitems = 64;
 	batch->items = palloc(sizeof(PageItem) * batch->maxitems);
-	batch->chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page chunk",
+	batch->chunkcxt = AllocSetContextCreate(stmt->cxt, "insure_stream page chunk",
 											ALLOCSET_DEFAULT_SIZES);
-	batch->slicecxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page slice",
+	batch->slicecxt = AllocSetContextCreate(stmt->cxt, "insure_stream page slice",
 											ALLOCSET_DEFAULT_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* outlives the chunks; goes with SPI_finish */
-	batch->settings = isx_load_settings(CurrentMemoryContext);
 	new_page_chunk(batch);
+	return batch;
 }
 
 /* writes what the statement folded, pair by pair in key order */
 static void
-end_batch(PageBatch *batch)
+flush_page_views(IsxStatement *stmt)
 {
+	PageBatch  *batch = stmt->fold;
+
 	if (batch->runs != NIL)
 	{
 		if (batch->nitems > 0)
@@ -815,10 +812,16 @@ end_batch(PageBatch *batch)
 		for (int first = 0; first < batch->nitems; first += ISX_FLUSH_SLICE)
 			flush_page_slice(batch, batch->items + first, Min(ISX_FLUSH_SLICE, batch->nitems - first));
 	}
-	SPI_finish();
-	MemoryContextDelete(batch->chunkcxt);
-	MemoryContextDelete(batch->slicecxt);
 }
+
+/* the columns of user_log the trigger reads (IsxStatement.att) */
+enum
+{
+	UL_LOG_TIME, UL_DEVICE_ID, UL_ACCOUNT_ID, UL_BURY_POINT_TYPE, UL_PAGE_NAME, NUM_UL_COLS
+};
+static const char *const ul_names[NUM_UL_COLS] = {
+	"log_time", "device_id", "account_id", "bury_point_type", "page_name"
+};
 
 static text *
 slot_text(TupleTableSlot *slot, int attnum)
@@ -829,50 +832,54 @@ slot_text(TupleTableSlot *slot, int attnum)
 	return isnull ? NULL : (text *) DatumGetPointer(d);
 }
 
-/*
- * "account_id <id>" naming a row in messages.  A long id is cut at a
- * character boundary (a cut inside a multibyte character would make the
- * message invalid in the server encoding, and its conversion to the
- * client's encoding would fail in place of the message).
- */
-static void
-account_label(char *label, size_t size, text *account)
+/* bad input: an event time beyond max_future, an account or device too long for a key */
+static bool
+validate_page_view(IsxStatement *stmt, TupleTableSlot *slot, IsxBadInput *bad)
 {
-	char	   *id;
-	int			len;
-	int			clip;
+	static const int keys[] = {UL_ACCOUNT_ID, UL_DEVICE_ID};
+	int64		log_time;
 
-	if (account == NULL)
-	{
-		snprintf(label, size, "account_id NULL");
-		return;
-	}
-	id = text_to_cstring(account);
-	len = (int) strlen(id);
-	clip = pg_mbcliplen(id, len, 64);
-	snprintf(label, size, "account_id %.*s%s", clip, id, clip < len ? "..." : "");
-}
-
-/* the first of account_id, device_id too long for a key, or NULL */
-static const char *
-long_key(TupleTableSlot *slot, int att_account, int att_device, Datum *value)
-{
-	static const char *const names[] = {"account_id", "device_id"};
-	int			atts[2] = {att_account, att_device};
-
-	for (int i = 0; i < 2; i++)
+	if (isx_slot_int64(slot, stmt->att[UL_LOG_TIME], &log_time) &&
+		log_time > stmt->settings->now_ms + stmt->settings->max_future_ms)
+		return isx_bad_input(bad, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", UL_LOG_TIME,
+							 psprintf(INT64_FORMAT, log_time));
+	for (int i = 0; i < (int) lengthof(keys); i++)
 	{
 		bool		isnull;
-		Datum		d = slot_getattr(slot, atts[i], &isnull);
+		Datum		d = slot_getattr(slot, stmt->att[keys[i]], &isnull);
 
 		if (!isnull && isx_key_too_long(d))
-		{
-			*value = d;
-			return names[i];
-		}
+			return isx_bad_input(bad, ERRCODE_STRING_DATA_RIGHT_TRUNCATION, ISX_KEY_TOO_LONG,
+								 keys[i], isx_text_start(d, 32));
 	}
-	return NULL;
+	return true;
 }
+
+/* folds a valid page view with an account and a time */
+static void
+fold_page_view(IsxStatement *stmt, TupleTableSlot *slot, int64 seq)
+{
+	text	   *account = slot_text(slot, stmt->att[UL_ACCOUNT_ID]);
+	int64		log_time;
+
+	if (account != NULL && isx_slot_int64(slot, stmt->att[UL_LOG_TIME], &log_time))
+		fold_page(stmt->fold, account, slot_text(slot, stmt->att[UL_DEVICE_ID]),
+				  slot_text(slot, stmt->att[UL_BURY_POINT_TYPE]),
+				  slot_text(slot, stmt->att[UL_PAGE_NAME]), log_time, seq, false);
+}
+
+static const IsxScenario page_views = {
+	.trigger = "user_log_apply",
+	.table = ISX_TABLE_USER_LOG,
+	.columns = ul_names,
+	.ncolumns = NUM_UL_COLS,
+	.label_column = UL_ACCOUNT_ID,
+	.begin = begin_page_views,
+	.validate = validate_page_view,
+	.fold = fold_page_view,
+	.flush = flush_page_views,
+};
 
 /*
  * The entry points of 0.1.2 and before kept user_last_log as a table.
@@ -914,68 +921,7 @@ PG_FUNCTION_INFO_V1(insure_stream_user_log_apply_v2);
 Datum
 insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = isx_check_statement_trigger(fcinfo, "user_log_apply", ISX_TABLE_USER_LOG);
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_time = isx_column_number(desc, "user_log", "log_time");
-	int			att_device = isx_column_number(desc, "user_log", "device_id");
-	int			att_account = isx_column_number(desc, "user_log", "account_id");
-	int			att_type = isx_column_number(desc, "user_log", "bury_point_type");
-	int			att_page = isx_column_number(desc, "user_log", "page_name");
-	int			att_seq = isx_column_number(desc, "user_log", "ingest_seq");
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream page row",
-												 ALLOCSET_SMALL_SIZES);
-	PageBatch	batch;
-	int64		drawn_here = isx_last_seq_drawn(rel);
-
-	start_batch(&batch);
-	tuplestore_rescan(trigdata->tg_newtable);
-	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-		int64		log_time;
-		int64		seq;
-		text	   *account = slot_text(slot, att_account);
-		bool		has_time = isx_slot_int64(slot, att_time, &log_time);
-		const char *long_column;
-		Datum		long_value;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!isx_slot_int64(slot, att_seq, &seq))
-			elog(ERROR, "user_log row without ingest_seq");
-		if (seq > drawn_here)
-		{
-			/* a restored row: its effects were restored with the state */
-		}
-		else if (has_time && log_time > batch.settings->now_ms + batch.settings->max_future_ms)
-		{
-			char		value[32];
-			char		label[128];
-
-			snprintf(value, sizeof(value), "%lld", (long long) log_time);
-			account_label(label, sizeof(label), account);
-			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							 "event time too far in the future", "log_time", value, label);
-		}
-		else if ((long_column = long_key(slot, att_account, att_device, &long_value)) != NULL)
-		{
-			char		label[128];
-
-			account_label(label, sizeof(label), account);
-			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-							 ISX_KEY_TOO_LONG, long_column, isx_text_start(long_value, 32), label);
-		}
-		else if (account != NULL && has_time)
-			fold_page(&batch, account, slot_text(slot, att_device), slot_text(slot, att_type),
-					  slot_text(slot, att_page), log_time, seq, false);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
-	}
-	end_batch(&batch);
-	MemoryContextDelete(rowcxt);
-	ExecDropSingleTupleTableSlot(slot);
-	return PointerGetDatum(NULL);
+	return isx_apply_statement(fcinfo, &page_views);
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_track_page_v2);
@@ -989,7 +935,7 @@ PG_FUNCTION_INFO_V1(insure_stream_track_page_v2);
 Datum
 insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 {
-	PageBatch	batch;
+	IsxStatement stmt;
 	int64		log_time;
 	int64		seq;
 
@@ -999,8 +945,9 @@ insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 	seq = DatumGetInt64(DirectFunctionCall1(nextval_oid,
 											ObjectIdGetDatum(get_relname_relid("user_log_ingest_seq_seq",
 																			   get_namespace_oid("insure_stream", false)))));
-	start_batch(&batch);
-	if (log_time > batch.settings->now_ms + batch.settings->max_future_ms)
+	isx_statement_begin(&stmt, NULL);
+	stmt.fold = begin_page_views(&stmt);
+	if (log_time > stmt.settings->now_ms + stmt.settings->max_future_ms)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("event time too far in the future \"%lld\" in argument \"%s\" of function \"%s\"",
@@ -1013,9 +960,10 @@ insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 					 errmsg("%s \"%s\" in argument \"%s\" of function \"%s\"", ISX_KEY_TOO_LONG,
 							isx_text_start(PG_GETARG_DATUM(i), 32), i == 0 ? "account_id" : "device_id",
 							"track_page")));
-	fold_page(&batch, PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
+	fold_page(stmt.fold, PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
 			  PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
 			  PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3), log_time, seq, true);
-	end_batch(&batch);
+	flush_page_views(&stmt);
+	isx_statement_end(&stmt);
 	PG_RETURN_VOID();
 }

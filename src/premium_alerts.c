@@ -38,7 +38,6 @@
 #include "arrays.h"
 #include "config.h"
 #include "direct.h"
-#include "rejects.h"
 #include "spi_plans.h"
 #include "trigger.h"
 
@@ -167,9 +166,20 @@ typedef struct PendingEvent
 	char	   *now_info;
 } PendingEvent;
 
+/* the columns of update_info the trigger reads (IsxStatement.att) */
+enum
+{
+	UI_ID, UI_EVENT, UI_NOW_PREMIUM, UI_GMT_MODIFIED, UI_NOW_INFO, NUM_UI_COLS
+};
+static const char *const ui_names[NUM_UI_COLS] = {
+	"id", "event", "now_premium", "gmt_modified", "now_info"
+};
+
 typedef struct PremiumBatch
 {
 	IsxSettings *settings;
+	const int  *att;			/* where the UI_* columns are */
+	char	   *row_premium;	/* the row's now_premium, left by validate */
 	Datum		keep_factor;	/* 1 - drop_threshold, numeric */
 	SmallDecimal keep_small;	/* the same, when small (scale -1 when not) */
 	MemoryContext chunkcxt;
@@ -782,111 +792,104 @@ saved_event(IsxSettings *settings, const char *event)
 	return false;
 }
 
+/* an empty chunk of the statement's policy changes */
+static void *
+begin_premium(IsxStatement *stmt)
+{
+	PremiumBatch *batch = palloc0(sizeof(PremiumBatch));
+
+	batch->settings = stmt->settings;
+	batch->att = stmt->att;
+	batch->chunkcxt = AllocSetContextCreate(stmt->cxt, "insure_stream premium chunk",
+											ALLOCSET_DEFAULT_SIZES);
+	batch->eventcxt = AllocSetContextCreate(stmt->cxt, "insure_stream premium event",
+											ALLOCSET_SMALL_SIZES);
+	new_premium_chunk(batch);
+	batch->keep_factor = DirectFunctionCall2(numeric_sub, premium_numeric("1"),
+											 premium_numeric(batch->settings->drop_threshold));
+	parse_premium(DatumGetCString(DirectFunctionCall1(numeric_out, batch->keep_factor)),
+				  &batch->keep_small);
+	return batch;
+}
+
+/* bad input: a premium that is no decimal, an event time beyond max_future */
+static bool
+validate_premium(IsxStatement *stmt, TupleTableSlot *slot, IsxBadInput *bad)
+{
+	PremiumBatch *batch = stmt->fold;
+	char	   *premium = slot_cstring(slot, stmt->att[UI_NOW_PREMIUM]);
+	int64		gmt;
+
+	batch->row_premium = premium;
+	if (premium != NULL && !parse_premium(premium, NULL))
+		return isx_bad_input(bad, ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid premium",
+							 UI_NOW_PREMIUM, premium);
+	if (isx_slot_int64(slot, stmt->att[UI_GMT_MODIFIED], &gmt) &&
+		gmt > stmt->settings->now_ms + stmt->settings->max_future_ms)
+		return isx_bad_input(bad, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+							 "event time too far in the future", UI_GMT_MODIFIED,
+							 psprintf(INT64_FORMAT, gmt));
+	return true;
+}
+
+/*
+ * Keeps a valid event of a key customer with a premium (and a saved event
+ * type) for the chunk, in arrival order; a chunk past isx_fold_budget() is
+ * applied at once (a round), and a new one begins.
+ */
+static void
+fold_premium(IsxStatement *stmt, TupleTableSlot *slot, int64 seq)
+{
+	PremiumBatch *batch = stmt->fold;
+	PendingEvent *ev;
+	int64		id;
+
+	if (!isx_slot_int64(slot, stmt->att[UI_ID], &id) || batch->row_premium == NULL ||
+		!saved_event(batch->settings, slot_cstring(slot, stmt->att[UI_EVENT])))
+		return;
+	if (batch->nevents == batch->maxevents)
+	{
+		batch->maxevents *= 2;
+		batch->events = repalloc(batch->events, sizeof(PendingEvent) * batch->maxevents);
+	}
+	ev = &batch->events[batch->nevents++];
+	ev->id = id;
+	ev->seq = seq;
+	ev->now_premium = keep_text(batch, batch->row_premium);
+	ev->now_info = slot_cstring(slot, stmt->att[UI_NOW_INFO]);
+	if (ev->now_info)
+		ev->now_info = keep_text(batch, ev->now_info);
+	/* each key customer is written once per chunk: make chunks big */
+	if ((batch->nevents % 1024) == 0 &&
+		MemoryContextMemAllocated(batch->chunkcxt, true) > isx_fold_budget())
+		flush_events(batch);
+}
+
+static void
+flush_premium(IsxStatement *stmt)
+{
+	flush_events(stmt->fold);
+}
+
+static const IsxScenario premium_alerts = {
+	.trigger = "update_info_apply",
+	.table = ISX_TABLE_UPDATE_INFO,
+	.columns = ui_names,
+	.ncolumns = NUM_UI_COLS,
+	.label_column = UI_ID,
+	.begin = begin_premium,
+	.validate = validate_premium,
+	.fold = fold_premium,
+	.flush = flush_premium,
+};
+
 PG_FUNCTION_INFO_V1(insure_stream_update_info_apply);
 
 /* AFTER INSERT ON update_info REFERENCING NEW TABLE FOR EACH STATEMENT */
 Datum
 insure_stream_update_info_apply(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = isx_check_statement_trigger(fcinfo, "update_info_apply", ISX_TABLE_UPDATE_INFO);
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			att_id = isx_column_number(desc, "update_info", "id");
-	int			att_event = isx_column_number(desc, "update_info", "event");
-	int			att_premium = isx_column_number(desc, "update_info", "now_premium");
-	int			att_time = isx_column_number(desc, "update_info", "gmt_modified");
-	int			att_info = isx_column_number(desc, "update_info", "now_info");
-	int			att_seq = isx_column_number(desc, "update_info", "ingest_seq");
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium row",
-												 ALLOCSET_SMALL_SIZES);
-	PremiumBatch batch;
-	int64		drawn_here;
-
-	batch.chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium chunk",
-										   ALLOCSET_DEFAULT_SIZES);
-	batch.eventcxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream premium event",
-										   ALLOCSET_SMALL_SIZES);
-	new_premium_chunk(&batch);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	batch.settings = isx_load_settings(CurrentMemoryContext);
-	batch.keep_factor = DirectFunctionCall2(numeric_sub, premium_numeric("1"),
-											premium_numeric(batch.settings->drop_threshold));
-	parse_premium(DatumGetCString(DirectFunctionCall1(numeric_out, batch.keep_factor)),
-				  &batch.keep_small);
-
-	drawn_here = isx_last_seq_drawn(rel);
-	tuplestore_rescan(trigdata->tg_newtable);
-	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-		int64		id;
-		int64		seq;
-		int64		gmt;
-		bool		has_id = isx_slot_int64(slot, att_id, &id);
-		char	   *premium = slot_cstring(slot, att_premium);
-		char		label[64];
-
-		CHECK_FOR_INTERRUPTS();
-		if (!isx_slot_int64(slot, att_seq, &seq))
-			elog(ERROR, "update_info row without ingest_seq");
-		if (has_id)
-			snprintf(label, sizeof(label), "id " INT64_FORMAT, id);
-		else
-			snprintf(label, sizeof(label), "id NULL");
-		if (seq > drawn_here)
-		{
-			/* a restored row: its effects were restored with the state */
-		}
-		else if (premium != NULL && !parse_premium(premium, NULL))
-			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_INVALID_TEXT_REPRESENTATION,
-							 "invalid premium", "now_premium", premium, label);
-		else if (isx_slot_int64(slot, att_time, &gmt) &&
-				 gmt > batch.settings->now_ms + batch.settings->max_future_ms)
-		{
-			char		value[32];
-
-			snprintf(value, sizeof(value), INT64_FORMAT, gmt);
-			isx_reject_event(batch.settings->quarantine, rel, slot, seq, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-							 "event time too far in the future", "gmt_modified", value, label);
-		}
-		else if (has_id && premium != NULL && saved_event(batch.settings, slot_cstring(slot, att_event)))
-		{
-			PendingEvent *ev;
-
-			if (batch.nevents == batch.maxevents)
-			{
-				batch.maxevents *= 2;
-				batch.events = repalloc(batch.events, sizeof(PendingEvent) * batch.maxevents);
-			}
-			ev = &batch.events[batch.nevents++];
-
-			ev->id = id;
-			ev->seq = seq;
-			ev->now_premium = keep_text(&batch, premium);
-			ev->now_info = slot_cstring(slot, att_info);
-			if (ev->now_info)
-				ev->now_info = keep_text(&batch, ev->now_info);
-			/* each key customer is written once per chunk: make chunks big */
-			if ((batch.nevents % 1024) == 0 &&
-				MemoryContextMemAllocated(batch.chunkcxt, true) > isx_fold_budget())
-			{
-				MemoryContextSwitchTo(oldcxt);
-				flush_events(&batch);
-				oldcxt = MemoryContextSwitchTo(rowcxt);
-			}
-		}
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
-	}
-	flush_events(&batch);
-	SPI_finish();
-	MemoryContextDelete(batch.chunkcxt);
-	MemoryContextDelete(batch.eventcxt);
-	MemoryContextDelete(rowcxt);
-	ExecDropSingleTupleTableSlot(slot);
-	return PointerGetDatum(NULL);
+	return isx_apply_statement(fcinfo, &premium_alerts);
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_raw_info_check);

@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "rejects.h"
@@ -84,13 +85,40 @@ isx_key_too_long(Datum value)
 	return toast_raw_datum_size(value) - VARHDRSZ > ISX_MAX_KEY_BYTES;
 }
 
-/* the start of a text value for messages, cut at a character boundary */
-char *
-isx_text_start(Datum value, int bytes)
+/*
+ * The start of a string for messages, cut at a character boundary (a cut
+ * inside a multibyte character would make the message invalid in the
+ * server encoding, and its conversion to the client's would fail in place
+ * of the message).
+ */
+static char *
+string_start(const char *s, int bytes)
 {
-	char	   *s = TextDatumGetCString(value);
 	int			len = (int) strlen(s);
 	int			clip = pg_mbcliplen(s, len, bytes);
 
 	return psprintf("%.*s%s", clip, s, clip < len ? "..." : "");
+}
+
+/* the start of a text value for messages */
+char *
+isx_text_start(Datum value, int bytes)
+{
+	return string_start(TextDatumGetCString(value), bytes);
+}
+
+/* "id 42", "account_id acc1": a row named by a column, for people */
+char *
+isx_row_label(TupleTableSlot *slot, int attnum, const char *column)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(slot, attnum, &isnull);
+	Oid			output;
+	bool		varlena;
+
+	if (isnull)
+		return psprintf("%s NULL", column);
+	getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, attnum - 1)->atttypid,
+					  &output, &varlena);
+	return psprintf("%s %s", column, string_start(OidOutputFunctionCall(output, value), 64));
 }

@@ -27,5 +27,6 @@ extern void isx_reject_event(bool quarantine, Relation rel, TupleTableSlot *slot
 							 const char *row_label);
 extern bool isx_key_too_long(Datum value);
 extern char *isx_text_start(Datum value, int bytes);
+extern char *isx_row_label(TupleTableSlot *slot, int attnum, const char *column);
 
 #endif							/* INSURE_STREAM_REJECTS_H */

@@ -3,8 +3,9 @@
  * trigger.c
  *		How the extension's C triggers must be called (one check for all of
  *		them, before they read anything), the extension's own tables, and
- *		what the event-table triggers share: the columns of their rows, the
- *		rows this session numbered, the memory a statement may fold in.
+ *		the driver of the event tables' statement triggers: columns bound,
+ *		rows this session numbered, the row loop, bad input set aside, the
+ *		memory a statement may fold in.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,8 +25,10 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "rejects.h"
 #include "trigger.h"
 
 /* the most a trigger folds in memory before it writes or spills (see isx_fold_budget) */
@@ -293,21 +296,19 @@ isx_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsxOw
  * its rows need no look, and the stream of small statements of ingest
  * roles pays no subtransaction (a few microseconds a statement).
  */
-int64
-isx_last_seq_drawn(Relation rel)
+static int64
+last_seq_drawn(Relation rel, AttrNumber seq_att)
 {
 	Oid			relid = RelationGetRelid(rel);
 	Oid			who = GetOuterUserId();
-	AttrNumber	attnum;
 	List	   *seqs;
 	Oid			seqoid;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile int64 result = PG_INT64_MIN;
 
-	attnum = (AttrNumber) isx_column_number(RelationGetDescr(rel), RelationGetRelationName(rel), "ingest_seq");
 	if (pg_class_aclcheck(relid, who, ACL_INSERT) != ACLCHECK_OK &&
-		pg_attribute_aclcheck(relid, attnum, who, ACL_INSERT) != ACLCHECK_OK)
+		pg_attribute_aclcheck(relid, seq_att, who, ACL_INSERT) != ACLCHECK_OK)
 		return PG_INT64_MAX;
 
 	seqs = getOwnedSequences(relid);
@@ -343,4 +344,97 @@ isx_last_seq_drawn(Relation rel)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/*
+ * Starts a statement's work: a memory context of its own (the current one
+ * from now on), SPI connected, the settings read.
+ */
+void
+isx_statement_begin(IsxStatement *stmt, Relation rel)
+{
+	stmt->rel = rel;
+	stmt->cxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream statement",
+									  ALLOCSET_DEFAULT_SIZES);
+	stmt->fold = NULL;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	stmt->settings = isx_load_settings(stmt->cxt);
+	MemoryContextSwitchTo(stmt->cxt);
+}
+
+/* ends it: SPI finished, and all the statement allocated freed */
+void
+isx_statement_end(IsxStatement *stmt)
+{
+	SPI_finish();
+	MemoryContextDelete(stmt->cxt);
+}
+
+/* bad input in a row: an error, or the row quarantined (rejects.c) */
+static void
+reject_row(IsxStatement *stmt, const IsxScenario *scenario, TupleTableSlot *slot,
+		   int64 ingest_seq, const IsxBadInput *bad)
+{
+	int			label = scenario->label_column;
+
+	isx_reject_event(stmt->settings->quarantine, stmt->rel, slot, ingest_seq,
+					 bad->sqlstate, bad->problem, scenario->columns[bad->column], bad->value,
+					 isx_row_label(slot, stmt->att[label], scenario->columns[label]));
+}
+
+/*
+ * Runs the statement trigger of a scenario (see IsxScenario), for its entry
+ * point to return.  Rows whose ingest_seq this session did not draw are
+ * left alone (see last_seq_drawn); the others are rejected (validate) or
+ * folded (fold), and the fold is written at the end (flush).
+ */
+Datum
+isx_apply_statement(FunctionCallInfo fcinfo, const IsxScenario *scenario)
+{
+	Relation	rel = isx_check_statement_trigger(fcinfo, scenario->trigger, scenario->table);
+	Tuplestorestate *rows = ((TriggerData *) fcinfo->context)->tg_newtable;
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *table = RelationGetRelationName(rel);
+	IsxStatement stmt;
+	int			seq_att;
+	int64		drawn_here;
+	TupleTableSlot *slot;
+	MemoryContext rowcxt;
+
+	Assert(scenario->ncolumns <= ISX_MAX_COLUMNS);
+	for (int c = 0; c < scenario->ncolumns; c++)
+		stmt.att[c] = isx_column_number(desc, table, scenario->columns[c]);
+	seq_att = isx_column_number(desc, table, "ingest_seq");
+	isx_statement_begin(&stmt, rel);
+	drawn_here = last_seq_drawn(rel, (AttrNumber) seq_att);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	rowcxt = AllocSetContextCreate(stmt.cxt, "insure_stream row", ALLOCSET_SMALL_SIZES);
+	stmt.fold = scenario->begin(&stmt);
+
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		int64		seq;
+		IsxBadInput bad;
+
+		MemoryContextSwitchTo(rowcxt);
+		CHECK_FOR_INTERRUPTS();
+		if (!isx_slot_int64(slot, seq_att, &seq))
+			elog(ERROR, "%s row without ingest_seq", table);
+		if (seq > drawn_here)
+		{
+			/* a restored row: its effects were restored with the state */
+		}
+		else if (!scenario->validate(&stmt, slot, &bad))
+			reject_row(&stmt, scenario, slot, seq, &bad);
+		else
+			scenario->fold(&stmt, slot, seq);
+		MemoryContextSwitchTo(stmt.cxt);
+		MemoryContextReset(rowcxt);
+	}
+	scenario->flush(&stmt);
+	ExecDropSingleTupleTableSlot(slot);
+	isx_statement_end(&stmt);
+	return PointerGetDatum(NULL);
 }
