@@ -6,13 +6,14 @@
  *		the users whose last order of the day lies in that hour.
  *
  * A statement-level trigger folds the statement's rows per (user, day) in
- * memory (a fold too large for memory goes through a sort), then slice by
- * slice of keys in ascending order: locks each stored state or inserts it,
- * updates the changed ones, and applies the hour changes (retract the old
- * contribution, add the new one) to the reference counts and to this
- * writer's own partial hour rows, all written directly (direct.c).  Partial
- * rows per writer mean concurrent sessions never wait for each other on an
- * hour; distinct counts come from reference counts per (hour, value).
+ * memory (a fold too large for memory is spilled as sorted runs), then
+ * slice by slice of keys in ascending order: locks each stored state or
+ * inserts it, updates the changed ones, and applies the hour changes
+ * (retract the old contribution, add the new one) to the reference counts
+ * and to this writer's own partial hour rows, all written directly
+ * (direct.c).  Partial rows per writer mean concurrent sessions never wait
+ * for each other on an hour; distinct counts come from reference counts per
+ * (hour, value).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,8 +21,6 @@
 
 #include <math.h>
 
-#include "catalog/pg_operator.h"
-#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -40,6 +39,7 @@
 #include "direct.h"
 #include "rejects.h"
 #include "spi_plans.h"
+#include "spill.h"
 #include "trigger.h"
 
 /* the three last-value columns of a state */
@@ -105,15 +105,6 @@ order_key_hash(OrderKey key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* a fold spilled to a sort */
-typedef struct Spill
-{
-	Tuplesortstate *sort;		/* NULL: nothing spilled */
-	TupleTableSlot *row;		/* to write */
-	TupleTableSlot *read;		/* to read back */
-	bool		sorted;
-} Spill;
-
 /* the columns of user_order the trigger reads (IsxStatement.att) */
 enum
 {
@@ -130,7 +121,7 @@ typedef struct OrderBatch
 	IsxSettings *settings;
 	const int  *att;			/* where the UO_* columns are */
 	MemoryContext cxt;			/* the statement's */
-	Spill		spill;			/* folds that did not fit (sort NULL: none) */
+	IsxSpill   *spill;			/* folds that did not fit, or NULL */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
 	order_fold_hash *entries;
@@ -937,180 +928,157 @@ flush_chunk(OrderBatch *batch)
 }
 
 /*
- * A fold that did not fit memory, spilled to a sort (on disk past
- * isx_fold_budget()): rows of the given column types, sorted ascending on
- * the first nsort columns, read back in that order.  Made in cxt, which
- * must outlive it (the caller may be in a row's context).
+ * A statement whose user-days do not fit the fold spills it, sorted, as a
+ * run (spill.c) and folds again from the runs merged: the states come back
+ * key by key, in the order we lock in, so every user-day is written once
+ * per statement however large the COPY.
+ *
+ * A user-day in a run: int64 id; int32 day; int64 gmt_modified, gmt_seq;
+ * uint8 a bit per null column; per other column int64 at, seq and the
+ * value (a text's varlena, account_payble's float8).
  */
 static void
-spill_begin(Spill *spill, MemoryContext cxt, const Oid *types, int ncols,
-			const Oid *sort_ops, const Oid *collations, int nsort)
+pack_order_entry(StringInfo buf, const void *rec)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
-	AttrNumber	sort_cols[INDEX_MAX_KEYS];
-	bool		nulls_first[INDEX_MAX_KEYS];
+	const OrderEntry *e = rec;
+	uint8		nulls = 0;
 
-	Assert(nsort <= INDEX_MAX_KEYS);
-	for (int c = 0; c < ncols; c++)
-		TupleDescInitEntry(desc, (AttrNumber) (c + 1), NULL, types[c], -1, 0);
-	for (int k = 0; k < nsort; k++)
+	for (int c = 0; c < NUM_COLS; c++)
+		if (e->fold.cols[c].isnull)
+			nulls |= 1 << c;
+	appendBinaryStringInfo(buf, (const char *) &e->key.id, sizeof(int64));
+	appendBinaryStringInfo(buf, (const char *) &e->key.day, sizeof(int32));
+	appendBinaryStringInfo(buf, (const char *) &e->fold.gmt, sizeof(int64));
+	appendBinaryStringInfo(buf, (const char *) &e->fold.gmt_seq, sizeof(int64));
+	appendBinaryStringInfo(buf, (const char *) &nulls, sizeof(nulls));
+	for (int c = 0; c < NUM_COLS; c++)
 	{
-		sort_cols[k] = (AttrNumber) (k + 1);
-		nulls_first[k] = false;
+		const OrderValue *v = &e->fold.cols[c];
+
+		if (v->isnull)
+			continue;
+		appendBinaryStringInfo(buf, (const char *) &v->at, sizeof(int64));
+		appendBinaryStringInfo(buf, (const char *) &v->seq, sizeof(int64));
+		if (c == COL_PAYBLE)
+		{
+			double		d = DatumGetFloat8(v->value);
+
+			appendBinaryStringInfo(buf, (const char *) &d, sizeof(d));
+		}
+		else
+			appendBinaryStringInfo(buf, DatumGetPointer(v->value), VARSIZE_ANY(DatumGetPointer(v->value)));
 	}
-	spill->read = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	spill->row = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-	spill->sort = tuplesort_begin_heap(desc, nsort, sort_cols, (Oid *) sort_ops,
-									   (Oid *) collations, nulls_first,
-									   (int) (isx_fold_budget() / 1024), NULL, TUPLESORT_NONE);
-	spill->sorted = false;
-	MemoryContextSwitchTo(oldcxt);
 }
 
-/* a row to write: every column not null until set so */
-static TupleTableSlot *
-spill_new_row(Spill *spill)
+/* unpacks a user-day of a run (see pack_order_entry); NULL if malformed */
+static void *
+unpack_order_entry(const char *raw, Size size, char **space, Size *space_size)
 {
-	TupleTableSlot *row = spill->row;
+	const char *p = raw;
+	OrderEntry *e;
+	char	   *value;
+	uint8		nulls;
 
-	ExecClearTuple(row);
-	memset(row->tts_isnull, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
-	return row;
-}
-
-static void
-spill_write(Spill *spill)
-{
-	ExecStoreVirtualTuple(spill->row);
-	tuplesort_puttupleslot(spill->sort, spill->row);
-}
-
-/* the next row in sort order, all columns deformed, or NULL at the end */
-static TupleTableSlot *
-spill_read(Spill *spill)
-{
-	if (!spill->sorted)
+	/* unpacked, texts take at most their size plus alignment */
+	e = (OrderEntry *) isx_spill_room(space, space_size,
+									  MAXALIGN(sizeof(OrderEntry)) + size + NUM_COLS * MAXIMUM_ALIGNOF);
+	memset(e, 0, sizeof(OrderEntry));
+	value = (char *) e + MAXALIGN(sizeof(OrderEntry));
+	memcpy(&e->key.id, p, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(&e->key.day, p, sizeof(int32));
+	p += sizeof(int32);
+	memcpy(&e->fold.gmt, p, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(&e->fold.gmt_seq, p, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(&nulls, p, sizeof(nulls));
+	p += sizeof(nulls);
+	for (int c = 0; c < NUM_COLS; c++)
 	{
-		tuplesort_performsort(spill->sort);
-		spill->sorted = true;
+		OrderValue *v = &e->fold.cols[c];
+
+		v->isnull = (nulls & (1 << c)) != 0;
+		if (v->isnull)
+			continue;
+		memcpy(&v->at, p, sizeof(int64));
+		memcpy(&v->seq, p + sizeof(int64), sizeof(int64));
+		p += 2 * sizeof(int64);
+		if (c == COL_PAYBLE)
+		{
+			double		d;
+
+			memcpy(&d, p, sizeof(d));
+			v->value = Float8GetDatum(d);
+			p += sizeof(d);
+		}
+		else
+		{
+			Size		bytes = isx_spill_varsize(p);
+
+			memcpy(value, p, bytes);
+			v->value = PointerGetDatum(value);
+			value += MAXALIGN(bytes);
+			p += bytes;
+		}
 	}
-	CHECK_FOR_INTERRUPTS();
-	if (!tuplesort_gettupleslot(spill->sort, true, false, spill->read, NULL))
-		return NULL;
-	slot_getallattrs(spill->read);
-	return spill->read;
+	return p == raw + size ? e : NULL;
 }
 
-static void
-spill_end(Spill *spill)
+static int
+compare_order_entries(const void *a, const void *b)
 {
-	ExecDropSingleTupleTableSlot(spill->read);
-	ExecDropSingleTupleTableSlot(spill->row);
-	tuplesort_end(spill->sort);
-	spill->sort = NULL;
+	const OrderEntry *x = a;
+	const OrderEntry *y = b;
+
+	if (x->key.id != y->key.id)
+		return x->key.id < y->key.id ? -1 : 1;
+	return (x->key.day > y->key.day) - (x->key.day < y->key.day);
 }
 
-/*
- * A statement whose user-days do not fit the fold spills it, folded, to a
- * sort (on disk past the same memory) and folds again from there: the
- * sorted states come out key by key, in the order we lock in, so every
- * user-day is written once per statement however large the COPY.
- */
-enum
-{
-	SP_ID = 1, SP_DAY, SP_GMT, SP_GMT_SEQ, SP_VALUES,	/* value, at, seq per column */
-	NUM_SP_COLS = SP_VALUES + 3 * NUM_COLS - 1
+static const IsxSpillFormat order_runs = {
+	.what = "orders",
+	.pack = pack_order_entry,
+	.unpack = unpack_order_entry,
+	.compare = compare_order_entries,
 };
 
-/* moves the folded user-days to the sort and starts an empty fold */
+/* writes the folded user-days as a run, in key order, and starts an empty fold */
 static void
 spill_chunk(OrderBatch *batch)
 {
-	order_fold_iterator it;
-	OrderEntry *e;
+	OrderEntry **keys;
+	int			nkeys;
 
-	if (batch->spill.sort == NULL)
+	if (batch->spill == NULL)
 	{
-		Oid			types[NUM_SP_COLS] = {INT8OID, INT4OID, INT8OID, INT8OID};
-		static const Oid value_types[NUM_COLS] = {TEXTOID, TEXTOID, FLOAT8OID};
-		static const Oid sort_ops[2] = {Int8LessOperator, Int4LessOperator};
-		static const Oid collations[2] = {InvalidOid, InvalidOid};
+		MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
 
-		for (int c = 0; c < NUM_COLS; c++)
-		{
-			types[SP_VALUES - 1 + 3 * c] = value_types[c];
-			types[SP_VALUES + 3 * c] = INT8OID;
-			types[SP_VALUES + 1 + 3 * c] = INT8OID;
-		}
-		spill_begin(&batch->spill, batch->cxt, types, NUM_SP_COLS, sort_ops, collations, 2);
+		batch->spill = isx_spill_begin(&order_runs);
+		MemoryContextSwitchTo(oldcxt);
 	}
-	order_fold_start_iterate(batch->entries, &it);
-	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
-	{
-		TupleTableSlot *row = spill_new_row(&batch->spill);
-		Datum	   *v = row->tts_values;
-		bool	   *n = row->tts_isnull;
-
-		CHECK_FOR_INTERRUPTS();
-		v[SP_ID - 1] = Int64GetDatum(e->key.id);
-		v[SP_DAY - 1] = Int32GetDatum(e->key.day);
-		v[SP_GMT - 1] = Int64GetDatum(e->fold.gmt);
-		v[SP_GMT_SEQ - 1] = Int64GetDatum(e->fold.gmt_seq);
-		for (int c = 0; c < NUM_COLS; c++)
-		{
-			OrderValue *ov = &e->fold.cols[c];
-			int			att = SP_VALUES - 1 + 3 * c;
-
-			v[att] = ov->value;
-			v[att + 1] = Int64GetDatum(ov->at);
-			v[att + 2] = Int64GetDatum(ov->seq);
-			n[att] = n[att + 1] = n[att + 2] = ov->isnull;
-		}
-		spill_write(&batch->spill);
-	}
+	keys = sorted_entries(batch, &nkeys);
+	isx_spill_new_run(batch->spill);
+	for (int k = 0; k < nkeys; k++)
+		isx_spill_put(batch->spill, keys[k]);
 	new_chunk(batch);
 }
 
-/* merges a spilled fold into an entry (values copied into the chunk) */
-static void
-merge_spilled(OrderBatch *batch, OrderEntry *e, TupleTableSlot *slot)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	OrderState	st;
-
-	st.gmt = DatumGetInt64(slot->tts_values[SP_GMT - 1]);
-	st.gmt_seq = DatumGetInt64(slot->tts_values[SP_GMT_SEQ - 1]);
-	for (int c = 0; c < NUM_COLS; c++)
-	{
-		OrderValue *v = &st.cols[c];
-		int			att = SP_VALUES - 1 + 3 * c;
-
-		v->isnull = slot->tts_isnull[att];
-		v->value = slot->tts_values[att];
-		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[att + 1]);
-		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[att + 2]);
-	}
-	merge_state(&e->fold, &st);
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/* folds the sorted spill again, key by key, and writes it slice by slice */
+/* folds the runs merged again, key by key, and writes them slice by slice */
 static void
 flush_spill(OrderBatch *batch)
 {
 	OrderEntry **keys = MemoryContextAlloc(batch->cxt, sizeof(OrderEntry *) * ISX_FLUSH_SLICE);
 	int			nkeys = 0;
-	TupleTableSlot *slot;
+	OrderEntry *rec;
 
 	spill_chunk(batch);
-	while ((slot = spill_read(&batch->spill)) != NULL)
+	while ((rec = isx_spill_next(batch->spill)) != NULL)
 	{
 		OrderEntry *last = nkeys > 0 ? keys[nkeys - 1] : NULL;
-		int64		id = DatumGetInt64(slot->tts_values[SP_ID - 1]);
-		int32		day = DatumGetInt32(slot->tts_values[SP_DAY - 1]);
+		MemoryContext oldcxt;
 
-		if (last == NULL || last->key.id != id || last->key.day != day)
+		if (last == NULL || compare_order_entries(last, rec) != 0)
 		{
 			if (nkeys == ISX_FLUSH_SLICE)
 			{
@@ -1119,17 +1087,19 @@ flush_spill(OrderBatch *batch)
 				nkeys = 0;
 			}
 			last = MemoryContextAllocZero(batch->chunkcxt, sizeof(OrderEntry));
-			last->key.id = id;
-			last->key.day = day;
+			last->key = rec->key;
 			empty_state(&last->fold);
 			keys[nkeys++] = last;
 		}
-		merge_spilled(batch, last, slot);
+		/* the winning texts are copied into the chunk */
+		oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+		merge_state(&last->fold, &rec->fold);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	if (nkeys > 0)
 		flush_slice(batch, keys, nkeys);
 	pfree(keys);
-	spill_end(&batch->spill);
+	isx_spill_end(batch->spill);
 }
 
 /*
@@ -1172,7 +1142,7 @@ begin_orders(IsxStatement *stmt)
 											ALLOCSET_DEFAULT_SIZES);
 	batch->window_ingested_at = DT_NOBEGIN;
 	batch->window_start_ms = 0;
-	batch->spill.sort = NULL;
+	batch->spill = NULL;
 	new_chunk(batch);
 	return batch;
 }
@@ -1180,8 +1150,8 @@ begin_orders(IsxStatement *stmt)
 /*
  * Folds a valid row per (user, day), unless it is filtered (no id or time,
  * or before the window: kept, not counted); when the fold's memory reaches
- * isx_fold_budget(), spills it to a sort, so memory stays bounded whatever
- * the size of the COPY.
+ * isx_fold_budget(), spills it as a sorted run, so memory stays bounded
+ * whatever the size of the COPY.
  */
 static void
 fold_order(IsxStatement *stmt, TupleTableSlot *slot, int64 seq)
@@ -1206,7 +1176,7 @@ flush_orders(IsxStatement *stmt)
 {
 	OrderBatch *batch = stmt->fold;
 
-	if (batch->spill.sort != NULL)
+	if (batch->spill != NULL)
 		flush_spill(batch);
 	else
 		flush_chunk(batch);

@@ -20,10 +20,8 @@
 
 #include "catalog/namespace.h"
 #include "fmgr.h"
-#include "lib/binaryheap.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/buffile.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -33,6 +31,7 @@
 #include "config.h"
 #include "direct.h"
 #include "rejects.h"
+#include "spill.h"
 #include "trigger.h"
 
 enum
@@ -104,7 +103,7 @@ typedef struct PageBatch
 	PageItem   *items;			/* kept from chunk to chunk */
 	int			nitems;
 	int			maxitems;
-	List	   *runs;			/* BufFile * of sorted runs */
+	IsxSpill   *spill;			/* the chunks written as runs, or NULL */
 } PageBatch;
 
 /*
@@ -322,9 +321,9 @@ sort_page_chunk(PageBatch *batch)
 /*
  * A record in a run, packed (most page views set both values at their own
  * time, which is then not repeated):
- *	uint32 size of the rest; uint8 flags; uint16 acclen, keylen;
- *	int64 log_time, log_seq; with RUN_OWN_TIMES the at, seq of each value;
- *	the key; the non-null values as varlenas.
+ *	uint8 flags; uint16 acclen, keylen; int64 log_time, log_seq; with
+ *	RUN_OWN_TIMES the at, seq of each value; the key; the non-null values
+ *	as varlenas.
  */
 #define RUN_NULL(c)		(1 << (c))
 #define RUN_FROM_CALLS	(1 << NUM_PAGE_COLS)
@@ -337,20 +336,18 @@ pack(StringInfo buf, const void *data, Size bytes)
 }
 
 static void
-write_run_rec(BufFile *file, StringInfo buf, const PageRec *rec)
+pack_page_rec(StringInfo buf, const void *record)
 {
+	const PageRec *rec = record;
 	const PageState *st = &rec->fold;
 	uint8		flags = st->from_calls ? RUN_FROM_CALLS : 0;
 	uint16		lens[2] = {(uint16) rec->acclen, (uint16) rec->keylen};
-	uint32		size = 0;
 
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 		if (st->cols[c].isnull)
 			flags |= RUN_NULL(c);
 		else if (st->cols[c].at != st->log_time || st->cols[c].seq != st->log_seq)
 			flags |= RUN_OWN_TIMES;
-	resetStringInfo(buf);
-	pack(buf, &size, sizeof(size));
 	pack(buf, &flags, sizeof(flags));
 	pack(buf, lens, sizeof(lens));
 	pack(buf, &st->log_time, sizeof(int64));
@@ -365,33 +362,91 @@ write_run_rec(BufFile *file, StringInfo buf, const PageRec *rec)
 	for (int c = 0; c < NUM_PAGE_COLS; c++)
 		if (!st->cols[c].isnull)
 			pack(buf, st->cols[c].value, VARSIZE_ANY(st->cols[c].value));
-	size = buf->len - sizeof(size);
-	memcpy(buf->data, &size, sizeof(size));
-	BufFileWrite(file, buf->data, buf->len);
 }
 
-/* writes the chunk, sorted and merged, as a run to a temporary file */
+/* unpacks a record of a run (see pack_page_rec); NULL if malformed */
+static void *
+unpack_page_rec(const char *raw, Size size, char **space, Size *space_size)
+{
+	const char *p = raw;
+	uint8		flags;
+	uint16		lens[2];
+	PageRec    *rec;
+	char	   *value;
+
+	memcpy(&flags, p, sizeof(flags));
+	p += sizeof(flags);
+	memcpy(lens, p, sizeof(lens));
+	p += sizeof(lens);
+	/* unpacked, values take at most their size plus alignment */
+	rec = (PageRec *) isx_spill_room(space, space_size,
+									 offsetof(PageRec, key) + size + (Size) (NUM_PAGE_COLS + 1) * MAXIMUM_ALIGNOF);
+	rec->acclen = lens[0];
+	rec->keylen = lens[1];
+	memcpy(&rec->fold.log_time, p, sizeof(int64));
+	memcpy(&rec->fold.log_seq, p + sizeof(int64), sizeof(int64));
+	p += 2 * sizeof(int64);
+	rec->fold.from_calls = (flags & RUN_FROM_CALLS) != 0;
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		PageValue  *v = &rec->fold.cols[c];
+
+		v->isnull = (flags & RUN_NULL(c)) != 0;
+		v->at = rec->fold.log_time;
+		v->seq = rec->fold.log_seq;
+		if (flags & RUN_OWN_TIMES)
+		{
+			memcpy(&v->at, p, sizeof(int64));
+			memcpy(&v->seq, p + sizeof(int64), sizeof(int64));
+			p += 2 * sizeof(int64);
+		}
+	}
+	memcpy(rec->key, p, rec->keylen);
+	p += rec->keylen;
+	value = (char *) rec + MAXALIGN(offsetof(PageRec, key) + rec->keylen);
+	for (int c = 0; c < NUM_PAGE_COLS; c++)
+	{
+		Size		bytes;
+
+		if (rec->fold.cols[c].isnull)
+			continue;
+		bytes = isx_spill_varsize(p);
+		memcpy(value, p, bytes);
+		rec->fold.cols[c].value = (text *) value;
+		value += MAXALIGN(bytes);
+		p += bytes;
+	}
+	return p == raw + size ? rec : NULL;
+}
+
+static int
+compare_page_recs(const void *a, const void *b)
+{
+	return key_cmp(a, b);
+}
+
+static const IsxSpillFormat page_runs = {
+	.what = "page views",
+	.pack = pack_page_rec,
+	.unpack = unpack_page_rec,
+	.compare = compare_page_recs,
+};
+
+/* writes the chunk, sorted and merged, as a run of the spill, and empties it */
 static void
 write_page_run(PageBatch *batch)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
-	BufFile    *file = BufFileCreateTemp(false);
-	StringInfoData buf;
+	if (batch->spill == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(batch->cxt);
 
-	batch->runs = lappend(batch->runs, file);
-	initStringInfo(&buf);
-	MemoryContextSwitchTo(oldcxt);
+		batch->spill = isx_spill_begin(&page_runs);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	isx_spill_new_run(batch->spill);
 	sort_page_chunk(batch);
 	for (int i = 0; i < batch->nitems; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		write_run_rec(file, &buf, batch->items[i].rec);
-	}
-	pfree(buf.data);
-	if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rewind temporary file of insure_stream page views: %m")));
+		isx_spill_put(batch->spill, batch->items[i].rec);
 	new_page_chunk(batch);
 }
 
@@ -582,121 +637,6 @@ flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 	MemoryContextReset(batch->slicecxt);
 }
 
-/* a run being merged: its next record, read packed into raw and unpacked into buf */
-typedef struct PageRun
-{
-	BufFile    *file;
-	PageRec    *rec;			/* NULL once the run is exhausted */
-	char	   *raw;
-	Size		raw_size;
-	char	   *buf;
-	Size		buf_size;
-} PageRun;
-
-static char *
-room(char **buf, Size *size, Size needed)
-{
-	if (needed > *size)
-	{
-		*size = Max(*size * 2, needed);
-		*buf = repalloc_huge(*buf, *size);
-	}
-	return *buf;
-}
-
-static void
-read_run_failed(void)
-{
-	ereport(ERROR,
-			(errcode_for_file_access(),
-			 errmsg("could not read temporary file of insure_stream page views: %m")));
-}
-
-/* bytes of a varlena that may not be aligned */
-static Size
-unaligned_varsize(const char *p)
-{
-	uint32		header;
-
-	if (VARATT_IS_SHORT(p))
-		return VARSIZE_SHORT(p);
-	memcpy(&header, p, sizeof(header));
-	return VARSIZE(&header);
-}
-
-/* reads and unpacks the run's next record (see write_run_rec) */
-static void
-next_run_rec(PageRun *run)
-{
-	uint32		size;
-	size_t		got = BufFileRead(run->file, &size, sizeof(size));
-	const char *p;
-	uint8		flags;
-	uint16		lens[2];
-	PageRec    *rec;
-	char	   *value;
-
-	run->rec = NULL;
-	if (got == 0)
-		return;
-	if (got != sizeof(size) ||
-		BufFileRead(run->file, room(&run->raw, &run->raw_size, size), size) != size)
-		read_run_failed();
-	p = run->raw;
-	memcpy(&flags, p, sizeof(flags));
-	p += sizeof(flags);
-	memcpy(lens, p, sizeof(lens));
-	p += sizeof(lens);
-	/* unpacked, values take at most their size plus alignment */
-	rec = (PageRec *) room(&run->buf, &run->buf_size,
-						   offsetof(PageRec, key) + size + (Size) (NUM_PAGE_COLS + 1) * MAXIMUM_ALIGNOF);
-	rec->acclen = lens[0];
-	rec->keylen = lens[1];
-	memcpy(&rec->fold.log_time, p, sizeof(int64));
-	memcpy(&rec->fold.log_seq, p + sizeof(int64), sizeof(int64));
-	p += 2 * sizeof(int64);
-	rec->fold.from_calls = (flags & RUN_FROM_CALLS) != 0;
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-	{
-		PageValue  *v = &rec->fold.cols[c];
-
-		v->isnull = (flags & RUN_NULL(c)) != 0;
-		v->at = rec->fold.log_time;
-		v->seq = rec->fold.log_seq;
-		if (flags & RUN_OWN_TIMES)
-		{
-			memcpy(&v->at, p, sizeof(int64));
-			memcpy(&v->seq, p + sizeof(int64), sizeof(int64));
-			p += 2 * sizeof(int64);
-		}
-	}
-	memcpy(rec->key, p, rec->keylen);
-	p += rec->keylen;
-	value = (char *) rec + MAXALIGN(offsetof(PageRec, key) + rec->keylen);
-	for (int c = 0; c < NUM_PAGE_COLS; c++)
-	{
-		Size		bytes;
-
-		if (rec->fold.cols[c].isnull)
-			continue;
-		bytes = unaligned_varsize(p);
-		memcpy(value, p, bytes);
-		rec->fold.cols[c].value = (text *) value;
-		value += MAXALIGN(bytes);
-		p += bytes;
-	}
-	if (p != run->raw + size)
-		read_run_failed();
-	run->rec = rec;
-}
-
-/* binaryheap order: the run with the smallest key first */
-static int
-run_order(Datum a, Datum b, void *arg)
-{
-	return key_cmp(((PageRun *) DatumGetPointer(b))->rec, ((PageRun *) DatumGetPointer(a))->rec);
-}
-
 /*
  * Merges the runs pair by pair and writes the pairs slice by slice.  A
  * pair's record is copied into the chunk from its first run; records of
@@ -705,31 +645,12 @@ run_order(Datum a, Datum b, void *arg)
 static void
 flush_page_runs(PageBatch *batch)
 {
-	int			nruns = list_length(batch->runs);
-	PageRun    *runs = palloc(sizeof(PageRun) * nruns);
-	binaryheap *heap = binaryheap_allocate(nruns, run_order, NULL);
-	ListCell   *lc;
+	PageRec    *rec;
 
-	foreach(lc, batch->runs)
+	while ((rec = isx_spill_next(batch->spill)) != NULL)
 	{
-		PageRun    *run = &runs[foreach_current_index(lc)];
-
-		run->file = lfirst(lc);
-		run->raw_size = run->buf_size = 1024;
-		run->raw = palloc(run->raw_size);
-		run->buf = palloc(run->buf_size);
-		next_run_rec(run);
-		if (run->rec != NULL)
-			binaryheap_add_unordered(heap, PointerGetDatum(run));
-	}
-	binaryheap_build(heap);
-	while (!binaryheap_empty(heap))
-	{
-		PageRun    *run = (PageRun *) DatumGetPointer(binaryheap_first(heap));
-		PageRec    *rec = run->rec;
 		PageRec    *last = batch->nitems > 0 ? batch->items[batch->nitems - 1].rec : NULL;
 
-		CHECK_FOR_INTERRUPTS();
 		if (last != NULL && key_cmp(last, rec) == 0)
 		{
 			PageState	before = last->fold;
@@ -756,23 +677,10 @@ flush_page_runs(PageBatch *batch)
 			new_page_rec(batch, rec->key, rec->acclen, rec->key + rec->acclen + 1,
 						 rec->keylen - rec->acclen - 2, &rec->fold);
 		}
-		next_run_rec(run);
-		if (run->rec != NULL)
-			binaryheap_replace_first(heap, PointerGetDatum(run));
-		else
-			binaryheap_remove_first(heap);
 	}
 	if (batch->nitems > 0)
 		flush_page_slice(batch, batch->items, batch->nitems);
-	foreach(lc, batch->runs)
-		BufFileClose(lfirst(lc));
-	for (int i = 0; i < nruns; i++)
-	{
-		pfree(runs[i].raw);
-		pfree(runs[i].buf);
-	}
-	pfree(runs);
-	binaryheap_free(heap);
+	isx_spill_end(batch->spill);
 }
 
 /* an empty fold for the statement's page views */
@@ -782,7 +690,7 @@ begin_page_views(IsxStatement *stmt)
 	PageBatch  *batch = palloc0(sizeof(PageBatch));
 
 	batch->cxt = stmt->cxt;
-	batch->runs = NIL;
+	batch->spill = NULL;
 	batch->blocks = NIL;
 	batch->maxitems = 64;
 	batch->items = palloc(sizeof(PageItem) * batch->maxitems);
@@ -800,7 +708,7 @@ flush_page_views(IsxStatement *stmt)
 {
 	PageBatch  *batch = stmt->fold;
 
-	if (batch->runs != NIL)
+	if (batch->spill != NULL)
 	{
 		if (batch->nitems > 0)
 			write_page_run(batch);
