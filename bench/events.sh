@@ -24,8 +24,8 @@ psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts
 	-v pcsv="$T.premium.csv" -v lcsv="$T.log.csv" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
-CREATE TABLE bare_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS);
-CREATE TABLE bare_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS);
+CREATE TABLE bare_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE TABLE bare_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE plain_last_page (account_id text PRIMARY KEY, device_id text, bury_point_type text,
                               page_name text, log_time bigint);
 COPY (SELECT 1 + abs(hashint4(g)) % :keys, 'app', 'o' || g, 'saved',

@@ -32,8 +32,8 @@ psql_q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
 SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
-CREATE TABLE bare (LIKE insure_stream.user_order INCLUDING DEFAULTS);
-CREATE TABLE floor_events (LIKE insure_stream.user_order INCLUDING DEFAULTS);
+CREATE TABLE bare (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE TABLE floor_events (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE floor_state (id bigint, day date, gmt_modified bigint, order_no varchar,
 	customer_tel varchar, account_payble double precision, PRIMARY KEY (id, day));
 CREATE TABLE floor_value (biz_date varchar, kind "char", value varchar, refs bigint,

@@ -33,11 +33,11 @@ createdb "$DB"
 psql_q -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
-CREATE TABLE bare_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS);
-CREATE TABLE floor_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS);
+CREATE TABLE bare_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE TABLE floor_update_info (LIKE insure_stream.update_info INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE floor_raw_info (LIKE insure_stream.raw_info INCLUDING ALL) WITH (fillfactor = 50);
-CREATE TABLE bare_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS);
-CREATE TABLE floor_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS);
+CREATE TABLE bare_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE TABLE floor_user_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE floor_page (account_id varchar, device_id varchar, log_time bigint,
 	bury_point_type varchar, page_name varchar, PRIMARY KEY (account_id, device_id))
 	WITH (fillfactor = 50);

@@ -1,11 +1,12 @@
 # Helpers shared by the benchmarks (sourced; the scripts cd into bench/).
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 now_ns() { date +%s%N; }
-# time one SQL command in ms
+# time one SQL command in ms; a failed command ends the benchmark (a
+# figure of a statement that failed would be meaningless)
 timed() {
 	local t0 t1
 	t0=$(now_ns)
-	psql_q -c "$1" >/dev/null
+	psql_q -c "$1" >/dev/null || { echo "benchmark statement failed: $1" >&2; kill -TERM $$; exit 1; }
 	t1=$(now_ns)
 	echo $(((t1 - t0) / 1000000))
 }
@@ -14,10 +15,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 # table src: ROWS orders of USERS users over today's 24 hours (Asia/Shanghai),
 # 10% nulls per column; the data of the Scenario 1 benchmarks
-make_order_source() {
-	psql_q -v rows="$1" -v users="$2" <<'SQL'
+make_order_source() {	# rows users [table, default src]
+	psql_q -v rows="$1" -v users="$2" -v tab="${3:-src}" <<'SQL'
 SELECT (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') * 1000)::bigint AS day0 \gset
-CREATE TABLE src AS
+CREATE TABLE :tab AS
 SELECT u.id,
        CASE WHEN random() < 0.1 THEN NULL ELSE 'PO' || g END AS order_no,
        CASE WHEN random() < 0.1 THEN NULL ELSE '138' || lpad(u.id::text, 8, '0') END AS customer_tel,

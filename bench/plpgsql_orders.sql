@@ -5,7 +5,7 @@
 CREATE SCHEMA IF NOT EXISTS plpgsql_baseline;
 SET search_path = plpgsql_baseline, public;
 
-CREATE TABLE user_order (LIKE insure_stream.user_order INCLUDING DEFAULTS);
+CREATE TABLE user_order (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE state (
 	id bigint, day date, gmt_modified bigint,
 	order_no varchar, order_no_at bigint,

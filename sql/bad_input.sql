@@ -632,8 +632,8 @@ SELECT * FROM insure_stream.verify();
 
 -- ======================================================================
 -- 11. Values too long for a key: order_no, customer_tel, account_id and
--- device_id end up in btree keys of the results (order_hour_value,
--- page_state, user_last_log), so more than 1024 bytes are bad input, 22001,
+-- device_id end up in btree keys of the results (hs_order's distinct
+-- counts, page_state, user_last_log), so more than 1024 bytes are bad input, 22001,
 -- however well the value compresses.  (Fixed with this test: a value that
 -- did not compress below the btree limit failed the statement with 54000
 -- "index row size ... exceeds" naming an internal index, even in
@@ -725,8 +725,8 @@ SELECT * FROM insure_stream.verify();
 -- leave the database as we found it
 -- ======================================================================
 TRUNCATE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log,
-  insure_stream.raw_info, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value, insure_stream.premium_alert, insure_stream.premium_applied,
+  insure_stream.raw_info, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed, insure_stream.premium_alert, insure_stream.premium_applied,
   insure_stream.page_state, insure_stream.rejected_events;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);

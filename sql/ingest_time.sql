@@ -57,6 +57,6 @@ SELECT insure_stream.order_in_window(0, '-infinity', 'UTC') AS minus_infinity,
        insure_stream.order_in_window(0, '294276-12-31 12:00+00', 'Asia/Tokyo') AS last_day;
 
 -- back to the suite's settings
-TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value;
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';

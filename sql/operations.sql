@@ -51,7 +51,7 @@ SELECT insure_stream.unschedule_maintenance();
 \set VERBOSITY terse
 
 -- leave the database as we found it
-TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value, insure_stream.maintenance_state;
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed, insure_stream.maintenance_state;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);

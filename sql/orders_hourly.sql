@@ -153,15 +153,18 @@ INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, ingested_at) V
 SELECT count(*) AS days_of_95 FROM insure_stream.order_state WHERE id = 95;
 SELECT * FROM insure_stream.verify();
 
--- maintenance: fold writer rows, close past days (keep each user's latest day)
+-- maintenance: close past days (their hour figures stored, each user's latest day kept)
 CREATE TEMP TABLE before_compact AS SELECT * FROM insure_stream.hs_order;
 SELECT insure_stream.compact_orders() >= 1 AS states_removed;
 SELECT order_no FROM insure_stream.order_state WHERE id = 95;
 SELECT order_no FROM insure_stream.last_order WHERE id = 95;
-SELECT count(*) AS writer_rows FROM insure_stream.order_hour_part WHERE writer <> 0;
-SELECT count(*) AS superseded_past_states FROM insure_stream.order_state s
- WHERE day < (now() AT TIME ZONE 'Asia/Shanghai')::date
-   AND EXISTS (SELECT 1 FROM insure_stream.order_state l WHERE l.id = s.id AND l.day > s.day);
+SELECT order_no, day < (now() AT TIME ZONE 'Asia/Shanghai')::date AS closed_day
+  FROM insure_stream.order_last_closed WHERE id = 95;
+SELECT count(*) AS past_states_open FROM insure_stream.order_state s
+ WHERE day < (now() AT TIME ZONE 'Asia/Shanghai')::date;
+SELECT count(*) AS closed_hours FROM insure_stream.order_hour_closed;
+-- a second call the same day has nothing to close
+SELECT insure_stream.compact_orders() AS closed_again;
 SELECT count(*) AS differing FROM (
   SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_compact) d;
 SELECT * FROM insure_stream.verify();
@@ -208,6 +211,6 @@ SELECT * FROM insure_stream.verify();
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;
-TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value, insure_stream.rejected_events, insure_stream.maintenance_state;
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed, insure_stream.rejected_events, insure_stream.maintenance_state;
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false);

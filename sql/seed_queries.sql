@@ -67,5 +67,5 @@ order by account_id, device_id;
 RESET search_path;
 -- leave the tables as we found them
 TRUNCATE insure_stream.user_order, insure_stream.user_log, insure_stream.order_state,
-  insure_stream.order_hour_part, insure_stream.order_hour_value;
+  insure_stream.order_hour_closed, insure_stream.order_last_closed;
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';

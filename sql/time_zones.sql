@@ -19,9 +19,8 @@ INSERT INTO insure_stream.user_order (id, order_no, gmt_modified) VALUES
   (4, 'spring-after', 1774745999999 + 1),
   (5, 'autumn-before', 1792889999999),
   (6, 'autumn-after', 1792889999999 + 1);
-SELECT s.id, s.day, h.biz_date
+SELECT s.id, s.day, s.biz_date
   FROM insure_stream.order_state s
-  JOIN insure_stream.order_hour_value h ON h.kind = 'p' AND h.value = s.order_no
  ORDER BY s.id;
 SELECT * FROM insure_stream.verify();
 -- the SQL side files them in the same hours
@@ -69,7 +68,7 @@ SELECT insure_stream.zone_instant('2026-01-01', repeat('x', 300));
 \set VERBOSITY default
 
 -- back to the suite's settings
-TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value;
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed;
 SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';

@@ -31,8 +31,8 @@ CREATE TEMP VIEW everything AS
   SELECT 'hs_order' AS relation, x::text AS row FROM insure_stream.hs_order x
   UNION ALL SELECT 'last_order', x::text FROM insure_stream.last_order x
   UNION ALL SELECT 'order_state', x::text FROM insure_stream.order_state x
-  UNION ALL SELECT 'order_hour_part', x::text FROM insure_stream.order_hour_part x
-  UNION ALL SELECT 'order_hour_value', x::text FROM insure_stream.order_hour_value x
+  UNION ALL SELECT 'order_hour_closed', x::text FROM insure_stream.order_hour_closed x
+  UNION ALL SELECT 'order_last_closed', x::text FROM insure_stream.order_last_closed x
   UNION ALL SELECT 'premium_alert', x::text FROM insure_stream.premium_alert x
   UNION ALL SELECT 'premium_applied', x::text FROM insure_stream.premium_applied x
   UNION ALL SELECT 'raw_info', x::text FROM insure_stream.raw_info x
@@ -311,8 +311,8 @@ SELECT * FROM insure_stream.verify();
 -- leave the database as we found it
 \! rm -f results/transactions.notify
 UNLISTEN insure_stream_premium_drop;
-TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,
-  insure_stream.order_hour_value, insure_stream.update_info, insure_stream.raw_info,
+TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
+  insure_stream.order_last_closed, insure_stream.update_info, insure_stream.raw_info,
   insure_stream.premium_alert, insure_stream.premium_applied, insure_stream.user_log,
   insure_stream.page_state;
 SELECT setval('insure_stream.user_order_ingest_seq_seq', 1, false),

@@ -13,14 +13,6 @@
 #error "insure_stream needs PostgreSQL 14 or later"
 #endif
 
-#if PG_VERSION_NUM >= 170000
-#include "storage/procnumber.h"
-#define ISX_WRITER_SLOT() ((int) MyProcNumber + 1)
-#else
-#include "storage/backendid.h"
-#define ISX_WRITER_SLOT() ((int) MyBackendId)
-#endif
-
 #if PG_VERSION_NUM < 150000
 #include "utils/guc.h"
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)

@@ -7,13 +7,12 @@
  *
  * A statement-level trigger folds the statement's rows per (user, day) in
  * memory (a fold too large for memory is spilled as sorted runs), then
- * slice by slice of keys in ascending order: locks each stored state or
- * inserts it, updates the changed ones, and applies the hour changes
- * (retract the old contribution, add the new one) to the reference counts
- * and to this writer's own partial hour rows, all written directly
- * (direct.c).  Partial rows per writer mean concurrent sessions never wait
- * for each other on an hour; distinct counts come from reference counts per
- * (hour, value).
+ * slice by slice of keys in ascending order locks each stored state or
+ * inserts it and updates the changed ones, written directly (direct.c).
+ * That is all it writes: each state carries its hour (biz_date), and the
+ * hour figures are computed from the open days' states when read (hs_order),
+ * so sessions writing different users never share a row, and a retraction
+ * is just the state moving.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,15 +25,12 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/itemptr.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 
-#include "compat.h"
 #include "config.h"
 #include "direct.h"
 #include "rejects.h"
@@ -382,86 +378,42 @@ sorted_entries(OrderBatch *batch, int *nentries)
 	return entries;
 }
 
-/*
- * The writer slot of this statement: the backend's number, unless that slot
- * is still held by a prepared transaction (which outlives the session that
- * had this number, and keeps its partial hour rows locked until COMMIT or
- * ROLLBACK PREPARED); then the first free slot above it, in steps of
- * MaxBackends.  A slot is held with a transaction-level advisory lock,
- * which PREPARE TRANSACTION hands over to the prepared transaction.  Slots
- * only spread the partial rows, so a transaction may use several.
- */
-#define SLOT_LOCK_CLASS 0x15517E0	/* first key of the slot advisory locks */
-
-static int
-writer_slot(void)
-{
-	for (int slot = ISX_WRITER_SLOT();; slot += MaxBackends)
-	{
-		LOCKTAG		tag;
-
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SLOT_LOCK_CLASS, (uint32) slot, 2);
-		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-			return slot;
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/* ---- state and hour rows, written directly (direct.c) ---- */
+/* ---- state rows, written directly (direct.c) ---- */
 
 enum
 {
 	OS_ID, OS_DAY, OS_GMT, OS_GMT_SEQ,
 	OS_ORDER_NO, OS_ORDER_NO_AT, OS_ORDER_NO_SEQ,
 	OS_TEL, OS_TEL_AT, OS_TEL_SEQ,
-	OS_PAYBLE, OS_PAYBLE_AT, OS_PAYBLE_SEQ,
+	OS_PAYBLE, OS_PAYBLE_AT, OS_PAYBLE_SEQ, OS_BIZ,
 	NUM_OS_COLS
 };
 static const char *const os_names[NUM_OS_COLS] = {
 	"id", "day", "gmt_modified", "gmt_seq",
 	"order_no", "order_no_at", "order_no_seq",
 	"customer_tel", "customer_tel_at", "customer_tel_seq",
-	"account_payble", "account_payble_at", "account_payble_seq"
+	"account_payble", "account_payble_at", "account_payble_seq", "biz_date"
 };
-enum
-{
-	HV_BIZ, HV_KIND, HV_VALUE, HV_REFS, HV_LAST_DELTA, NUM_HV_COLS
-};
-static const char *const hv_names[NUM_HV_COLS] = {
-	"biz_date", "kind", "value", "refs", "last_delta"
-};
-enum
-{
-	HP_BIZ, HP_WRITER, HP_USERS, HP_PREMIUM, HP_POLICIES, HP_HOLDERS, NUM_HP_COLS
-};
-static const char *const hp_names[NUM_HP_COLS] = {
-	"biz_date", "writer", "users", "premium", "policies", "holders"
-};
-
 typedef struct OrderTables
 {
 	EState	   *estate;
 	IsxStateTable states;		/* order_state */
-	IsxStateTable values;		/* order_hour_value */
-	IsxStateTable parts;			/* order_hour_part */
 	int			os[NUM_OS_COLS];
-	int			hv[NUM_HV_COLS];
-	int			hp[NUM_HP_COLS];
+	pg_tz	   *tz;				/* of biz_date */
 } OrderTables;
 
 static void
-open_order_tables(OrderTables *t)
+open_order_tables(OrderTables *t, pg_tz *tz)
 {
 	t->estate = isx_direct_begin();
 	isx_state_open(&t->states, "order_state", t->estate, os_names, NUM_OS_COLS, t->os);
-	isx_state_open(&t->values, "order_hour_value", t->estate, hv_names, NUM_HV_COLS, t->hv);
-	isx_state_open(&t->parts, "order_hour_part", t->estate, hp_names, NUM_HP_COLS, t->hp);
+	t->tz = tz;
 }
 
 static void
 close_order_tables(OrderTables *t)
 {
-	IsxStateTable *const tables[] = {&t->states, &t->values, &t->parts};
+	IsxStateTable *const tables[] = {&t->states};
 
 	isx_direct_end(t->estate, tables, lengthof(tables));
 }
@@ -487,6 +439,7 @@ state_row(OrderTables *t, const OrderKey *key, const OrderState *st)
 		isx_state_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
 		isx_state_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
 	}
+	isx_state_set(s, t->os[OS_BIZ], biz_date(st->gmt, t->tz), false);
 }
 
 /* the state in t->states.stored, copied into the current context */
@@ -545,283 +498,6 @@ lock_state(OrderTables *t, OrderEntry *e)
 		e->inserted = true;
 }
 
-/* ---- hour figures ---- */
-
-/* a change of an hour's users and premium, or of its distinct counts */
-typedef struct HourDelta
-{
-	text	   *biz;
-	int64		users;
-	double		premium;		/* signed amount; exact once numeric */
-	int64		policies;
-	int64		holders;
-} HourDelta;
-
-/* a change of a reference count */
-typedef struct ValueDelta
-{
-	text	   *biz;
-	char		kind;			/* 'p' order_no, 't' customer_tel */
-	text	   *value;
-	int64		delta;
-} ValueDelta;
-
-typedef struct HourChanges
-{
-	HourDelta  *hours;
-	int			nhours;
-	int			maxhours;
-	ValueDelta *values;
-	int			nvalues;
-	int			maxvalues;
-} HourChanges;
-
-static void
-hour_changes_init(HourChanges *hc)
-{
-	hc->maxhours = hc->maxvalues = 64;
-	hc->nhours = hc->nvalues = 0;
-	hc->hours = palloc(sizeof(HourDelta) * hc->maxhours);
-	hc->values = palloc(sizeof(ValueDelta) * hc->maxvalues);
-}
-
-static HourDelta *
-add_hour_delta(HourChanges *hc, text *biz)
-{
-	HourDelta  *h;
-
-	if (hc->nhours == hc->maxhours)
-	{
-		hc->maxhours *= 2;
-		hc->hours = repalloc(hc->hours, sizeof(HourDelta) * hc->maxhours);
-	}
-	h = &hc->hours[hc->nhours++];
-	memset(h, 0, sizeof(*h));
-	h->biz = biz;
-	return h;
-}
-
-/* adds (sign = 1) or retracts (sign = -1) a state's contribution to its hour */
-static void
-contribute(HourChanges *hc, const OrderState *st, int sign, pg_tz *tz)
-{
-	text	   *biz = DatumGetTextPP(biz_date(st->gmt, tz));
-	HourDelta  *h = add_hour_delta(hc, biz);
-	double		premium = st->cols[COL_PAYBLE].isnull ? 0.0 :
-		DatumGetFloat8(st->cols[COL_PAYBLE].value);
-	static const char kinds[2] = {'p', 't'};
-
-	h->users = sign;
-	/* negation is exact, and so is (-x)::numeric = -(x::numeric) */
-	h->premium = sign > 0 ? premium : -premium;
-	for (int c = COL_ORDER_NO; c <= COL_TEL; c++)
-	{
-		ValueDelta *v;
-
-		if (st->cols[c].isnull)
-			continue;
-		if (hc->nvalues == hc->maxvalues)
-		{
-			hc->maxvalues *= 2;
-			hc->values = repalloc(hc->values, sizeof(ValueDelta) * hc->maxvalues);
-		}
-		v = &hc->values[hc->nvalues++];
-		v->biz = biz;
-		v->kind = kinds[c];
-		v->value = DatumGetTextPP(st->cols[c].value);
-		v->delta = sign;
-	}
-}
-
-/* byte order of texts (the hour tables' keys are COLLATE "C") */
-static int
-text_cmp(const text *a, const text *b)
-{
-	int			la = VARSIZE_ANY_EXHDR(a);
-	int			lb = VARSIZE_ANY_EXHDR(b);
-	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	return r != 0 ? r : (la > lb) - (la < lb);
-}
-
-static int
-value_delta_cmp(const void *a, const void *b)
-{
-	const ValueDelta *x = a;
-	const ValueDelta *y = b;
-	int			r = text_cmp(x->biz, y->biz);
-
-	if (r == 0)
-		r = (x->kind > y->kind) - (x->kind < y->kind);
-	return r != 0 ? r : text_cmp(x->value, y->value);
-}
-
-static int
-hour_delta_cmp(const void *a, const void *b)
-{
-	return text_cmp(((const HourDelta *) a)->biz, ((const HourDelta *) b)->biz);
-}
-
-/* an order_hour_value row: the key, or (whole) the count before plus delta */
-typedef struct ReferenceFill
-{
-	OrderTables *t;
-	const ValueDelta *v;
-	int64		before;
-	int64		delta;
-} ReferenceFill;
-
-static void
-fill_reference(IsxStateTable *st, void *arg, bool whole)
-{
-	ReferenceFill *f = arg;
-	const int  *hv = f->t->hv;
-
-	isx_state_new_row(st);
-	isx_state_set(st, hv[HV_BIZ], PointerGetDatum(f->v->biz), false);
-	isx_state_set(st, hv[HV_KIND], CharGetDatum(f->v->kind), false);
-	isx_state_set(st, hv[HV_VALUE], PointerGetDatum(f->v->value), false);
-	if (!whole)
-		return;
-	isx_state_set(st, hv[HV_REFS], Int64GetDatum(f->before + f->delta), false);
-	isx_state_set(st, hv[HV_LAST_DELTA], Int64GetDatum(f->delta), false);
-}
-
-/*
- * Adds delta to the reference count of (biz, kind, value), creating it;
- * returns the count before.
- */
-static int64
-add_reference(OrderTables *t, const ValueDelta *v, int64 delta)
-{
-	IsxStateTable *s = &t->values;
-	ReferenceFill f = {t, v, 0, delta};
-	ItemPointerData tid;
-
-	if (!isx_state_lock_or_insert(s, fill_reference, &f))
-		return 0;
-	f.before = DatumGetInt64(s->stored->tts_values[t->hv[HV_REFS]]);
-	tid = s->stored->tts_tid;
-	fill_reference(s, &f, true);
-	isx_state_write(s, &tid);
-	return f.before;
-}
-
-/* an order_hour_part row: the key, or (whole) the counts before plus the hour's changes */
-typedef struct PartFill
-{
-	OrderTables *t;
-	const HourDelta *h;
-	int			writer;
-	int64		before[3];		/* users, policies, holders */
-	Datum		premium;		/* the new total */
-} PartFill;
-
-static void
-fill_part(IsxStateTable *st, void *arg, bool whole)
-{
-	PartFill   *f = arg;
-	const int  *hp = f->t->hp;
-
-	isx_state_new_row(st);
-	isx_state_set(st, hp[HP_BIZ], PointerGetDatum(f->h->biz), false);
-	isx_state_set(st, hp[HP_WRITER], Int32GetDatum(f->writer), false);
-	if (!whole)
-		return;
-	isx_state_set(st, hp[HP_USERS], Int64GetDatum(f->before[0] + f->h->users), false);
-	isx_state_set(st, hp[HP_PREMIUM], f->premium, false);
-	isx_state_set(st, hp[HP_POLICIES], Int64GetDatum(f->before[1] + f->h->policies), false);
-	isx_state_set(st, hp[HP_HOLDERS], Int64GetDatum(f->before[2] + f->h->holders), false);
-}
-
-/* adds an hour's changes to this writer's partial row, creating it */
-static void
-add_to_part(OrderTables *t, const HourDelta *h, Datum premium, int writer)
-{
-	IsxStateTable *s = &t->parts;
-	PartFill	f = {t, h, writer, {0, 0, 0}, premium};
-	TupleTableSlot *stored = s->stored;
-	ItemPointerData tid;
-
-	if (!isx_state_lock_or_insert(s, fill_part, &f))
-		return;
-	f.before[0] = DatumGetInt64(stored->tts_values[t->hp[HP_USERS]]);
-	f.before[1] = DatumGetInt64(stored->tts_values[t->hp[HP_POLICIES]]);
-	f.before[2] = DatumGetInt64(stored->tts_values[t->hp[HP_HOLDERS]]);
-	f.premium = DirectFunctionCall2(numeric_add, stored->tts_values[t->hp[HP_PREMIUM]], premium);
-	tid = stored->tts_tid;
-	fill_part(s, &f, true);
-	isx_state_write(s, &tid);
-}
-
-/*
- * Reference counts first, in (biz_date, kind, value) byte order; a
- * distinct count changes when its reference count leaves or reaches 0.
- * Then this writer's partial hour rows, in biz_date order.
- */
-static void
-apply_hours(OrderTables *t, HourChanges *hc)
-{
-	int			nhours;
-	int			writer;
-
-	if (hc->nhours == 0)
-		return;
-	qsort(hc->values, hc->nvalues, sizeof(ValueDelta), value_delta_cmp);
-	for (int first = 0, last; first < hc->nvalues; first = last)
-	{
-		int64		delta = 0;
-		int64		before;
-		int64		change;
-		HourDelta  *h;
-
-		for (last = first; last < hc->nvalues && value_delta_cmp(&hc->values[first], &hc->values[last]) == 0; last++)
-			delta += hc->values[last].delta;
-		if (delta == 0)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		before = add_reference(t, &hc->values[first], delta);
-		change = (before + delta > 0) - (before > 0);
-		if (change == 0)
-			continue;
-		h = add_hour_delta(hc, hc->values[first].biz);
-		if (hc->values[first].kind == 'p')
-			h->policies = change;
-		else
-			h->holders = change;
-	}
-	nhours = hc->nhours;
-	qsort(hc->hours, nhours, sizeof(HourDelta), hour_delta_cmp);
-	writer = writer_slot();
-	for (int first = 0, last; first < nhours; first = last)
-	{
-		HourDelta	sum;
-		Datum		premium = NumericGetDatum(int64_to_numeric(0));
-		bool		premium_changed = false;
-
-		memset(&sum, 0, sizeof(sum));
-		sum.biz = hc->hours[first].biz;
-		for (last = first; last < nhours && hour_delta_cmp(&hc->hours[first], &hc->hours[last]) == 0; last++)
-		{
-			HourDelta  *h = &hc->hours[last];
-
-			sum.users += h->users;
-			sum.policies += h->policies;
-			sum.holders += h->holders;
-			if (h->premium != 0.0)
-			{
-				premium = DirectFunctionCall2(numeric_add, premium,
-											  DirectFunctionCall1(float8_numeric, Float8GetDatum(h->premium)));
-				premium_changed = true;
-			}
-		}
-		if (sum.users == 0 && sum.policies == 0 && sum.holders == 0 && !premium_changed)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		add_to_part(t, &sum, premium, writer);
-	}
-}
-
 /*
  * Days before the order_state watermark were compacted by maintenance: their
  * hours are final and their per-user state is gone.  A transaction that
@@ -862,24 +538,22 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 
 /*
  * Writes one slice of a chunk's keys (sorted): locks or inserts each state
- * in key order, updates the changed ones and applies their hour changes.
- * Everything it allocates goes with the slice, so a flush needs little
- * memory beyond the fold.
+ * in key order, then updates the changed ones.  The hour figures are read
+ * from the states (hs_order), so nothing else is written.  Everything it
+ * allocates goes with the slice, so a flush needs little memory beyond the
+ * fold.
  */
 static void
 flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 {
 	OrderTables t;
-	HourChanges hc;
-	pg_tz	   *tz = batch->settings->tz;
 	MemoryContext oldcxt;
 
 	drop_closed_days(batch, keys, &nkeys);
 	if (nkeys == 0)
 		return;
 	oldcxt = MemoryContextSwitchTo(batch->slicecxt);
-	hour_changes_init(&hc);
-	open_order_tables(&t);
+	open_order_tables(&t, batch->settings->tz);
 	for (int k = 0; k < nkeys; k++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -891,20 +565,14 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 		OrderState	merged;
 
 		if (e->inserted)
-		{
-			contribute(&hc, &e->fold, 1, tz);
 			continue;
-		}
 		merged = *e->old;
 		merge_state(&merged, &e->fold);
 		if (same_ordering(&merged, e->old))
 			continue;
 		state_row(&t, &e->key, &merged);
 		isx_state_write(&t.states, &e->tid);
-		contribute(&hc, e->old, -1, tz);
-		contribute(&hc, &merged, 1, tz);
 	}
-	apply_hours(&t, &hc);
 	close_order_tables(&t);
 	for (int k = 0; k < nkeys; k++)
 		keys[k]->old = NULL;

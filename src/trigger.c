@@ -45,14 +45,23 @@ isx_fold_budget(void)
 	return Min(FOLD_MAX_BYTES, (Size) work_mem * 1024 * 16);
 }
 
-/* attribute number of a column the extension's own event table must have */
+/*
+ * Attribute number of a column the extension's own table must have.  A
+ * column missing means SQL objects older than this library (the package
+ * was updated, ALTER EXTENSION ... UPDATE not yet run) or altered by hand:
+ * refuse, never write a partial row.
+ */
 int
 isx_column_number(TupleDesc desc, const char *table, const char *column)
 {
 	int			attnum = SPI_fnumber(desc, column);
 
 	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" of table \"%s\" is missing", column, table);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"insure_stream.%s\" has no column \"%s\"", table, column),
+				 errdetail("The objects of the extension are older than its library, or were altered."),
+				 errhint("Run ALTER EXTENSION insure_stream UPDATE.")));
 	return attnum;
 }
 

@@ -21,45 +21,51 @@ CREATE TABLE insure_stream.order_state (
 	account_payble		double precision,
 	account_payble_at	bigint,
 	account_payble_seq	bigint,
+	biz_date			varchar COLLATE "C" NOT NULL,	/* hour of gmt_modified (0.2.1) */
 	PRIMARY KEY (id, day)
-);
+) WITH (fillfactor = 80);	/* room for HOT updates: a state changes in place, its index stays */
 COMMENT ON TABLE insure_stream.order_state IS
-	'per user and day: last non-null order values with the (gmt_modified, ingest_seq) that set them';
+	'per user and open day: last non-null order values with the (gmt_modified, ingest_seq) that set them, and their hour';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_state', '');
 GRANT SELECT, INSERT ON insure_stream.order_state TO @extowner@;
 
 /*
- * Hour figures as partial rows, one per (hour, writer slot): concurrent
- * sessions add to their own row and never wait for each other on an hour.
- * Writer 0 holds what maintenance folded.  premium is exact (numeric).
+ * What compact_orders() keeps of the closed days: per user the state of
+ * the latest closed day (for last_order), and per hour of a closed day its
+ * figures, computed once from the states when the day closed.
  */
-CREATE TABLE insure_stream.order_hour_part (
-	biz_date	varchar COLLATE "C" NOT NULL,
-	writer		integer NOT NULL,
+CREATE TABLE insure_stream.order_last_closed (
+	id					bigint NOT NULL PRIMARY KEY,
+	day					date NOT NULL,
+	gmt_modified		bigint NOT NULL,
+	gmt_seq				bigint NOT NULL,
+	order_no			varchar,
+	order_no_at			bigint,
+	order_no_seq		bigint,
+	customer_tel		varchar,
+	customer_tel_at		bigint,
+	customer_tel_seq	bigint,
+	account_payble		double precision,
+	account_payble_at	bigint,
+	account_payble_seq	bigint,
+	biz_date			varchar COLLATE "C" NOT NULL
+);
+COMMENT ON TABLE insure_stream.order_last_closed IS
+	'per user: the order state of the latest closed day';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_last_closed', '');
+GRANT SELECT, INSERT ON insure_stream.order_last_closed TO @extowner@;
+
+CREATE TABLE insure_stream.order_hour_closed (
+	biz_date	varchar COLLATE "C" NOT NULL PRIMARY KEY,
 	users		bigint NOT NULL,
 	premium		numeric NOT NULL,
 	policies	bigint NOT NULL,
-	holders		bigint NOT NULL,
-	PRIMARY KEY (biz_date, writer)
+	holders		bigint NOT NULL
 );
-COMMENT ON TABLE insure_stream.order_hour_part IS
-	'partial hour figures per writer slot, folded by hs_order';
-SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_hour_part', '');
-GRANT SELECT, INSERT ON insure_stream.order_hour_part TO @extowner@;
-
-/* reference counts of distinct values per hour: kind 'p' order_no, 't' customer_tel */
-CREATE TABLE insure_stream.order_hour_value (
-	biz_date	varchar COLLATE "C" NOT NULL,
-	kind		"char" NOT NULL,
-	value		varchar COLLATE "C" NOT NULL,	/* byte order: fast, and equality is exact anyway */
-	refs		bigint NOT NULL,
-	last_delta	bigint NOT NULL DEFAULT 0,	/* change made by the latest upsert */
-	PRIMARY KEY (biz_date, kind, value)
-);
-COMMENT ON TABLE insure_stream.order_hour_value IS
-	'how many user-day states of an hour hold each order_no (p) and customer_tel (t)';
-SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_hour_value', '');
-GRANT SELECT, INSERT ON insure_stream.order_hour_value TO @extowner@;
+COMMENT ON TABLE insure_stream.order_hour_closed IS
+	'hour figures of the closed days (users, exact premium sum, distinct policies and holders)';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_hour_closed', '');
+GRANT SELECT, INSERT ON insure_stream.order_hour_closed TO @extowner@;
 
 /*
  * Premium sums are exact numerics.  Shown as double precision, a sum
@@ -82,21 +88,37 @@ CREATE FUNCTION insure_stream.exact_sum_to_double(amount numeric) RETURNS double
 COMMENT ON FUNCTION insure_stream.exact_sum_to_double(numeric) IS
 	'an exact premium sum as double precision, rounded as IEEE 754 does (an infinity past the double range)';
 
+/*
+ * The hours of closed days as compact_orders() stored them, and the hours
+ * of the open days computed from their states: distinct counts exact by
+ * construction, nothing to retract on the write path.  An hour is in one
+ * branch only (a day closes whole, and no state enters a closed day).
+ */
 CREATE VIEW insure_stream.hs_order AS
-	SELECT p.biz_date,
-		   insure_stream.exact_sum_to_double(pg_catalog.sum(p.premium)) AS total_premium,
-		   pg_catalog.sum(p.policies)::bigint AS policy_cnt,
-		   pg_catalog.sum(p.holders)::bigint AS policy_holder_cnt
-	  FROM insure_stream.order_hour_part p
-	 GROUP BY p.biz_date
-	HAVING pg_catalog.sum(p.users) OPERATOR(pg_catalog.>) 0;
+	SELECT c.biz_date,
+		   insure_stream.exact_sum_to_double(c.premium) AS total_premium,
+		   c.policies AS policy_cnt,
+		   c.holders AS policy_holder_cnt
+	  FROM insure_stream.order_hour_closed c
+	UNION ALL
+	SELECT s.biz_date,
+		   insure_stream.exact_sum_to_double(
+			   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric)),
+		   pg_catalog.count(DISTINCT s.order_no),
+		   pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
+	 GROUP BY s.biz_date;
 COMMENT ON VIEW insure_stream.hs_order IS
 	'per hour (yyyymmddhh): premium sum, distinct policies and policy holders of the users whose last order of the day lies in it';
 GRANT SELECT ON insure_stream.hs_order TO @extowner@ WITH GRANT OPTION;
 
 CREATE VIEW insure_stream.last_order AS
 	SELECT DISTINCT ON (s.id) s.id, s.order_no, s.customer_tel, s.gmt_modified, s.account_payble
-	  FROM insure_stream.order_state s
+	  FROM (SELECT o.id, o.day, o.order_no, o.customer_tel, o.gmt_modified, o.account_payble
+			  FROM insure_stream.order_state o
+			UNION ALL
+			SELECT c.id, c.day, c.order_no, c.customer_tel, c.gmt_modified, c.account_payble
+			  FROM insure_stream.order_last_closed c) s
 	 ORDER BY s.id, s.day DESC;
 COMMENT ON VIEW insure_stream.last_order IS
 	'per user: last non-null order values of the user''s latest day';
@@ -278,27 +300,27 @@ CREATE FUNCTION insure_stream.verify_orders(
 	), purged AS (
 		SELECT * FROM insure_stream.orders_purged_before()
 	), state_diff AS (
-		/* open days: every state; closed days: the states kept for last_order */
+		/* every state of an open day; a state of a closed day is one too many */
 		SELECT 'order_state'::text AS relation,
 			   pg_catalog.format('id=%s day=%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
 			   '*'::text AS column_name,
 			   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq)::text AS expected,
+				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
 			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
 				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq)::text AS actual
+				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
 		  FROM d FULL JOIN insure_stream.order_state s
 			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
 		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
 		   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
 		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq)
+				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
 			   IS DISTINCT FROM
 			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
 				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq)
+				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
 	), hours_expected AS (
 		SELECT d.biz_date, pg_catalog.count(*) AS users,
 			   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
@@ -306,13 +328,13 @@ CREATE FUNCTION insure_stream.verify_orders(
 			   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
 		  FROM d GROUP BY d.biz_date
 	), hours_actual AS (
-		SELECT p.biz_date, pg_catalog.sum(p.users) AS users, h.total_premium,
-			   h.policy_cnt, h.policy_holder_cnt
-		  FROM insure_stream.order_hour_part p
-		  LEFT JOIN insure_stream.hs_order h ON h.biz_date OPERATOR(pg_catalog.=) p.biz_date
-		 GROUP BY p.biz_date, h.biz_date, h.total_premium, h.policy_cnt, h.policy_holder_cnt
-		HAVING pg_catalog.sum(p.users) OPERATOR(pg_catalog.<>) 0
-			OR h.biz_date IS NOT NULL
+		SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
+		  FROM insure_stream.hs_order h
+		  LEFT JOIN (SELECT c.biz_date, c.users FROM insure_stream.order_hour_closed c
+					 UNION ALL
+					 SELECT o.biz_date, pg_catalog.count(*) FROM insure_stream.order_state o
+					  GROUP BY o.biz_date) u
+			ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
 	), hour_diff AS (
 		SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
 		  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
@@ -323,26 +345,36 @@ CREATE FUNCTION insure_stream.verify_orders(
 					   ) AS c(name, e, a)
 		 WHERE c.e IS DISTINCT FROM c.a
 		   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
-	), refs_expected AS (
-		SELECT d.biz_date, v.kind, v.value, pg_catalog.count(*) AS refs
-		  FROM d, LATERAL (VALUES ('p'::"char", d.order_no), ('t'::"char", d.customer_tel)) AS v(kind, value), closed
-		 WHERE v.value IS NOT NULL AND d.day OPERATOR(pg_catalog.>=) closed.before
-		 GROUP BY 1, 2, 3
-	), refs_actual AS (
-		SELECT hv.biz_date, hv.kind, hv.value, hv.refs
-		  FROM insure_stream.order_hour_value hv, closed
-		 WHERE hv.refs OPERATOR(pg_catalog.<>) 0
-		   AND (closed.before OPERATOR(pg_catalog.=) '-infinity'::pg_catalog.date
-				OR hv.biz_date OPERATOR(pg_catalog.>=) pg_catalog.to_char(closed.before, 'YYYYMMDD'))
-	), refs_diff AS (
-		SELECT 'order_hour_value'::text,
-			   pg_catalog.format('%s %s %s', COALESCE(e.biz_date, a.biz_date),
-								 COALESCE(e.kind, a.kind), COALESCE(e.value, a.value)),
-			   'refs'::text, e.refs::text, a.refs::text
-		  FROM refs_expected e FULL JOIN refs_actual a
-			ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date AND a.kind OPERATOR(pg_catalog.=) e.kind
-		   AND a.value OPERATOR(pg_catalog.=) e.value
-		 WHERE e.refs IS DISTINCT FROM a.refs
+	), closed_expected AS (
+		SELECT DISTINCT ON (d.id) d.*
+		  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
+		 ORDER BY d.id, d.day DESC
+	), closed_diff AS (
+		/*
+		 * the latest closed day of each user, kept for last_order, which
+		 * reads it only while the user has no open day (the compaction of
+		 * 0.2.0 kept none for a user with an open day)
+		 */
+		SELECT 'order_last_closed'::text,
+			   pg_catalog.format('id=%s', COALESCE(e.id, c.id)), '*'::text,
+			   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
+			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
+		  FROM closed_expected e
+		  FULL JOIN insure_stream.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
+		 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
+		   AND NOT EXISTS (SELECT FROM insure_stream.order_state s
+							WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
+		   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
+			   IS DISTINCT FROM
+			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
 	), last_expected AS (
 		SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
 		  FROM d ORDER BY d.id, d.day DESC
@@ -361,11 +393,11 @@ CREATE FUNCTION insure_stream.verify_orders(
 	)
 	SELECT * FROM state_diff
 	UNION ALL SELECT * FROM hour_diff
-	UNION ALL SELECT * FROM refs_diff
+	UNION ALL SELECT * FROM closed_diff
 	UNION ALL SELECT * FROM last_diff
 	$$;
 COMMENT ON FUNCTION insure_stream.verify_orders() IS
-	'verify() for Scenario 1: order_state, hs_order, reference counts and last_order against user_order';
+	'verify() for Scenario 1: order_state, order_last_closed, hs_order and last_order against user_order';
 REVOKE ALL ON FUNCTION insure_stream.verify_orders() FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
@@ -373,19 +405,19 @@ CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	zone text := insure_stream.setting('time_zone');
 	kept_day date;		/* days before it lost their events to purge_events() */
 	kept_biz varchar;
 	parts CONSTANT integer := 10;
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
-	/* nor a compaction (it would hold hour rows we delete, and we its) */
+	/* nor a compaction */
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
+	/* the days still in the log open again; the next compaction closes them */
 	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
-	DELETE FROM insure_stream.order_hour_value v WHERE v.biz_date OPERATOR(pg_catalog.>=) kept_biz;
-	DELETE FROM insure_stream.order_hour_part p WHERE p.biz_date OPERATOR(pg_catalog.>=) kept_biz;
+	DELETE FROM insure_stream.order_last_closed c WHERE c.day OPERATOR(pg_catalog.>=) kept_day;
+	DELETE FROM insure_stream.order_hour_closed c WHERE c.biz_date OPERATOR(pg_catalog.>=) kept_biz;
 	DELETE FROM insure_stream.maintenance_state
 	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
 
@@ -393,41 +425,27 @@ BEGIN
 		INSERT INTO insure_stream.order_state
 			(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
 			 customer_tel, customer_tel_at, customer_tel_seq,
-			 account_payble, account_payble_at, account_payble_seq)
+			 account_payble, account_payble_at, account_payble_seq, biz_date)
 		SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 			   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-			   d.account_payble, d.account_payble_at, d.account_payble_seq
+			   d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date
 		  FROM insure_stream.derive_order_state(part, parts) d
 		 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
 		PERFORM insure_stream.rebuild_progress('user_order', part, parts);
 	END LOOP;
-
-	INSERT INTO insure_stream.order_hour_value (biz_date, kind, value, refs)
-	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), v.kind, v.value, pg_catalog.count(*)
-	  FROM insure_stream.order_state s,
-		   LATERAL (VALUES ('p'::"char", s.order_no), ('t'::"char", s.customer_tel)) AS v(kind, value)
-	 WHERE v.value IS NOT NULL AND s.day OPERATOR(pg_catalog.>=) kept_day
-	 GROUP BY 1, 2, 3;
-
-	INSERT INTO insure_stream.order_hour_part (biz_date, writer, users, premium, policies, holders)
-	SELECT insure_stream.order_biz_date(s.gmt_modified, zone), 0, pg_catalog.count(*),
-		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
-		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
-	  FROM insure_stream.order_state s
-	 WHERE s.day OPERATOR(pg_catalog.>=) kept_day
-	 GROUP BY 1;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild_orders() IS
-	'rebuild() for Scenario 1: re-derives order_state and the hour figures from user_order';
+	'rebuild() for Scenario 1: re-derives order_state from user_order (the days still in the log open again)';
 REVOKE ALL ON FUNCTION insure_stream.rebuild_orders() FROM PUBLIC;
 
 /*
- * Maintenance of Scenario 1, safe while ingest runs: folds the writers'
- * partial hour rows into writer 0, drops zero reference counts, and with
- * order_window = day closes the days before today: their per-user state
- * goes (but each user's latest day, which last_order shows) and so do their
- * reference counts; their hour figures stay.
+ * Maintenance of Scenario 1, safe while ingest runs: with order_window =
+ * day closes the days before today.  Their hour figures are computed once
+ * into order_hour_closed, each user's latest closed state goes to
+ * order_last_closed (last_order shows it while the user has no open day),
+ * and their states leave order_state, so reading hs_order costs about the
+ * open days' states.  Returns the states that left order_state.
  *
  * The closed days' boundary is stored as an ISO date, which a session of
  * any DateStyle reads back right.
@@ -437,77 +455,90 @@ CREATE FUNCTION insure_stream.compact_orders() RETURNS bigint
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	zone text := insure_stream.setting('time_zone');
-	today date;
-	removed bigint := 0;
-	n bigint;
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
+	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
+				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+	writers text[];
+	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
+	removed bigint;
 BEGIN
+	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day'
+	   OR COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+					 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+				   '-infinity'::pg_catalog.date) OPERATOR(pg_catalog.>=) today THEN
+		RETURN 0;
+	END IF;
 	/*
-	 * Never wait for a writer's row lock while holding rows it may want
-	 * next: a trigger locks reference counts, then its own partial hour rows
-	 * (each in key order), and heap-order deletes of those deadlocked with
-	 * it.  Rows a writer holds are skipped (folded or dropped next time);
-	 * writers may wait for us, we never wait for them.  The day-closing
-	 * lock comes first (it waits for writers into past days, which touch
-	 * rows we delete below, before we hold any row) and also serializes
-	 * concurrent compactions on the writer-0 rows.
+	 * A transaction that wrote a state of yesterday while it was yesterday
+	 * took no lock, and may still be open: wait for every transaction
+	 * writing order_state now to end (not holding anything, so nobody
+	 * waits for us meanwhile).  One still open after 30 seconds (a long
+	 * COPY, a prepared transaction) leaves the days open until the next
+	 * call.
+	 */
+	writers := ARRAY(
+		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
+		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+		   AND l.database OPERATOR(pg_catalog.=) db
+		   AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
+	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+					 AND l.database OPERATOR(pg_catalog.=) db
+					 AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
+		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
+			RETURN 0;
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.01);
+	END LOOP;
+	/*
+	 * Writers into past days take this lock shared and hold it to their
+	 * commit: once we have it, no state of a day before today changes until
+	 * we commit, and later writers see the new watermark and filter such
+	 * rows.  Writers of today's and later days never touch what we read.
 	 */
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
-	WITH locked AS (
-		SELECT q.biz_date, q.writer FROM insure_stream.order_hour_part q
-		 WHERE q.writer OPERATOR(pg_catalog.<>) 0
-		   FOR UPDATE SKIP LOCKED
-	), moved AS (
-		DELETE FROM insure_stream.order_hour_part p USING locked l
-		 WHERE p.biz_date OPERATOR(pg_catalog.=) l.biz_date
-		   AND p.writer OPERATOR(pg_catalog.=) l.writer
-		RETURNING p.*
-	)
-	INSERT INTO insure_stream.order_hour_part AS p (biz_date, writer, users, premium, policies, holders)
-	SELECT m.biz_date, 0, pg_catalog.sum(m.users), pg_catalog.sum(m.premium),
-		   pg_catalog.sum(m.policies), pg_catalog.sum(m.holders)
-	  FROM moved m GROUP BY m.biz_date
-	ON CONFLICT (biz_date, writer) DO UPDATE
-	   SET users = p.users OPERATOR(pg_catalog.+) excluded.users,
-		   premium = p.premium OPERATOR(pg_catalog.+) excluded.premium,
-		   policies = p.policies OPERATOR(pg_catalog.+) excluded.policies,
-		   holders = p.holders OPERATOR(pg_catalog.+) excluded.holders;
-	DELETE FROM insure_stream.order_hour_part p
-	 WHERE p.writer OPERATOR(pg_catalog.=) 0 AND p.users OPERATOR(pg_catalog.=) 0
-	   AND p.premium OPERATOR(pg_catalog.=) 0 AND p.policies OPERATOR(pg_catalog.=) 0
-	   AND p.holders OPERATOR(pg_catalog.=) 0;
-	WITH locked AS (
-		SELECT q.biz_date, q.kind, q.value FROM insure_stream.order_hour_value q
-		 WHERE q.refs OPERATOR(pg_catalog.=) 0
-		   FOR UPDATE SKIP LOCKED
-	)
-	DELETE FROM insure_stream.order_hour_value v USING locked l
-	 WHERE v.biz_date OPERATOR(pg_catalog.=) l.biz_date AND v.kind OPERATOR(pg_catalog.=) l.kind
-	   AND v.value OPERATOR(pg_catalog.=) l.value AND v.refs OPERATOR(pg_catalog.=) 0;
-
-	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day' THEN
-		RETURN removed;
-	END IF;
-
-	/* closing the days: writers into past days wait on the lock taken above */
-	today := insure_stream.zone_local(pg_catalog.now(), zone)::pg_catalog.date;
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
 		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
 
-	DELETE FROM insure_stream.order_state s
+	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
+	SELECT s.biz_date, pg_catalog.count(*),
+		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
+		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
 	 WHERE s.day OPERATOR(pg_catalog.<) today
-	   AND EXISTS (SELECT 1 FROM insure_stream.order_state l
-				    WHERE l.id OPERATOR(pg_catalog.=) s.id AND l.day OPERATOR(pg_catalog.>) s.day);
-	GET DIAGNOSTICS n = ROW_COUNT;
-	removed := removed OPERATOR(pg_catalog.+) n;
-	DELETE FROM insure_stream.order_hour_value v
-	 WHERE v.biz_date OPERATOR(pg_catalog.<) pg_catalog.to_char(today, 'YYYYMMDD');
+	 GROUP BY s.biz_date;
+
+	INSERT INTO insure_stream.order_last_closed AS c
+		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+		 customer_tel, customer_tel_at, customer_tel_seq,
+		 account_payble, account_payble_at, account_payble_seq, biz_date)
+	SELECT DISTINCT ON (s.id)
+		   s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+		   s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+		   s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date
+	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	 ORDER BY s.id, s.day DESC
+	ON CONFLICT (id) DO UPDATE
+	   SET day = excluded.day, gmt_modified = excluded.gmt_modified, gmt_seq = excluded.gmt_seq,
+		   order_no = excluded.order_no, order_no_at = excluded.order_no_at,
+		   order_no_seq = excluded.order_no_seq, customer_tel = excluded.customer_tel,
+		   customer_tel_at = excluded.customer_tel_at, customer_tel_seq = excluded.customer_tel_seq,
+		   account_payble = excluded.account_payble, account_payble_at = excluded.account_payble_at,
+		   account_payble_seq = excluded.account_payble_seq, biz_date = excluded.biz_date
+	 WHERE c.day OPERATOR(pg_catalog.<) excluded.day;
+
+	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.<) today;
+	GET DIAGNOSTICS removed = ROW_COUNT;
 	RETURN removed;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.compact_orders() IS
-	'folds partial hour rows and drops the per-user state of closed days; returns the states removed';
+	'closes the order days before today: stores their hour figures and each user''s latest state; returns the states closed';
 REVOKE ALL ON FUNCTION insure_stream.compact_orders() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.compact_orders() TO @extowner@ WITH GRANT OPTION;
 

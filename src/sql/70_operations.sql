@@ -259,15 +259,11 @@ BEGIN
 	RETURN QUERY
 	SELECT 'pending', p.what, p.n::text
 	  FROM (VALUES
-			('order hour rows to fold', (SELECT pg_catalog.count(*) FROM insure_stream.order_hour_part h
-										  WHERE h.writer OPERATOR(pg_catalog.<>) 0)),
-			('zero reference counts', (SELECT pg_catalog.count(*) FROM insure_stream.order_hour_value v
-										WHERE v.refs OPERATOR(pg_catalog.=) 0)),
-			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
-								  WHERE s.day OPERATOR(pg_catalog.>=) COALESCE(
-									(SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
-									  WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
-									'-infinity'::pg_catalog.date)))
+			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
+			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
+									  WHERE insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day'
+										AND s.day OPERATOR(pg_catalog.<) insure_stream.zone_local(
+											pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date))
 		   ) AS p(what, n);
 	RETURN QUERY
 	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)

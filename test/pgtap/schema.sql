@@ -1,7 +1,7 @@
 -- The schema contract (README "Usage", "Settings", "SQL building blocks"; docs/design.md)
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 
 SELECT has_schema('insure_stream');
 
@@ -54,7 +54,7 @@ SELECT col_is_pk('insure_stream', 'raw_info', 'id', 'raw_info is keyed by id');
 
 -- results: three views over the state and one table, with the columns of the contract
 SELECT has_view('insure_stream', 'last_order', 'last_order is a view over the per-day state');
-SELECT has_view('insure_stream', 'hs_order', 'hs_order is a view over partial hour rows');
+SELECT has_view('insure_stream', 'hs_order', 'hs_order is a view over the states and the closed hours');
 SELECT has_view('insure_stream', 'user_last_log', 'user_last_log is a view over the per-device state');
 SELECT results_eq(
   $$SELECT c.relname::text COLLATE "default", a.attname::text COLLATE "default", format_type(a.atttypid, a.atttypmod)
@@ -178,7 +178,7 @@ SELECT set_has(
   $$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS x(oid)
      JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'insure_stream'$$,
   $$VALUES ('config'), ('raw_info'), ('user_order'), ('update_info'), ('user_log'), ('premium_alert'),
-           ('order_state'), ('order_hour_part'), ('order_hour_value'), ('page_state'),
+           ('order_state'), ('order_hour_closed'), ('order_last_closed'), ('page_state'),
            ('premium_applied'), ('rejected_events'), ('maintenance_state')$$,
   'every table of user data is registered with pg_extension_config_dump');
 SELECT set_eq(
@@ -195,6 +195,8 @@ SELECT set_eq(
      WHERE c.relnamespace = 'insure_stream'::regnamespace AND 'fillfactor=50' = ANY (c.reloptions)$$,
   $$VALUES ('page_state'), ('raw_info'), ('premium_applied'), ('premium_alert')$$,
   'update-heavy tables have fillfactor 50');
+SELECT is((SELECT c.reloptions FROM pg_class c WHERE c.oid = 'insure_stream.order_state'::regclass),
+          ARRAY['fillfactor=80'], 'order_state leaves a fifth of each page for HOT updates');
 
 -- every relation and function of the schema has a comment
 SELECT is_empty(

@@ -70,9 +70,9 @@ is($ret, 0, 'the ingest role can insert events (the trigger runs as the owner)')
 is($ret, 0, 'the ingest role ingests into every event table, by COPY too, and calls track_page()')
   or diag($err);
 for my $forbidden (
-	q{UPDATE insure_stream.order_hour_part SET premium = 0},
+	q{UPDATE insure_stream.order_hour_closed SET premium = 0},
 	q{DELETE FROM insure_stream.order_state},
-	q{UPDATE insure_stream.order_hour_value SET refs = 0},
+	q{UPDATE insure_stream.order_last_closed SET order_no = 'x'},
 	q{DELETE FROM insure_stream.premium_alert},
 	q{UPDATE insure_stream.raw_info SET raw_premium = '1'},
 	q{DELETE FROM insure_stream.page_state},

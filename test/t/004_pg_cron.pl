@@ -22,12 +22,13 @@ plan skip_all => 'pg_cron is not installed' if $ret != 0;
 
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION insure_stream;
-	SELECT insure_stream.configure('order_window', 'none');
-	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
-		SELECT g % 10, 'o' || g, 1795572000000 + g, 1 FROM generate_series(1, 100) g;
+	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble, ingested_at)
+		SELECT g % 10, 'o' || g, (extract(epoch FROM now() - interval '2 days') * 1000)::bigint + g, 1,
+			   now() - interval '2 days'
+		  FROM generate_series(1, 100) g;
 });
-ok($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.order_hour_part WHERE writer <> 0}) > 0,
-	'writers left partial hour rows to fold');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.order_state}), '10',
+	'states of a day before today are open until maintenance closes it');
 
 my $job = $node->safe_psql('postgres', q{SELECT insure_stream.schedule_maintenance('* * * * *')});
 like($job, qr/^\d+$/, 'schedule_maintenance() returns the job id');
@@ -42,8 +43,10 @@ ok($node->poll_query_until('postgres',
 	q{SELECT count(*) > 0 FROM cron.job_run_details d JOIN cron.job j USING (jobid)
 	   WHERE j.jobname = 'insure_stream_maintenance' AND d.status = 'succeeded'}, 't'),
 	'pg_cron ran the maintenance');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.order_hour_part WHERE writer <> 0}), '0',
-	'its effect is visible: partial rows folded');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.order_state}), '0',
+	'its effect is visible: the past day closed');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.order_last_closed}), '10',
+	'each user keeps the latest closed state');
 ok($node->safe_psql('postgres', q{SELECT count(*) FROM insure_stream.maintenance_state WHERE name = 'last_maintenance'}) == 1,
 	'last maintenance recorded');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM insure_stream.verify()'), '0', 'still consistent');

@@ -39,8 +39,8 @@ my $snapshot_sql = q{
 	  SELECT 'hs_order' r, x::text t FROM insure_stream.hs_order x
 	  UNION ALL SELECT 'last_order', x::text FROM insure_stream.last_order x
 	  UNION ALL SELECT 'order_state', x::text FROM insure_stream.order_state x
-	  UNION ALL SELECT 'order_hour_part', x::text FROM insure_stream.order_hour_part x
-	  UNION ALL SELECT 'order_hour_value', x::text FROM insure_stream.order_hour_value x
+	  UNION ALL SELECT 'order_hour_closed', x::text FROM insure_stream.order_hour_closed x
+	  UNION ALL SELECT 'order_last_closed', x::text FROM insure_stream.order_last_closed x
 	  UNION ALL SELECT 'premium_alert', x::text FROM insure_stream.premium_alert x
 	  UNION ALL SELECT 'premium_applied', x::text FROM insure_stream.premium_applied x
 	  UNION ALL SELECT 'raw_info', x::text FROM insure_stream.raw_info x
@@ -209,8 +209,8 @@ $copy->query_until(qr/copying/, "\\echo copying\n" . copy_sql(0) . ";\n");
 ok($node->poll_query_until('copydb',
 		"SELECT wait_event_type FROM pg_stat_activity WHERE pid = $pid", 'Lock'),
 	'COPY 1b: the trigger waits on a locked user state');
-like(written_by('copydb', $pid), qr/order_hour_part.*order_hour_value.*order_state/,
-	'COPY 1b: the trigger had written states and hour figures when killed');
+like(written_by('copydb', $pid), qr/order_state/,
+	'COPY 1b: the trigger had written states when killed');
 crash_backend($pid, 'COPY killed in its trigger');
 gone($copy);
 gone($holder);
@@ -402,8 +402,8 @@ $maint->query_until(qr/maintaining/, "\\echo maintaining\nSELECT * FROM insure_s
 ok($node->poll_query_until('maintdb', "SELECT wait_event FROM pg_stat_activity WHERE pid = $pid",
 		'transactionid'),
 	'maintenance 3a: waiting on a locked user state of a closed day');
-like(written_by('maintdb', $pid), qr/order_hour_part/,
-	'maintenance 3a: the partial hour rows were folded when killed');
+like(written_by('maintdb', $pid), qr/order_hour_closed,order_last_closed/,
+	'maintenance 3a: the closed hours and latest states were stored when killed');
 crash_backend($pid, 'maintenance() killed while compacting');
 gone($maint);
 gone($holder);
@@ -423,7 +423,7 @@ ok($node->poll_query_until('maintdb', "SELECT wait_event FROM pg_stat_activity W
 		'transactionid'),
 	'maintenance 3b: waiting on a locked user_log row');
 like(written_by('maintdb', $pid),
-	qr/maintenance_state,order_hour_part,order_hour_value,order_state,update_info,user_log,user_order/,
+	qr/maintenance_state,order_hour_closed,order_last_closed,order_state,update_info,user_log,user_order/,
 	'maintenance 3b: days closed and two tables purged when killed');
 crash_backend($pid, 'maintenance() killed while purging');
 gone($maint);

@@ -444,22 +444,49 @@ my $page_views = q{
 my $ingest = $orders_and_premiums . $page_views;
 
 # everything an installation keeps, relation by relation, as text
-my @kept = qw(user_order update_info user_log raw_info order_state order_hour_part order_hour_value
+# (order_state by the columns of 0.1.x: 0.2.1 added the hour; the
+# reference counts and partial hour rows of 0.2.0 and before are gone,
+# hs_order shows whether the figures are kept)
+my @kept = qw(user_order update_info user_log raw_info order_state
   page_state premium_alert premium_applied rejected_events maintenance_state hs_order last_order
   user_last_log);
+my %columns_of = (order_state => '(t.id, t.day, t.gmt_modified, t.gmt_seq, t.order_no, t.order_no_at,
+	t.order_no_seq, t.customer_tel, t.customer_tel_at, t.customer_tel_seq, t.account_payble,
+	t.account_payble_at, t.account_payble_seq)');
 my $snapshot = join("\nUNION ALL ", map {
-	"SELECT '$_', count(*) || ' ' || coalesce(md5(string_agg(t::text, ';' ORDER BY t::text)), '') FROM insure_stream.$_ t"
+	my $row = $columns_of{$_} // 't';
+	"SELECT '$_', count(*) || ' ' || coalesce(md5(string_agg($row" . "::text, ';' ORDER BY $row" . "::text)), '') FROM insure_stream.$_ t"
 } @kept) . "\nUNION ALL SELECT 'settings', string_agg(name || '=' || value, ',' ORDER BY name) FROM insure_stream.config WHERE NOT is_default";
 
-$node->safe_psql('updated', qq{
+# 0.2.1 added the hour to order_state: this library refuses the orders of
+# earlier objects (a package updated before ALTER EXTENSION ... UPDATE),
+# so their orders come in as those versions' own rebuild_orders() derives
+# them (plain SQL)
+sub ingest_under_old_objects
+{
+	my ($db, $sql) = @_;
+	$node->safe_psql($db, qq{
+		ALTER TABLE insure_stream.user_order DISABLE TRIGGER user_order_apply;
+		$sql
+		ALTER TABLE insure_stream.user_order ENABLE TRIGGER user_order_apply;
+		SELECT insure_stream.rebuild_orders();
+	});
+	return;
+}
+
+$node->safe_psql('updated', q{
 	CREATE EXTENSION insure_stream VERSION '0.1.0';
 	SELECT insure_stream.configure('order_window', 'none');
 	SELECT insure_stream.configure('drop_threshold', '0.2');
-	$orders_and_premiums
 });
+my ($ret, $out, $err) = $node->psql('updated', $orders_and_premiums, on_error_stop => 1);
+like($err, qr/table "insure_stream.order_state" has no column "biz_date".*HINT:  Run ALTER EXTENSION insure_stream UPDATE/s,
+	'orders under the objects of 0.1.0 are refused with a hint to update');
+is($node->safe_psql('updated', 'SELECT count(*) FROM insure_stream.user_order'), '0', 'the refused orders are not kept');
+ingest_under_old_objects('updated', $orders_and_premiums);
 # 0.1.3 made user_last_log a view over page_state: this library no longer
 # writes the table of earlier versions, and refuses to leave it behind
-my ($ret, $out, $err) = $node->psql('updated', $page_views);
+($ret, $out, $err) = $node->psql('updated', $page_views);
 like($err, qr/function "user_log_apply" of insure_stream is older than its library.*HINT:  Run ALTER EXTENSION insure_stream UPDATE/s,
 	'page views under the objects of 0.1.0 are refused with a hint to update');
 # so the page views of 0.1.0 come in as its own rebuild() derives them
@@ -513,7 +540,15 @@ $node->safe_psql('updated13', qq{
 	SELECT insure_stream.configure('on_bad_input', 'quarantine');
 	SELECT insure_stream.configure('drop_threshold', '0.2');
 	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'p1'), (2, '100', 'p2'), (3, '100', 'p3');
-	$events
+});
+# the bad amount comes in through the trigger, which quarantines it
+# before it would write any state
+my ($bad_order) = $events =~ /(INSERT INTO insure_stream.user_order \(id, order_no, gmt_modified, account_payble\)\s+VALUES \(7, 'bad'[^;]*;)/;
+ok(defined $bad_order, 'the events hold a bad amount');
+(my $good_events = $events) =~ s/\Q$bad_order\E//;
+ingest_under_old_objects('updated13', $good_events);
+$node->safe_psql('updated13', $bad_order);
+$node->safe_psql('updated13', q{
 	SELECT insure_stream.track_page('called', 'dev', 'view', 'home', 10);
 	SELECT * FROM insure_stream.purge_events('365 days');
 });
@@ -574,6 +609,54 @@ is($node->safe_psql('updated', 'SELECT count(*) FROM insure_stream.verify()'),
 is($node->safe_psql('updated',
 		'SELECT now_premium FROM insure_stream.premium_alert WHERE id = 1'),
 	'10', 'the trigger works after the update');
+
+# 0.2.0 with closed days (order_window = day): compact_orders() of 0.2.0
+# folded their hours into partial rows and kept each user's latest state;
+# 0.2.1 moves them to order_hour_closed and order_last_closed, and every
+# result stays as it was
+$node->safe_psql('postgres', 'CREATE DATABASE updated20');
+$node->safe_psql('updated20', q{
+	CREATE EXTENSION insure_stream VERSION '0.1.3';
+	ALTER EXTENSION insure_stream UPDATE TO '0.2.0';
+	SELECT insure_stream.configure('time_zone', 'UTC');
+});
+ingest_under_old_objects('updated20', q{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble, ingested_at)
+	SELECT g % 40, 'o' || (g % 25), 't' || (g % 7),
+		   (extract(epoch FROM date_trunc('day', now()) - (g % 3 + 1) * interval '1 day') * 1000)::bigint
+			 + (g * 3600 * 1000) % 86400000, g % 11,
+		   date_trunc('day', now()) - (g % 3 + 1) * interval '1 day'
+	  FROM generate_series(1, 300) g;
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT g % 30, 'n' || (g % 9), 't' || (g % 7), (extract(epoch FROM now()) * 1000)::bigint - g, g
+	  FROM generate_series(1, 100) g;
+});
+$node->safe_psql('updated20', 'SELECT insure_stream.compact_orders()');
+my $before20 = $node->safe_psql('updated20', $snapshot);
+cmp_ok($node->safe_psql('updated20', q{SELECT count(*) FROM insure_stream.order_state
+	WHERE day < (now() AT TIME ZONE 'UTC')::date}), '>', 0, '0.2.0 kept latest states of closed days');
+$node->safe_psql('updated20', 'ALTER EXTENSION insure_stream UPDATE');
+my %b20 = map { split /\|/, $_, 2 } split /\n/, $before20;
+my %a20 = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql('updated20', $snapshot);
+for my $rel (grep { $_ ne 'order_state' } @kept, 'settings')
+{
+	is($a20{$rel}, $b20{$rel}, "$rel unchanged by the update from 0.2.0 with closed days");
+}
+is($node->safe_psql('updated20', q{
+	SELECT (SELECT count(*) FROM insure_stream.order_state WHERE day < (now() AT TIME ZONE 'UTC')::date)
+		|| ' ' || (SELECT count(*) > 0 FROM insure_stream.order_last_closed)
+		|| ' ' || (SELECT count(*) > 0 FROM insure_stream.order_hour_closed)}), '0 true true',
+	'the closed days moved to order_last_closed and order_hour_closed');
+is($node->safe_psql('updated20', 'SELECT count(*) FROM insure_stream.verify()'), '0',
+	'verify() is clean after the update from 0.2.0 with closed days');
+same_description($node->safe_psql('updated20', $shape), $fresh_shape,
+	'0.2.0 with closed days, updated, has the shape of a fresh installation');
+$node->safe_psql('updated20', q{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT g, 'late' || g, 't1', (extract(epoch FROM now()) * 1000)::bigint, 1 FROM generate_series(1, 50) g;
+});
+is($node->safe_psql('updated20', 'SELECT count(*) FROM insure_stream.verify()'), '0',
+	'verify() is clean after ingesting on the installation updated from 0.2.0');
 
 #
 # 2. Installations made by a database owner who is no superuser: a fresh

@@ -67,10 +67,9 @@ BEGIN
 			SELECT count(*) INTO r.trigger_wrong
 			  FROM insure_stream.user_order e
 			  LEFT JOIN insure_stream.order_state s ON s.id = e.id
-			  LEFT JOIN insure_stream.order_hour_value h ON h.kind = 'p' AND h.value = e.order_no,
-				   LATERAL (SELECT to_timestamp(e.gmt_modified / 1000.0) AS t) x
+			 CROSS JOIN LATERAL (SELECT to_timestamp(e.gmt_modified / 1000.0) AS t) x
 			 WHERE s.day IS DISTINCT FROM x.t::date
-				OR h.biz_date IS DISTINCT FROM to_char(x.t, 'YYYYMMDDHH24');
+				OR s.biz_date IS DISTINCT FROM to_char(x.t, 'YYYYMMDDHH24');
 			/* the same hours in SQL and in the Flink helpers */
 			SELECT count(*) INTO r.sql_wrong
 			  FROM insure_stream.user_order e,
@@ -121,8 +120,8 @@ for (my $b = 0; $b * $batch < @zones; $b++)
 	my $offset = $b * $batch;
 	$script{ $dbs[ $b % 2 ] } .=
 	  "SELECT tz_check(ARRAY(SELECT name FROM pg_timezone_names ORDER BY name OFFSET $offset LIMIT $batch));\n"
-	  . "VACUUM insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_part,"
-	  . " insure_stream.order_hour_value, insure_stream.config;\n";
+	  . "VACUUM insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,"
+	  . " insure_stream.order_last_closed, insure_stream.config;\n";
 }
 my @runs;
 my $t0 = time;
@@ -221,7 +220,7 @@ is( $node->safe_psql(
 		'postgres', q{
 	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified)
 		VALUES (1000, 'summer', 1782945000000);  -- 2026-07-01 22:30 UTC
-	SELECT biz_date FROM insure_stream.order_hour_value WHERE value = 'summer';
+	SELECT biz_date FROM insure_stream.order_state WHERE order_no = 'summer';
 	SELECT count(*) FROM insure_stream.verify();
 	}), "2026070200\n0", 'time_zone CET: a summer order is filed in its CEST hour');
 

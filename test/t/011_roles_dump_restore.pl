@@ -160,8 +160,9 @@ like($err, qr/ERROR:  (42501|428C9):/, 'B is refused an INSERT setting ingest_se
 # B writes nothing but events
 for my $forbidden (
 	q{INSERT INTO insure_stream.order_state (id, day, gmt_modified, gmt_seq) VALUES (1, '2026-01-01', 1, 1)},
-	q{UPDATE insure_stream.order_hour_part SET premium = 0},
-	q{INSERT INTO insure_stream.order_hour_value VALUES ('2026010100', 'p', 'x', 1)},
+	q{UPDATE insure_stream.order_hour_closed SET premium = 0},
+	q{INSERT INTO insure_stream.order_hour_closed VALUES ('2026010100', 1, 1, 1, 1)},
+	q{DELETE FROM insure_stream.order_last_closed},
 	q{DELETE FROM insure_stream.page_state},
 	q{INSERT INTO insure_stream.premium_alert VALUES (9, 'x', 'y', '1', '2')},
 	q{UPDATE insure_stream.premium_applied SET applied_seq = 0},
@@ -197,7 +198,8 @@ for my $forbidden (
 	q{SELECT * FROM insure_stream.update_info},
 	q{SELECT * FROM insure_stream.user_log},
 	q{SELECT * FROM insure_stream.order_state},
-	q{SELECT * FROM insure_stream.order_hour_part},
+	q{SELECT * FROM insure_stream.order_hour_closed},
+	q{SELECT * FROM insure_stream.order_last_closed},
 	q{SELECT * FROM insure_stream.page_state},
 	q{SELECT * FROM insure_stream.premium_applied},
 	q{SELECT * FROM insure_stream.rejected_events},
@@ -247,18 +249,30 @@ is(ok_as('a', 'src', 'SELECT count(*) FROM insure_stream.verify()', 'A runs veri
 	'verify() is clean at the source');
 
 # everything the extension keeps, relation by relation, as text
-my @kept = qw(user_order update_info user_log raw_info config order_state order_hour_part
-  order_hour_value page_state premium_alert premium_applied rejected_events maintenance_state
+my @kept = qw(user_order update_info user_log raw_info config order_state order_hour_closed
+  order_last_closed page_state premium_alert premium_applied rejected_events maintenance_state
   hs_order last_order user_last_log settings);
 # (the settings of the defaults change when the extension is created)
 my %source = (
 	config => '(SELECT * FROM insure_stream.config WHERE NOT is_default)',
 	settings => '(SELECT name, value FROM insure_stream.settings)');
-my $snapshot = join("\nUNION ALL ", map {
-	my $from = $source{$_} // "insure_stream.$_";
-	"SELECT '$_', count(*) || ' ' || coalesce(md5(string_agg(t::text, ';' ORDER BY t::text)), '') FROM $from t"
-} @kept) . "\nUNION ALL SELECT 'sequences', string_agg(s.relname || '=' || pg_sequence_last_value(s.oid::regclass), ' ' ORDER BY s.relname)"
-  . " FROM pg_class s WHERE s.relnamespace = 'insure_stream'::regnamespace AND s.relkind = 'S'";
+sub snapshot_of
+{
+	my ($source, @rels) = @_;
+	return join("\nUNION ALL ", map {
+		my $from = $source->{$_} // "insure_stream.$_";
+		"SELECT '$_', count(*) || ' ' || coalesce(md5(string_agg(t::text, ';' ORDER BY t::text)), '') FROM $from t"
+	} @rels) . "\nUNION ALL SELECT 'sequences', string_agg(s.relname || '=' || pg_sequence_last_value(s.oid::regclass), ' ' ORDER BY s.relname)"
+	  . " FROM pg_class s WHERE s.relnamespace = 'insure_stream'::regnamespace AND s.relkind = 'S'";
+}
+my $snapshot = snapshot_of(\%source, @kept);
+# across the update from 0.1.3: the relations of both versions, order_state
+# by the columns of 0.1.3 (0.2.1 added the hour; with order_window none no
+# day is closed, so order_hour_closed and order_last_closed stay empty)
+my @kept_13 = grep { !/^order_(hour|last)_closed$/ } @kept;
+my $snapshot_13 = snapshot_of({ %source, order_state => q{(SELECT id, day, gmt_modified, gmt_seq, order_no, order_no_at,
+	order_no_seq, customer_tel, customer_tel_at, customer_tel_seq, account_payble, account_payble_at,
+	account_payble_seq FROM insure_stream.order_state)} }, @kept_13);
 my $before = $node->safe_psql('src', $snapshot);
 like($before, qr/^rejected_events\|2 /m, 'the snapshot holds the rejections');
 
@@ -370,16 +384,26 @@ ok_as('a', 'old', q{
 	GRANT SELECT ON insure_stream.hs_order, insure_stream.last_order, insure_stream.premium_alert,
 		insure_stream.user_last_log TO c;
 }, 'A installs 0.1.3 and grants as its README said');
+# this library writes the order state of 0.2.1 and refuses the objects of
+# 0.1.3 (a package updated before ALTER EXTENSION ... UPDATE); the orders of
+# 0.1.3 come in as that version's own rebuild() derives them
+refused_as('b', 'old', $ingest, '55000', 'under the objects of 0.1.3, orders are refused until the update');
+like((as('b', 'old', $ingest))[2], qr/has no column "biz_date".*HINT:  Run ALTER EXTENSION insure_stream UPDATE/s,
+	'the refusal names the missing column and hints at the update');
+is($node->safe_psql('old', 'SELECT count(*) FROM insure_stream.user_order'), '0', 'the refused orders are not kept');
+$node->safe_psql('old', 'ALTER TABLE insure_stream.user_order DISABLE TRIGGER user_order_apply');
 ok_as('b', 'old', $ingest, 'B ingests into 0.1.3');
+$node->safe_psql('old', 'ALTER TABLE insure_stream.user_order ENABLE TRIGGER user_order_apply');
+ok_as('a', 'old', 'SELECT insure_stream.rebuild()', 'A rebuilds under 0.1.3');
 ok_as('a', 'old', q{SELECT * FROM insure_stream.purge_events('30 days')}, 'A purges old events under 0.1.3');
-my $old_before = $node->safe_psql('old', $snapshot);
+my $old_before = $node->safe_psql('old', $snapshot_13);
 ($ret, $out, $err) = as('a', 'old', 'ALTER EXTENSION insure_stream UPDATE');
 is($ret, 0, 'A updates the extension') or diag($err);
 like($err, qr/WARNING:  01000: insure_stream: GRANT INSERT \(id, order_no, .*\) ON TABLE insure_stream.user_order TO b \(was INSERT on the whole table\)/,
 	"the update tells which whole-table grants became column grants");
 my %ob = map { split /\|/, $_, 2 } split /\n/, $old_before;
-my %oa = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql('old', $snapshot);
-for my $rel (grep { $_ ne 'settings' } @kept)
+my %oa = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql('old', $snapshot_13);
+for my $rel (grep { $_ ne 'settings' } @kept_13)
 {
 	is($oa{$rel}, $ob{$rel}, "$rel unchanged by the update");
 }

@@ -1,0 +1,470 @@
+/* insure_stream--0.2.0--0.2.1.sql: update script (hour figures read from the states) */
+
+/* complain if script is sourced in psql, rather than via ALTER EXTENSION */
+\echo Use "ALTER EXTENSION insure_stream UPDATE TO '0.2.1'" to load this file. \quit
+
+/*
+ * 0.2.1 writes what the work needs: the orders trigger writes only the
+ * per-(user, day) states, each with its hour; hs_order computes the open
+ * days' figures from them when read, and keeps the closed days' figures,
+ * computed once by compact_orders().  The reference counts
+ * (order_hour_value) and the writers' partial hour rows (order_hour_part)
+ * go.  Results are unchanged.  See docs/design.md.  Functions and views
+ * are replaced in place, which keeps the privileges granted on them.
+ */
+
+/* ======================================================================
+ * 1. order_state carries its hour, with room for HOT updates
+ * ====================================================================== */
+ALTER TABLE insure_stream.order_state ADD COLUMN biz_date varchar COLLATE "C";
+UPDATE insure_stream.order_state s
+   SET biz_date = insure_stream.order_biz_date(s.gmt_modified, insure_stream.setting('time_zone'));
+ALTER TABLE insure_stream.order_state ALTER COLUMN biz_date SET NOT NULL;
+ALTER TABLE insure_stream.order_state SET (fillfactor = 80);
+COMMENT ON TABLE insure_stream.order_state IS
+	'per user and open day: last non-null order values with the (gmt_modified, ingest_seq) that set them, and their hour';
+
+/* ======================================================================
+ * 2. What the closed days keep
+ * ====================================================================== */
+/*
+ * What compact_orders() keeps of the closed days: per user the state of
+ * the latest closed day (for last_order), and per hour of a closed day its
+ * figures, computed once from the states when the day closed.
+ */
+CREATE TABLE insure_stream.order_last_closed (
+	id					bigint NOT NULL PRIMARY KEY,
+	day					date NOT NULL,
+	gmt_modified		bigint NOT NULL,
+	gmt_seq				bigint NOT NULL,
+	order_no			varchar,
+	order_no_at			bigint,
+	order_no_seq		bigint,
+	customer_tel		varchar,
+	customer_tel_at		bigint,
+	customer_tel_seq	bigint,
+	account_payble		double precision,
+	account_payble_at	bigint,
+	account_payble_seq	bigint,
+	biz_date			varchar COLLATE "C" NOT NULL
+);
+COMMENT ON TABLE insure_stream.order_last_closed IS
+	'per user: the order state of the latest closed day';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_last_closed', '');
+
+CREATE TABLE insure_stream.order_hour_closed (
+	biz_date	varchar COLLATE "C" NOT NULL PRIMARY KEY,
+	users		bigint NOT NULL,
+	premium		numeric NOT NULL,
+	policies	bigint NOT NULL,
+	holders		bigint NOT NULL
+);
+COMMENT ON TABLE insure_stream.order_hour_closed IS
+	'hour figures of the closed days (users, exact premium sum, distinct policies and holders)';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_hour_closed', '');
+
+/*
+ * To the extension's owner, as the fresh install grants its data tables
+ * (for pg_dump and restore): @extowner@ would be whoever runs the update.
+ */
+DO $$
+DECLARE
+	owner_name name;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.order_last_closed, '
+							  'insure_stream.order_hour_closed TO %I', owner_name);
+END
+$$;
+
+/*
+ * Days closed by 0.2.0's compaction: their hours' figures were the folded
+ * partial rows, and their states in order_state were each user's latest.
+ */
+INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
+SELECT p.biz_date, pg_catalog.sum(p.users), pg_catalog.sum(p.premium),
+	   pg_catalog.sum(p.policies), pg_catalog.sum(p.holders)
+  FROM insure_stream.order_hour_part p,
+	   (SELECT m.value::pg_catalog.date AS before FROM insure_stream.maintenance_state m
+		 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before') c
+ WHERE p.biz_date OPERATOR(pg_catalog.<) pg_catalog.to_char(c.before, 'YYYYMMDD')
+ GROUP BY p.biz_date
+HAVING pg_catalog.sum(p.users) OPERATOR(pg_catalog.>) 0;
+
+INSERT INTO insure_stream.order_last_closed
+	(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+	 customer_tel, customer_tel_at, customer_tel_seq,
+	 account_payble, account_payble_at, account_payble_seq, biz_date)
+SELECT DISTINCT ON (s.id)
+	   s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+	   s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+	   s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date
+  FROM insure_stream.order_state s,
+	   (SELECT m.value::pg_catalog.date AS before FROM insure_stream.maintenance_state m
+		 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before') c
+ WHERE s.day OPERATOR(pg_catalog.<) c.before
+ ORDER BY s.id, s.day DESC;
+
+DELETE FROM insure_stream.order_state s
+ USING (SELECT m.value::pg_catalog.date AS before FROM insure_stream.maintenance_state m
+		 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before') c
+ WHERE s.day OPERATOR(pg_catalog.<) c.before;
+
+/* ======================================================================
+ * 3. Results read from the states; the write-side tables go
+ * ====================================================================== */
+/*
+ * The hours of closed days as compact_orders() stored them, and the hours
+ * of the open days computed from their states: distinct counts exact by
+ * construction, nothing to retract on the write path.  An hour is in one
+ * branch only (a day closes whole, and no state enters a closed day).
+ */
+CREATE OR REPLACE VIEW insure_stream.hs_order AS
+	SELECT c.biz_date,
+		   insure_stream.exact_sum_to_double(c.premium) AS total_premium,
+		   c.policies AS policy_cnt,
+		   c.holders AS policy_holder_cnt
+	  FROM insure_stream.order_hour_closed c
+	UNION ALL
+	SELECT s.biz_date,
+		   insure_stream.exact_sum_to_double(
+			   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric)),
+		   pg_catalog.count(DISTINCT s.order_no),
+		   pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
+	 GROUP BY s.biz_date;
+COMMENT ON VIEW insure_stream.hs_order IS
+	'per hour (yyyymmddhh): premium sum, distinct policies and policy holders of the users whose last order of the day lies in it';
+
+CREATE OR REPLACE VIEW insure_stream.last_order AS
+	SELECT DISTINCT ON (s.id) s.id, s.order_no, s.customer_tel, s.gmt_modified, s.account_payble
+	  FROM (SELECT o.id, o.day, o.order_no, o.customer_tel, o.gmt_modified, o.account_payble
+			  FROM insure_stream.order_state o
+			UNION ALL
+			SELECT c.id, c.day, c.order_no, c.customer_tel, c.gmt_modified, c.account_payble
+			  FROM insure_stream.order_last_closed c) s
+	 ORDER BY s.id, s.day DESC;
+COMMENT ON VIEW insure_stream.last_order IS
+	'per user: last non-null order values of the user''s latest day';
+
+
+/* out of the extension first: that also takes them off its dump list */
+ALTER EXTENSION insure_stream DROP TABLE insure_stream.order_hour_part;
+ALTER EXTENSION insure_stream DROP TABLE insure_stream.order_hour_value;
+DROP TABLE insure_stream.order_hour_part;
+DROP TABLE insure_stream.order_hour_value;
+
+/* ======================================================================
+ * 4. Verification, re-derive, maintenance and status of the new layout
+ * ====================================================================== */
+CREATE OR REPLACE FUNCTION insure_stream.verify_orders(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH d AS MATERIALIZED (
+		SELECT * FROM insure_stream.derive_order_state()
+	), closed AS (
+		SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+								   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+								 '-infinity'::pg_catalog.date), p.day) AS before
+		  FROM insure_stream.orders_purged_before() p
+	), purged AS (
+		SELECT * FROM insure_stream.orders_purged_before()
+	), state_diff AS (
+		/* every state of an open day; a state of a closed day is one too many */
+		SELECT 'order_state'::text AS relation,
+			   pg_catalog.format('id=%s day=%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
+			   '*'::text AS column_name,
+			   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
+			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
+		  FROM d FULL JOIN insure_stream.order_state s
+			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
+		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
+		   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
+		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
+			   IS DISTINCT FROM
+			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
+	), hours_expected AS (
+		SELECT d.biz_date, pg_catalog.count(*) AS users,
+			   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
+			   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
+			   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
+		  FROM d GROUP BY d.biz_date
+	), hours_actual AS (
+		SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
+		  FROM insure_stream.hs_order h
+		  LEFT JOIN (SELECT c.biz_date, c.users FROM insure_stream.order_hour_closed c
+					 UNION ALL
+					 SELECT o.biz_date, pg_catalog.count(*) FROM insure_stream.order_state o
+					  GROUP BY o.biz_date) u
+			ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
+	), hour_diff AS (
+		SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
+		  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
+			   LATERAL (VALUES ('users', e.users::text, a.users::text),
+							   ('total_premium', e.total_premium::text, a.total_premium::text),
+							   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
+							   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
+					   ) AS c(name, e, a)
+		 WHERE c.e IS DISTINCT FROM c.a
+		   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
+	), closed_expected AS (
+		SELECT DISTINCT ON (d.id) d.*
+		  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
+		 ORDER BY d.id, d.day DESC
+	), closed_diff AS (
+		/*
+		 * the latest closed day of each user, kept for last_order, which
+		 * reads it only while the user has no open day (the compaction of
+		 * 0.2.0 kept none for a user with an open day)
+		 */
+		SELECT 'order_last_closed'::text,
+			   pg_catalog.format('id=%s', COALESCE(e.id, c.id)), '*'::text,
+			   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
+			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
+		  FROM closed_expected e
+		  FULL JOIN insure_stream.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
+		 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
+		   AND NOT EXISTS (SELECT FROM insure_stream.order_state s
+							WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
+		   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
+			   IS DISTINCT FROM
+			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
+	), last_expected AS (
+		SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
+		  FROM d ORDER BY d.id, d.day DESC
+	), last_diff AS (
+		SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
+		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
+			   CROSS JOIN purged,
+			   LATERAL (VALUES ('id', e.id::text, a.id::text),
+							   ('order_no', e.order_no::text, a.order_no::text),
+							   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
+							   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
+							   ('account_payble', e.account_payble::text, a.account_payble::text)
+					   ) AS c(name, e, a)
+		 WHERE c.e IS DISTINCT FROM c.a
+		   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
+	)
+	SELECT * FROM state_diff
+	UNION ALL SELECT * FROM hour_diff
+	UNION ALL SELECT * FROM closed_diff
+	UNION ALL SELECT * FROM last_diff
+	$$;
+COMMENT ON FUNCTION insure_stream.verify_orders() IS
+	'verify() for Scenario 1: order_state, order_last_closed, hs_order and last_order against user_order';
+
+
+CREATE OR REPLACE FUNCTION insure_stream.rebuild_orders() RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	kept_day date;		/* days before it lost their events to purge_events() */
+	kept_biz varchar;
+	parts CONSTANT integer := 10;
+BEGIN
+	/* no ingest while the state is replaced; readers go on */
+	LOCK TABLE insure_stream.user_order IN SHARE MODE;
+	/* nor a compaction */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
+	/* the days still in the log open again; the next compaction closes them */
+	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
+	DELETE FROM insure_stream.order_last_closed c WHERE c.day OPERATOR(pg_catalog.>=) kept_day;
+	DELETE FROM insure_stream.order_hour_closed c WHERE c.biz_date OPERATOR(pg_catalog.>=) kept_biz;
+	DELETE FROM insure_stream.maintenance_state
+	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+
+	FOR part IN 0 .. parts - 1 LOOP
+		INSERT INTO insure_stream.order_state
+			(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+			 customer_tel, customer_tel_at, customer_tel_seq,
+			 account_payble, account_payble_at, account_payble_seq, biz_date)
+		SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+			   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+			   d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date
+		  FROM insure_stream.derive_order_state(part, parts) d
+		 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
+		PERFORM insure_stream.rebuild_progress('user_order', part, parts);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rebuild_orders() IS
+	'rebuild() for Scenario 1: re-derives order_state from user_order (the days still in the log open again)';
+
+
+/*
+ * Maintenance of Scenario 1, safe while ingest runs: with order_window =
+ * day closes the days before today.  Their hour figures are computed once
+ * into order_hour_closed, each user's latest closed state goes to
+ * order_last_closed (last_order shows it while the user has no open day),
+ * and their states leave order_state, so reading hs_order costs about the
+ * open days' states.  Returns the states that left order_state.
+ *
+ * The closed days' boundary is stored as an ISO date, which a session of
+ * any DateStyle reads back right.
+ */
+CREATE OR REPLACE FUNCTION insure_stream.compact_orders() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
+	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
+				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+	writers text[];
+	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
+	removed bigint;
+BEGIN
+	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day'
+	   OR COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+					 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+				   '-infinity'::pg_catalog.date) OPERATOR(pg_catalog.>=) today THEN
+		RETURN 0;
+	END IF;
+	/*
+	 * A transaction that wrote a state of yesterday while it was yesterday
+	 * took no lock, and may still be open: wait for every transaction
+	 * writing order_state now to end (not holding anything, so nobody
+	 * waits for us meanwhile).  One still open after 30 seconds (a long
+	 * COPY, a prepared transaction) leaves the days open until the next
+	 * call.
+	 */
+	writers := ARRAY(
+		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
+		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+		   AND l.database OPERATOR(pg_catalog.=) db
+		   AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
+	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+					 AND l.database OPERATOR(pg_catalog.=) db
+					 AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
+		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
+			RETURN 0;
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.01);
+	END LOOP;
+	/*
+	 * Writers into past days take this lock shared and hold it to their
+	 * commit: once we have it, no state of a day before today changes until
+	 * we commit, and later writers see the new watermark and filter such
+	 * rows.  Writers of today's and later days never touch what we read.
+	 */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+
+	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
+	SELECT s.biz_date, pg_catalog.count(*),
+		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
+		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	 GROUP BY s.biz_date;
+
+	INSERT INTO insure_stream.order_last_closed AS c
+		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+		 customer_tel, customer_tel_at, customer_tel_seq,
+		 account_payble, account_payble_at, account_payble_seq, biz_date)
+	SELECT DISTINCT ON (s.id)
+		   s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+		   s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+		   s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date
+	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	 ORDER BY s.id, s.day DESC
+	ON CONFLICT (id) DO UPDATE
+	   SET day = excluded.day, gmt_modified = excluded.gmt_modified, gmt_seq = excluded.gmt_seq,
+		   order_no = excluded.order_no, order_no_at = excluded.order_no_at,
+		   order_no_seq = excluded.order_no_seq, customer_tel = excluded.customer_tel,
+		   customer_tel_at = excluded.customer_tel_at, customer_tel_seq = excluded.customer_tel_seq,
+		   account_payble = excluded.account_payble, account_payble_at = excluded.account_payble_at,
+		   account_payble_seq = excluded.account_payble_seq, biz_date = excluded.biz_date
+	 WHERE c.day OPERATOR(pg_catalog.<) excluded.day;
+
+	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.<) today;
+	GET DIAGNOSTICS removed = ROW_COUNT;
+	RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.compact_orders() IS
+	'closes the order days before today: stores their hour figures and each user''s latest state; returns the states closed';
+
+
+CREATE OR REPLACE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, value text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY
+	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
+	  FROM insure_stream.event_classes() c,
+		   LATERAL (VALUES ('accepted', c.accepted), ('filtered', c.filtered),
+						   ('rejected', c.rejected), ('purged', c.purged)) AS k(kind, n);
+	RETURN QUERY
+	SELECT 'results', r.rel OPERATOR(pg_catalog.||) ' rows', r.n::text
+	  FROM (VALUES ('hs_order', (SELECT pg_catalog.count(*) FROM insure_stream.hs_order)),
+				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
+				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
+				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
+				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
+		   ) AS r(rel, n);
+	RETURN QUERY
+	SELECT 'state', c.relname::text,
+		   pg_catalog.format('~%s rows, %s', GREATEST(c.reltuples, 0)::pg_catalog.int8,
+							 pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)))
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace
+	   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+	 ORDER BY c.relname;
+	RETURN QUERY
+	SELECT 'pending', p.what, p.n::text
+	  FROM (VALUES
+			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
+			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
+									  WHERE insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day'
+										AND s.day OPERATOR(pg_catalog.<) insure_stream.zone_local(
+											pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date))
+		   ) AS p(what, n);
+	RETURN QUERY
+	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)
+		   m.updated_at::text OPERATOR(pg_catalog.||) ')'
+	  FROM insure_stream.maintenance_state m ORDER BY m.name;
+	IF insure_stream.pg_cron_present() THEN
+		RETURN QUERY EXECUTE
+			'SELECT ''pg_cron''::text, j.jobname::text, j.schedule OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) j.command
+			   FROM cron.job j WHERE j.command OPERATOR(pg_catalog.~~) ''%insure_stream%'' ORDER BY j.jobid';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.status() IS
+	'events accepted, filtered and rejected; result rows; state size; pending work; maintenance; pg_cron jobs';
+
+
