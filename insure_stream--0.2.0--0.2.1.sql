@@ -467,4 +467,207 @@ $$;
 COMMENT ON FUNCTION insure_stream.status() IS
 	'events accepted, filtered and rejected; result rows; state size; pending work; maintenance; pg_cron jobs';
 
+/* Scale out with Citus: config_check accepts the settings' shard (10_settings.sql), the outbox of alerts (40_premium_alerts.sql), distribute() and forward_alerts() (90_citus.sql) */
+/*
+ * On a Citus node the settings are a reference table (distribute()), and
+ * config_check fires on its shard there: insure_stream.config_<shardid>,
+ * which pg_dist_shard lists for insure_stream.config.
+ */
+CREATE FUNCTION insure_stream.is_config_shard(rel regclass) RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	shard_name text;
+	found boolean;
+BEGIN
+	SELECT c.relname INTO shard_name FROM pg_catalog.pg_class c
+	 WHERE c.oid OPERATOR(pg_catalog.=) rel
+	   AND c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace;
+	IF shard_name IS NULL OR shard_name OPERATOR(pg_catalog.!~) '^config_[0-9]{1,18}$'
+	   OR pg_catalog.to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s
+							 WHERE s.shardid OPERATOR(pg_catalog.=) $1
+							   AND s.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.config''::pg_catalog.regclass)'
+		INTO found USING pg_catalog.substr(shard_name, 8)::pg_catalog.int8;
+	RETURN found;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.is_config_shard(regclass) IS
+	'internal: is the relation the Citus shard of insure_stream.config on this node?';
+REVOKE ALL ON FUNCTION insure_stream.is_config_shard(regclass) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION insure_stream.config_check() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
+	   OR TG_OP OPERATOR(pg_catalog.<>) ALL (ARRAY['INSERT', 'UPDATE']) THEN
+		RAISE EXCEPTION 'function "config_check" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW'
+			USING ERRCODE = 'trigger_protocol_violated';
+	END IF;
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass
+	   AND NOT insure_stream.is_config_shard(TG_RELID) THEN
+		RAISE EXCEPTION 'function "config_check" must be fired for table "config"'
+			USING ERRCODE = 'trigger_protocol_violated',
+				  DETAIL = pg_catalog.format('It was fired for table "%s".', TG_TABLE_NAME);
+	END IF;
+	NEW.value := insure_stream.normalize_setting(NEW.name, NEW.value);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.config_check() IS
+	'trigger: checks a config row written directly (a restore) as configure() does, and stores its canonical form';
+/*
+ * Alerts raised on a Citus worker wait here until forward_alerts() on the
+ * coordinator notifies them (90_citus.sql): NOTIFY cannot run in a
+ * transaction that Citus commits in two phases.  Empty on one server.
+ */
+CREATE TABLE insure_stream.alert_outbox (
+	id			bigint NOT NULL,
+	alert_seq	bigint NOT NULL,
+	payload		text NOT NULL,
+	PRIMARY KEY (id, alert_seq)
+);
+COMMENT ON TABLE insure_stream.alert_outbox IS
+	'on a Citus cluster: notifications of alerts raised on the workers, until forward_alerts() sends them';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.alert_outbox', '');
+CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
+	RETURNS TABLE (table_name text, distribution text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t record;
+BEGIN
+	IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
+		RAISE EXCEPTION 'invalid shard count "%"', shard_count
+			USING ERRCODE = '22023', HINT = 'A shard count is between 1 and 64000.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'Citus is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus on the coordinator and add the workers first.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node n WHERE n.groupid OPERATOR(pg_catalog.=) 0) THEN
+		RAISE EXCEPTION 'the coordinator is not in the Citus metadata'
+			USING ERRCODE = '55000',
+				  DETAIL = 'The settings are a reference table, which every node, the coordinator too, reads locally.',
+				  HINT = 'Run SELECT citus_set_coordinator_host(''<host>'', <port>); on the coordinator.';
+	END IF;
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOR t IN
+		SELECT v.name, v.key, v.colocate_with
+		  FROM (VALUES (1, 'config', NULL, NULL),
+					   (2, 'maintenance_state', NULL, NULL),
+					   (3, 'order_hour_closed', NULL, NULL),
+					   (4, 'user_order', 'id', 'none'),
+					   (5, 'order_state', 'id', 'insure_stream.user_order'),
+					   (6, 'order_last_closed', 'id', 'insure_stream.user_order'),
+					   (7, 'update_info', 'id', 'insure_stream.user_order'),
+					   (8, 'raw_info', 'id', 'insure_stream.user_order'),
+					   (9, 'premium_alert', 'id', 'insure_stream.user_order'),
+					   (10, 'premium_applied', 'id', 'insure_stream.user_order'),
+					   (13, 'alert_outbox', 'id', 'insure_stream.user_order'),
+					   (11, 'user_log', 'account_id', 'none'),
+					   (12, 'page_state', 'account_id', 'insure_stream.user_log'))
+				AS v(ord, name, key, colocate_with)
+		 ORDER BY v.ord
+	LOOP
+		table_name := 'insure_stream.' OPERATOR(pg_catalog.||) t.name;
+		IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+					WHERE p.logicalrelid OPERATOR(pg_catalog.=) table_name::pg_catalog.regclass) THEN
+			distribution := 'already distributed';
+		ELSE
+			/*
+			 * The rows copied into the shards were applied when they were
+			 * ingested: no trigger of ours fires for the copy (the shards
+			 * get the triggers as the table has them, disabled).
+			 */
+			EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER USER', table_name);
+			IF t.key IS NULL THEN
+				PERFORM pg_catalog.create_reference_table(table_name::pg_catalog.regclass);
+				distribution := 'reference';
+			ELSE
+				IF t.colocate_with OPERATOR(pg_catalog.=) 'none' THEN
+					PERFORM pg_catalog.create_distributed_table(table_name::pg_catalog.regclass, t.key,
+																colocate_with => 'none',
+																shard_count => shard_count);
+				ELSE
+					PERFORM pg_catalog.create_distributed_table(table_name::pg_catalog.regclass, t.key,
+																colocate_with => t.colocate_with);
+				END IF;
+				distribution := 'by ' OPERATOR(pg_catalog.||) t.key;
+			END IF;
+			PERFORM pg_catalog.truncate_local_data_after_distributing_table(table_name::pg_catalog.regclass);
+			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER USER', table_name);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	table_name := 'insure_stream.track_page';
+	PERFORM pg_catalog.create_distributed_function(
+		'insure_stream.track_page(text, text, text, text, bigint)'::pg_catalog.regprocedure,
+		'account_id', colocate_with => 'insure_stream.user_log');
+	distribution := 'delegated by account_id';
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.distribute(integer) IS
+	'on a Citus coordinator: distributes the tables of insure_stream (events and state by user or account, settings as reference tables)';
+REVOKE ALL ON FUNCTION insure_stream.distribute(integer) FROM PUBLIC;
+
+/*
+ * Alerts raised on the workers reach the coordinator's listeners through
+ * this: it sends the queued notifications, oldest event first, at most
+ * max_alerts of them (PostgreSQL keeps a transaction's notifications in
+ * memory until its commit), and removes what it sent.  Run it often, e.g.
+ * from pg_cron every few seconds (README, "Scale out with Citus").  On one
+ * server the trigger notifies itself and this finds nothing.
+ */
+CREATE FUNCTION insure_stream.forward_alerts(max_alerts integer DEFAULT 10000) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	ids bigint[];
+	seqs bigint[];
+	payloads text[];
+BEGIN
+	SELECT pg_catalog.array_agg(o.id ORDER BY o.alert_seq), pg_catalog.array_agg(o.alert_seq ORDER BY o.alert_seq),
+		   pg_catalog.array_agg(o.payload ORDER BY o.alert_seq)
+	  INTO ids, seqs, payloads
+	  FROM (SELECT a.id, a.alert_seq, a.payload FROM insure_stream.alert_outbox a
+			 ORDER BY a.alert_seq LIMIT max_alerts) o;
+	IF ids IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+		PERFORM pg_catalog.pg_notify('insure_stream_premium_drop', payloads[i]);
+	END LOOP;
+	DELETE FROM insure_stream.alert_outbox a
+	 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
+	   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs);
+	RETURN pg_catalog.array_length(ids, 1);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
+	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
+REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
+
+/* to the extension's owner, as a fresh install grants them (@extowner@ would be whoever updates) */
+DO $$
+DECLARE
+	owner_name name;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO %I', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
+	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
+END
+$$;

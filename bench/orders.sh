@@ -139,7 +139,7 @@ psql_q -c "$AS INSERT INTO insure_stream.user_order ($COLS)
 	SELECT id, order_no, customer_tel, gmt_modified, account_payble FROM src
 	UNION ALL
 	SELECT g, 'R' || g, '139' || lpad((g % 700000)::text, 8, '0'),
-		   (SELECT min(gmt_modified) FROM src) + (g * 7919) % 86000000, (g % 1000) / 10.0
+		   (SELECT min(gmt_modified) FROM src) + (g::bigint * 7919) % 86000000, (g % 1000) / 10.0
 	  FROM generate_series($USERS + 1, $READ_USERS) g" >/dev/null
 psql_q -c "VACUUM ANALYZE insure_stream.order_state" >/dev/null
 states=$(psql_q -Atc "SELECT count(*) FROM insure_stream.order_state")

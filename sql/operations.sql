@@ -50,6 +50,16 @@ SELECT insure_stream.unschedule_maintenance();
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 
+-- Citus is not installed in this database: distribute() says so and
+-- changes nothing; forward_alerts() finds nothing (the trigger notifies)
+\set VERBOSITY default
+SELECT * FROM insure_stream.distribute();
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+SELECT * FROM insure_stream.distribute(0);
+SELECT insure_stream.forward_alerts();
+SELECT count(*) FROM insure_stream.alert_outbox;
+
 -- leave the database as we found it
 TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,
   insure_stream.order_last_closed, insure_stream.maintenance_state;

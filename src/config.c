@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "config.h"
+#include "shards.h"
 #include "trigger.h"
 
 #define MS_PER_DAY INT64CONST(86400000)
@@ -471,7 +472,8 @@ snapshot_remember(Snapshot snap)
 
 /*
  * insure_stream.config, found as the extension's own member (a table of
- * that name that is not the extension's is never read).
+ * that name that is not the extension's is never read); on a Citus node,
+ * its reference shard there.
  */
 static Oid
 settings_table(void)
@@ -482,7 +484,7 @@ settings_table(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"insure_stream.config\" of extension \"insure_stream\" was not found")));
-	return relid;
+	return isx_local_rows(relid);
 }
 
 /*

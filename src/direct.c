@@ -34,6 +34,7 @@
 #include "utils/snapshot.h"
 
 #include "direct.h"
+#include "shards.h"
 #include "trigger.h"
 
 /* an executor state to write with; ends with isx_direct_end */
@@ -96,18 +97,16 @@ isx_direct_next_command(EState *estate)
 }
 
 /*
- * Opens insure_stream.<name> and its indexes, locked as DML locks them, and
+ * Opens insure_stream.<name> (or its Citus shard, see shards.c) and its indexes, locked as DML locks them, and
  * finds the 0-based positions of the named columns.
  */
 void
 isx_state_open(IsxStateTable *st, const char *name, EState *estate,
 			   const char *const *columns, int ncolumns, int *positions)
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
+	Oid			relid = isx_state_relid(name);
 	Oid			pkey;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table insure_stream.%s is missing", name);
 	st->name = name;
 	st->estate = estate;
 	st->rel = table_open(relid, RowExclusiveLock);

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "direct.h"
 #include "rejects.h"
+#include "shards.h"
 #include "spill.h"
 #include "trigger.h"
 
@@ -853,7 +854,8 @@ insure_stream_track_page_v2(PG_FUNCTION_ARGS)
 	seq = DatumGetInt64(DirectFunctionCall1(nextval_oid,
 											ObjectIdGetDatum(get_relname_relid("user_log_ingest_seq_seq",
 																			   get_namespace_oid("insure_stream", false)))));
-	isx_statement_begin(&stmt, NULL);
+	/* delegated by Citus to the account's node: its shard of page_state */
+	isx_statement_begin(&stmt, NULL, isx_shard_of_key("page_state", PG_GETARG_DATUM(0), TEXTOID));
 	stmt.fold = begin_page_views(&stmt);
 	if (log_time > stmt.settings->now_ms + stmt.settings->max_future_ms)
 		ereport(ERROR,

@@ -38,6 +38,7 @@
 #include "arrays.h"
 #include "config.h"
 #include "direct.h"
+#include "shards.h"
 #include "spi_plans.h"
 #include "trigger.h"
 
@@ -304,6 +305,28 @@ notify_alert(KeyCustomer *kc, bool with_data)
 		Async_Notify(ALERT_CHANNEL, ALERTS_NOT_NOTIFIED);
 }
 
+/*
+ * On a Citus worker: the alert's notification goes to the outbox beside
+ * the event shard, for forward_alerts() on the coordinator (a NOTIFY here
+ * would make Citus's two-phase commit fail).
+ */
+static void
+outbox_alert(KeyCustomer *kc, int64 seq, bool with_data)
+{
+	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+	Datum		args[3];
+	MemoryContext cxt = CurrentMemoryContext;
+
+	args[0] = Int64GetDatum(kc->id);
+	args[1] = Int64GetDatum(seq);
+	args[2] = CStringGetTextDatum(alert_payload(kc, with_data));
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s (id, alert_seq, payload) VALUES ($1, $2, $3)",
+									   isx_state_qualified_name("alert_outbox")),
+							  3, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not queue the notification of an alert");
+	MemoryContextSwitchTo(cxt);
+}
+
 /* premium_applied and premium_alert, written directly (direct.c); raw_info */
 typedef struct PremiumTables
 {
@@ -366,6 +389,29 @@ found_key_customer(HTAB *customers, int64 id)
 }
 
 /*
+ * Runs a statement on raw_info (query names it %s): on the table through a
+ * kept plan, or on a Citus worker on the shard of raw_info beside the
+ * event shard, planned for that once (no plan is kept per shard).  Leaves
+ * the caller in its own memory context.
+ */
+static int
+execute_on_raw_info(IsxBatchPlans *plans, const char *query, int nargs, Oid *types,
+					int batch_size, Datum *args, const char *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc;
+
+	if (isx_current_shard() == 0)
+		return isx_execute_plan(isx_plan_for_batch(plans, psprintf(query, "insure_stream.raw_info"),
+												   nargs, types, batch_size),
+								args, nulls, 0);
+	rc = SPI_execute_with_args(psprintf(query, isx_state_qualified_name("raw_info")),
+							   nargs, types, args, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);
+	return rc;
+}
+
+/*
  * Locks the key customers through SQL, for transactions that read one
  * snapshot throughout (REPEATABLE READ, SERIALIZABLE): SELECT ... FOR
  * UPDATE then fails with a serialization error when another transaction
@@ -383,13 +429,12 @@ lock_key_customers_sql(HTAB *customers, int64 *ids, int nids)
 	for (int i = 0; i < nids; i++)
 		isx_array_push(&arr, Int64GetDatum(ids[i]), false);
 	args[0] = isx_array_to_datum(&arr);
-	if (isx_execute_plan(isx_plan_for_batch(&plans,
-											"SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
-											"  FROM insure_stream.raw_info r"
-											" WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-											" ORDER BY r.id FOR UPDATE OF r",
-											1, types, nids),
-						 args, NULL, 0) != SPI_OK_SELECT)
+	if (execute_on_raw_info(&plans,
+							"SELECT r.id, r.raw_premium, r.raw_info, r.ctid"
+							"  FROM %s r"
+							" WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+							" ORDER BY r.id FOR UPDATE OF r",
+							1, types, nids, args, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock key customers");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -517,23 +562,22 @@ text_or_null(const char *s, bool *isnull)
 static int
 rewrite_one(KeyCustomer *kc)
 {
-	static SPIPlanPtr plan;
+	static IsxBatchPlans plans;
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
 
-	if (plan == NULL)
-		plan = isx_prepare_kept_plan("UPDATE insure_stream.raw_info"
-									 "   SET raw_premium = $2, raw_info = $3"
-									 " WHERE id OPERATOR(pg_catalog.=) $1",
-									 3, types);
 	args[0] = Int64GetDatum(kc->id);
 	args[1] = text_or_null(kc->raw_premium, &isnull);
 	nulls[1] = isnull ? 'n' : ' ';
 	args[2] = text_or_null(kc->raw_info, &isnull);
 	nulls[2] = isnull ? 'n' : ' ';
-	return isx_execute_plan(plan, args, nulls, 0);
+	return execute_on_raw_info(&plans,
+							   "UPDATE %s"
+							   "   SET raw_premium = $2, raw_info = $3"
+							   " WHERE id OPERATOR(pg_catalog.=) $1",
+							   3, types, 1, args, nulls);
 }
 
 /* the raw_info rows, through SQL: their triggers run (ours checks premiums) */
@@ -577,15 +621,14 @@ rewrite_raw_info(HTAB *customers, int64 *ids, int nids)
 		{
 			for (int c = 0; c < 3; c++)
 				args[c] = isx_array_to_datum(&rw[c]);
-			rc = isx_execute_plan(isx_plan_for_batch(&plans,
-													 "UPDATE insure_stream.raw_info AS r"
-													 "   SET raw_premium = u.premium, raw_info = u.info"
-													 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
-													 "       pg_catalog.unnest($2::pg_catalog.text[]),"
-													 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
-													 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
-													 3, types, rw[0].count),
-								  args, NULL, 0);
+			rc = execute_on_raw_info(&plans,
+									 "UPDATE %s AS r"
+									 "   SET raw_premium = u.premium, raw_info = u.info"
+									 "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.tid[]),"
+									 "       pg_catalog.unnest($2::pg_catalog.text[]),"
+									 "       pg_catalog.unnest($3::pg_catalog.text[])) AS u(tid, premium, info)"
+									 " WHERE r.ctid OPERATOR(pg_catalog.=) u.tid",
+									 3, types, rw[0].count, args, NULL);
 		}
 		if (rc != SPI_OK_UPDATE || SPI_processed != (uint64) rw[0].count)
 			elog(ERROR, "could not rewrite key customers");
@@ -694,7 +737,10 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		notify_alert(kc, batch->settings->notify_alert_data);
+		if (isx_current_shard() == 0)
+			notify_alert(kc, batch->settings->notify_alert_data);
+		else
+			outbox_alert(kc, ev->seq, batch->settings->notify_alert_data);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->eventcxt);

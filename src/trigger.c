@@ -29,6 +29,7 @@
 #include "utils/rel.h"
 
 #include "rejects.h"
+#include "shards.h"
 #include "trigger.h"
 
 /* the most a trigger folds in memory before it writes or spills (see isx_fold_budget) */
@@ -244,6 +245,10 @@ isx_check_trigger(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec)
 	relid = RelationGetRelid(trigdata->tg_relation);
 	for (int t = 0; t < ISX_NUM_OWN_TABLES && !own; t++)
 		own = (spec->tables & ISX_TABLE(t)) && isx_own_table_oid((IsxOwnTable) t) == relid;
+	/* on a Citus worker: a shard of one of them */
+	for (int t = 0; t < ISX_NUM_OWN_TABLES && !own; t++)
+		own = (spec->tables & ISX_TABLE(t)) &&
+			isx_shard_of(trigdata->tg_relation, isx_own_table_oid((IsxOwnTable) t)) != 0;
 	if (!own)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -357,12 +362,15 @@ last_seq_drawn(Relation rel, AttrNumber seq_att)
 
 /*
  * Starts a statement's work: a memory context of its own (the current one
- * from now on), SPI connected, the settings read.
+ * from now on), SPI connected, the settings read, its state kept beside
+ * Citus shard shard (0: in the extension's own tables).
  */
 void
-isx_statement_begin(IsxStatement *stmt, Relation rel)
+isx_statement_begin(IsxStatement *stmt, Relation rel, int64 shard)
 {
 	stmt->rel = rel;
+	stmt->shard = shard;
+	stmt->outer_shard = isx_shard_enter(shard);
 	stmt->cxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream statement",
 									  ALLOCSET_DEFAULT_SIZES);
 	stmt->fold = NULL;
@@ -378,6 +386,7 @@ isx_statement_end(IsxStatement *stmt)
 {
 	SPI_finish();
 	MemoryContextDelete(stmt->cxt);
+	(void) isx_shard_enter(stmt->outer_shard);
 }
 
 /* bad input in a row: an error, or the row quarantined (rejects.c) */
@@ -415,8 +424,9 @@ isx_apply_statement(FunctionCallInfo fcinfo, const IsxScenario *scenario)
 	for (int c = 0; c < scenario->ncolumns; c++)
 		stmt.att[c] = isx_column_number(desc, table, scenario->columns[c]);
 	seq_att = isx_column_number(desc, table, "ingest_seq");
-	isx_statement_begin(&stmt, rel);
-	drawn_here = last_seq_drawn(rel, (AttrNumber) seq_att);
+	isx_statement_begin(&stmt, rel, isx_shard_of(rel, isx_own_table_oid(scenario->table)));
+	/* a shard's rows were numbered by the coordinator: all of them are new */
+	drawn_here = stmt.shard != 0 ? PG_INT64_MAX : last_seq_drawn(rel, (AttrNumber) seq_att);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	rowcxt = AllocSetContextCreate(stmt.cxt, "insure_stream row", ALLOCSET_SMALL_SIZES);
 	stmt.fold = scenario->begin(&stmt);

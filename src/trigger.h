@@ -91,6 +91,8 @@ typedef struct IsxStatement
 	MemoryContext cxt;			/* the statement's, freed at its end */
 	int			att[ISX_MAX_COLUMNS];	/* attribute numbers of the columns */
 	void	   *fold;			/* the scenario's, from begin */
+	int64		shard;			/* Citus shard of rel, 0 for the table itself */
+	int64		outer_shard;	/* of the statement around it (shards.c) */
 } IsxStatement;
 
 typedef struct IsxScenario
@@ -111,7 +113,7 @@ typedef struct IsxScenario
 } IsxScenario;
 
 extern Datum isx_apply_statement(FunctionCallInfo fcinfo, const IsxScenario *scenario);
-extern void isx_statement_begin(IsxStatement *stmt, Relation rel);
+extern void isx_statement_begin(IsxStatement *stmt, Relation rel, int64 shard);
 extern void isx_statement_end(IsxStatement *stmt);
 
 /* keys written per slice when a fold is flushed (bounds a slice's memory) */

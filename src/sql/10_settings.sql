@@ -117,6 +117,37 @@ GRANT EXECUTE ON FUNCTION insure_stream.configure(text, text) TO @extowner@ WITH
  * bootstrap superuser).  The defaults above were written before it, as
  * they are in an installation updated from an earlier version.
  */
+/*
+ * On a Citus node the settings are a reference table (distribute()), and
+ * config_check fires on its shard there: insure_stream.config_<shardid>,
+ * which pg_dist_shard lists for insure_stream.config.
+ */
+CREATE FUNCTION insure_stream.is_config_shard(rel regclass) RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	shard_name text;
+	found boolean;
+BEGIN
+	SELECT c.relname INTO shard_name FROM pg_catalog.pg_class c
+	 WHERE c.oid OPERATOR(pg_catalog.=) rel
+	   AND c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace;
+	IF shard_name IS NULL OR shard_name OPERATOR(pg_catalog.!~) '^config_[0-9]{1,18}$'
+	   OR pg_catalog.to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s
+							 WHERE s.shardid OPERATOR(pg_catalog.=) $1
+							   AND s.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.config''::pg_catalog.regclass)'
+		INTO found USING pg_catalog.substr(shard_name, 8)::pg_catalog.int8;
+	RETURN found;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.is_config_shard(regclass) IS
+	'internal: is the relation the Citus shard of insure_stream.config on this node?';
+REVOKE ALL ON FUNCTION insure_stream.is_config_shard(regclass) FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.config_check() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -127,7 +158,8 @@ BEGIN
 		RAISE EXCEPTION 'function "config_check" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW'
 			USING ERRCODE = 'trigger_protocol_violated';
 	END IF;
-	IF TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass THEN
+	IF TG_RELID OPERATOR(pg_catalog.<>) 'insure_stream.config'::pg_catalog.regclass
+	   AND NOT insure_stream.is_config_shard(TG_RELID) THEN
 		RAISE EXCEPTION 'function "config_check" must be fired for table "config"'
 			USING ERRCODE = 'trigger_protocol_violated',
 				  DETAIL = pg_catalog.format('It was fired for table "%s".', TG_TABLE_NAME);

@@ -45,6 +45,22 @@ COMMENT ON TABLE insure_stream.premium_applied IS
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.premium_applied', '');
 GRANT SELECT, INSERT ON insure_stream.premium_applied TO @extowner@;
 
+/*
+ * Alerts raised on a Citus worker wait here until forward_alerts() on the
+ * coordinator notifies them (90_citus.sql): NOTIFY cannot run in a
+ * transaction that Citus commits in two phases.  Empty on one server.
+ */
+CREATE TABLE insure_stream.alert_outbox (
+	id			bigint NOT NULL,
+	alert_seq	bigint NOT NULL,
+	payload		text NOT NULL,
+	PRIMARY KEY (id, alert_seq)
+);
+COMMENT ON TABLE insure_stream.alert_outbox IS
+	'on a Citus cluster: notifications of alerts raised on the workers, until forward_alerts() sends them';
+SELECT pg_catalog.pg_extension_config_dump('insure_stream.alert_outbox', '');
+GRANT SELECT, INSERT ON insure_stream.alert_outbox TO @extowner@;
+
 CREATE FUNCTION insure_stream.update_info_apply() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp

@@ -1,0 +1,146 @@
+/*
+ * ======================================================================
+ * Scale out with Citus (src/shards.c; docs/citus.md)
+ * ======================================================================
+ *
+ * distribute() turns the tables of insure_stream into Citus tables, on the
+ * coordinator, once Citus and its workers are set up:
+ *
+ * - orders, policy changes and their state by user / key customer id, all
+ *   in one colocation group: the trigger on a shard of an event table
+ *   writes the state shards beside it (src/shards.c), and a shard moves
+ *   with its state on a rebalance;
+ * - page views and their state by account_id, in another group, and
+ *   track_page() delegated to the node of its account;
+ * - the settings, the maintenance watermarks and the closed hours as
+ *   reference tables: every node reads them locally.
+ *
+ * Rows a shell table kept from before are removed once copied into the
+ * shards.  The tables are the extension's: only a superuser may
+ * distribute them, so the function runs with the extension's rights, for
+ * its owner.  Citus needs its triggers allowed on distributed tables
+ * (citus.enable_unsafe_triggers), set here for the calls that need it.
+ */
+CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
+	RETURNS TABLE (table_name text, distribution text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t record;
+BEGIN
+	IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
+		RAISE EXCEPTION 'invalid shard count "%"', shard_count
+			USING ERRCODE = '22023', HINT = 'A shard count is between 1 and 64000.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'Citus is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus on the coordinator and add the workers first.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node n WHERE n.groupid OPERATOR(pg_catalog.=) 0) THEN
+		RAISE EXCEPTION 'the coordinator is not in the Citus metadata'
+			USING ERRCODE = '55000',
+				  DETAIL = 'The settings are a reference table, which every node, the coordinator too, reads locally.',
+				  HINT = 'Run SELECT citus_set_coordinator_host(''<host>'', <port>); on the coordinator.';
+	END IF;
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOR t IN
+		SELECT v.name, v.key, v.colocate_with
+		  FROM (VALUES (1, 'config', NULL, NULL),
+					   (2, 'maintenance_state', NULL, NULL),
+					   (3, 'order_hour_closed', NULL, NULL),
+					   (4, 'user_order', 'id', 'none'),
+					   (5, 'order_state', 'id', 'insure_stream.user_order'),
+					   (6, 'order_last_closed', 'id', 'insure_stream.user_order'),
+					   (7, 'update_info', 'id', 'insure_stream.user_order'),
+					   (8, 'raw_info', 'id', 'insure_stream.user_order'),
+					   (9, 'premium_alert', 'id', 'insure_stream.user_order'),
+					   (10, 'premium_applied', 'id', 'insure_stream.user_order'),
+					   (13, 'alert_outbox', 'id', 'insure_stream.user_order'),
+					   (11, 'user_log', 'account_id', 'none'),
+					   (12, 'page_state', 'account_id', 'insure_stream.user_log'))
+				AS v(ord, name, key, colocate_with)
+		 ORDER BY v.ord
+	LOOP
+		table_name := 'insure_stream.' OPERATOR(pg_catalog.||) t.name;
+		IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+					WHERE p.logicalrelid OPERATOR(pg_catalog.=) table_name::pg_catalog.regclass) THEN
+			distribution := 'already distributed';
+		ELSE
+			/*
+			 * The rows copied into the shards were applied when they were
+			 * ingested: no trigger of ours fires for the copy (the shards
+			 * get the triggers as the table has them, disabled).
+			 */
+			EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER USER', table_name);
+			IF t.key IS NULL THEN
+				PERFORM pg_catalog.create_reference_table(table_name::pg_catalog.regclass);
+				distribution := 'reference';
+			ELSE
+				IF t.colocate_with OPERATOR(pg_catalog.=) 'none' THEN
+					PERFORM pg_catalog.create_distributed_table(table_name::pg_catalog.regclass, t.key,
+																colocate_with => 'none',
+																shard_count => shard_count);
+				ELSE
+					PERFORM pg_catalog.create_distributed_table(table_name::pg_catalog.regclass, t.key,
+																colocate_with => t.colocate_with);
+				END IF;
+				distribution := 'by ' OPERATOR(pg_catalog.||) t.key;
+			END IF;
+			PERFORM pg_catalog.truncate_local_data_after_distributing_table(table_name::pg_catalog.regclass);
+			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER USER', table_name);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	table_name := 'insure_stream.track_page';
+	PERFORM pg_catalog.create_distributed_function(
+		'insure_stream.track_page(text, text, text, text, bigint)'::pg_catalog.regprocedure,
+		'account_id', colocate_with => 'insure_stream.user_log');
+	distribution := 'delegated by account_id';
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.distribute(integer) IS
+	'on a Citus coordinator: distributes the tables of insure_stream (events and state by user or account, settings as reference tables)';
+REVOKE ALL ON FUNCTION insure_stream.distribute(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO @extowner@;
+
+/*
+ * Alerts raised on the workers reach the coordinator's listeners through
+ * this: it sends the queued notifications, oldest event first, at most
+ * max_alerts of them (PostgreSQL keeps a transaction's notifications in
+ * memory until its commit), and removes what it sent.  Run it often, e.g.
+ * from pg_cron every few seconds (README, "Scale out with Citus").  On one
+ * server the trigger notifies itself and this finds nothing.
+ */
+CREATE FUNCTION insure_stream.forward_alerts(max_alerts integer DEFAULT 10000) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	ids bigint[];
+	seqs bigint[];
+	payloads text[];
+BEGIN
+	SELECT pg_catalog.array_agg(o.id ORDER BY o.alert_seq), pg_catalog.array_agg(o.alert_seq ORDER BY o.alert_seq),
+		   pg_catalog.array_agg(o.payload ORDER BY o.alert_seq)
+	  INTO ids, seqs, payloads
+	  FROM (SELECT a.id, a.alert_seq, a.payload FROM insure_stream.alert_outbox a
+			 ORDER BY a.alert_seq LIMIT max_alerts) o;
+	IF ids IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+		PERFORM pg_catalog.pg_notify('insure_stream_premium_drop', payloads[i]);
+	END LOOP;
+	DELETE FROM insure_stream.alert_outbox a
+	 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
+	   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs);
+	RETURN pg_catalog.array_length(ids, 1);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
+	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
+REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO @extowner@ WITH GRANT OPTION;
