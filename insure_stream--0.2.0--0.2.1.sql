@@ -481,17 +481,16 @@ DECLARE
 	shard_name text;
 	found boolean;
 BEGIN
-	SELECT c.relname INTO shard_name FROM pg_catalog.pg_class c
-	 WHERE c.oid OPERATOR(pg_catalog.=) rel
-	   AND c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace;
-	IF shard_name IS NULL OR shard_name OPERATOR(pg_catalog.!~) '^config_[0-9]{1,18}$'
+	/* the name as regclass prints it (Citus hides shards from pg_class queries) */
+	shard_name := rel::text;
+	IF shard_name OPERATOR(pg_catalog.!~) '^insure_stream\.config_[0-9]{1,18}$'
 	   OR pg_catalog.to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s
 							 WHERE s.shardid OPERATOR(pg_catalog.=) $1
 							   AND s.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.config''::pg_catalog.regclass)'
-		INTO found USING pg_catalog.substr(shard_name, 8)::pg_catalog.int8;
+		INTO found USING pg_catalog.substr(shard_name, 22)::pg_catalog.int8;
 	RETURN found;
 END
 $$;
@@ -535,6 +534,47 @@ CREATE TABLE insure_stream.alert_outbox (
 COMMENT ON TABLE insure_stream.alert_outbox IS
 	'on a Citus cluster: notifications of alerts raised on the workers, until forward_alerts() sends them';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.alert_outbox', '');
+/*
+ * Has distribute() run?  (insure_stream.user_order is a Citus table.)  Read
+ * through EXECUTE: the Citus catalogs exist only where Citus is installed.
+ */
+CREATE FUNCTION insure_stream.is_distributed() RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	found boolean;
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+							 WHERE p.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.user_order''::pg_catalog.regclass)'
+		INTO found;
+	RETURN found;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.is_distributed() IS
+	'true once distribute() made the tables of insure_stream Citus tables';
+REVOKE ALL ON FUNCTION insure_stream.is_distributed() FROM PUBLIC;
+
+/* what is not done on a cluster yet: a clear error before anything changes */
+CREATE FUNCTION insure_stream.refuse_on_cluster(what text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF insure_stream.is_distributed() THEN
+		RAISE EXCEPTION '% is not supported on a Citus cluster', what
+			USING ERRCODE = '0A000',
+				  HINT = 'See "Scale out with Citus" in the README for what runs on a cluster.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.refuse_on_cluster(text) IS
+	'internal: raises 0A000 when the tables are distributed';
+REVOKE ALL ON FUNCTION insure_stream.refuse_on_cluster(text) FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	RETURNS TABLE (table_name text, distribution text)
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -559,6 +599,9 @@ BEGIN
 				  HINT = 'Run SELECT citus_set_coordinator_host(''<host>'', <port>); on the coordinator.';
 	END IF;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	/* the row whose lock orders compaction and late writers on every node (src/orders.c) */
+	INSERT INTO insure_stream.maintenance_state (name, value) VALUES ('orders_closed_before', '-infinity')
+		ON CONFLICT (name) DO NOTHING;
 	FOR t IN
 		SELECT v.name, v.key, v.colocate_with
 		  FROM (VALUES (1, 'config', NULL, NULL),
@@ -657,6 +700,308 @@ COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
 	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
 REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
 
+/*
+ * purge_events() on a cluster: each shard of the event table purged on its
+ * node (the event tables' guard lets only purge_event_rows() delete, and
+ * only in the backend running it), each in a transaction of its own, as
+ * Citus runs commands on shards.  A purge is idempotent: one that failed
+ * half-way is finished by the next.
+ */
+CREATE FUNCTION insure_stream.purge_event_shards(table_name text, before_ms bigint, before_ts timestamptz)
+	RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	removed bigint := 0;
+	r record;
+BEGIN
+	FOR r IN EXECUTE
+		'SELECT s.success, s.result FROM pg_catalog.run_command_on_shards($1, $2) s'
+		USING 'insure_stream.' OPERATOR(pg_catalog.||) table_name,
+			  pg_catalog.format('SELECT insure_stream.purge_event_rows(pg_catalog.substr(''%%s'', 15), %s, %L)',
+								before_ms, before_ts)
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'could not purge a shard of insure_stream.%: %', table_name, r.result
+				USING ERRCODE = '55000';
+		END IF;
+		removed := removed OPERATOR(pg_catalog.+) r.result::pg_catalog.int8;
+	END LOOP;
+	RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) IS
+	'internal: purge_event_rows() on every shard of an event table (Citus)';
+REVOKE ALL ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) FROM PUBLIC;
+
+/* functions changed to run on a cluster too */
+CREATE OR REPLACE FUNCTION insure_stream.configure(setting_name text, setting_value text) RETURNS text
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	canonical text;
+	previous text;
+BEGIN
+	canonical := insure_stream.normalize_setting(setting_name, setting_value);
+	previous := insure_stream.setting(setting_name);
+	IF setting_name IN ('time_zone', 'order_window') AND previous IS DISTINCT FROM canonical THEN
+		/* the results would be re-derived: rebuild() */
+		PERFORM insure_stream.refuse_on_cluster(pg_catalog.format('changing %s', setting_name));
+	END IF;
+	/* lock the setting first: the lock order is config, then results */
+	INSERT INTO insure_stream.config AS c (name, value, is_default)
+		VALUES (setting_name, canonical, false)
+		ON CONFLICT (name, is_default)
+		DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at;
+	IF setting_name IN ('time_zone', 'order_window')
+	   AND previous IS DISTINCT FROM canonical THEN
+		PERFORM insure_stream.rebuild();
+	END IF;
+	RETURN canonical;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.compact_orders() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
+	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
+				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+	writers text[];
+	/* on a Citus cluster only the coordinator's lock on user_order shows who writes */
+	writers_of oid[] := ARRAY['insure_stream.order_state'::pg_catalog.regclass::pg_catalog.oid,
+							  'insure_stream.user_order'::pg_catalog.regclass::pg_catalog.oid];
+	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
+	removed bigint;
+BEGIN
+	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day'
+	   OR COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
+					 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+				   '-infinity'::pg_catalog.date) OPERATOR(pg_catalog.>=) today THEN
+		RETURN 0;
+	END IF;
+	/*
+	 * A transaction that wrote a state of yesterday while it was yesterday
+	 * took no lock, and may still be open: wait for every transaction
+	 * writing order_state now to end (not holding anything, so nobody
+	 * waits for us meanwhile).  One still open after 30 seconds (a long
+	 * COPY, a prepared transaction) leaves the days open until the next
+	 * call.
+	 */
+	writers := ARRAY(
+		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
+		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+		   AND l.database OPERATOR(pg_catalog.=) db
+		   AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
+		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
+	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+					 AND l.database OPERATOR(pg_catalog.=) db
+					 AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
+					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
+		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
+			RETURN 0;
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.01);
+	END LOOP;
+	/*
+	 * Writers into past days take this lock shared and hold it to their
+	 * commit: once we have it, no state of a day before today changes until
+	 * we commit, and later writers see the new watermark and filter such
+	 * rows.  Writers of today's and later days never touch what we read.
+	 */
+	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+
+	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
+	SELECT s.biz_date, pg_catalog.count(*),
+		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
+		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
+	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	 GROUP BY s.biz_date;
+
+	INSERT INTO insure_stream.order_last_closed AS c
+		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
+		 customer_tel, customer_tel_at, customer_tel_seq,
+		 account_payble, account_payble_at, account_payble_seq, biz_date)
+	SELECT DISTINCT ON (s.id)
+		   s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+		   s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+		   s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date
+	  FROM insure_stream.order_state s
+	 WHERE s.day OPERATOR(pg_catalog.<) today
+	 ORDER BY s.id, s.day DESC
+	ON CONFLICT (id) DO UPDATE
+	   SET day = excluded.day, gmt_modified = excluded.gmt_modified, gmt_seq = excluded.gmt_seq,
+		   order_no = excluded.order_no, order_no_at = excluded.order_no_at,
+		   order_no_seq = excluded.order_no_seq, customer_tel = excluded.customer_tel,
+		   customer_tel_at = excluded.customer_tel_at, customer_tel_seq = excluded.customer_tel_seq,
+		   account_payble = excluded.account_payble, account_payble_at = excluded.account_payble_at,
+		   account_payble_seq = excluded.account_payble_seq, biz_date = excluded.biz_date
+	 WHERE c.day OPERATOR(pg_catalog.<) excluded.day;
+
+	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.<) today;
+	GET DIAGNOSTICS removed = ROW_COUNT;
+	RETURN removed;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.verify(
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT insure_stream.refuse_on_cluster('verify()');
+	SELECT * FROM insure_stream.verify_orders()
+	UNION ALL
+	SELECT * FROM insure_stream.verify_premium()
+	UNION ALL
+	SELECT * FROM insure_stream.verify_pagelog()
+	$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.rebuild() RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM insure_stream.refuse_on_cluster('rebuild()');
+	PERFORM insure_stream.rebuild_orders();
+	PERFORM insure_stream.rebuild_premium();
+	PERFORM insure_stream.rebuild_pagelog();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.purge_events(older_than interval)
+	RETURNS TABLE (table_name text, events_removed bigint)
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	zone text := insure_stream.setting('time_zone');
+	cutoff timestamptz;
+	cutoff_ms bigint;
+BEGIN
+	IF older_than OPERATOR(pg_catalog.<) '0'::pg_catalog.interval THEN
+		RAISE EXCEPTION 'retention interval must not be negative: %', older_than
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cutoff := insure_stream.zone_instant(pg_catalog.date_trunc('day',
+				insure_stream.zone_local(pg_catalog.now() OPERATOR(pg_catalog.-) older_than, zone)), zone);
+	cutoff_ms := (pg_catalog.date_part('epoch', cutoff) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8;
+	FOREACH table_name IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
+		IF insure_stream.is_distributed() THEN
+			events_removed := insure_stream.purge_event_shards(table_name, cutoff_ms, cutoff);
+		ELSE
+			events_removed := insure_stream.purge_event_rows(table_name, cutoff_ms, cutoff);
+		END IF;
+		INSERT INTO insure_stream.maintenance_state AS m (name, value)
+			VALUES ('purged ' OPERATOR(pg_catalog.||) table_name, events_removed::text)
+			ON CONFLICT (name) DO UPDATE
+			SET value = (m.value::pg_catalog.int8 OPERATOR(pg_catalog.+) excluded.value::pg_catalog.int8)::text,
+				updated_at = excluded.updated_at;
+		RETURN NEXT;
+	END LOOP;
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('events_purged_before_ms', cutoff_ms::text)
+		ON CONFLICT (name) DO UPDATE
+		SET value = GREATEST(m.value::pg_catalog.int8, excluded.value::pg_catalog.int8)::text,
+			updated_at = excluded.updated_at;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.maintenance() RETURNS TABLE (task text, affected bigint)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	keep text := insure_stream.setting('retention');
+BEGIN
+	/*
+	 * Purging needs the event tables in ROW EXCLUSIVE mode, which a running
+	 * rebuild() (SHARE) blocks: take them before compaction holds any row
+	 * that rebuild() deletes, so one of the two waits holding nothing.
+	 */
+	IF keep OPERATOR(pg_catalog.<>) '' THEN
+		LOCK TABLE insure_stream.user_order, insure_stream.update_info, insure_stream.user_log
+			IN ROW EXCLUSIVE MODE;
+	END IF;
+	task := 'compact_orders';
+	affected := insure_stream.compact_orders();
+	RETURN NEXT;
+	IF keep OPERATOR(pg_catalog.<>) '' THEN
+		RETURN QUERY SELECT 'purge_events ' OPERATOR(pg_catalog.||) p.table_name, p.events_removed
+					   FROM insure_stream.purge_events(keep::pg_catalog.interval) p;
+	END IF;
+	INSERT INTO insure_stream.maintenance_state AS m (name, value)
+		VALUES ('last_maintenance', started::text),
+			   ('last_maintenance_ms',
+				pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
+					OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000)::text)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, value text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	/* read once here: on a Citus cluster the queries below run on the shards */
+	window_day boolean := insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day';
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
+BEGIN
+	RETURN QUERY
+	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
+	  FROM insure_stream.event_classes() c,
+		   LATERAL (VALUES ('accepted', c.accepted), ('filtered', c.filtered),
+						   ('rejected', c.rejected), ('purged', c.purged)) AS k(kind, n);
+	RETURN QUERY
+	SELECT 'results', r.rel OPERATOR(pg_catalog.||) ' rows', r.n::text
+	  FROM (VALUES ('hs_order', (SELECT pg_catalog.count(*) FROM insure_stream.hs_order)),
+				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
+				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
+				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
+				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
+		   ) AS r(rel, n);
+	RETURN QUERY
+	SELECT 'state', c.relname::text,
+		   pg_catalog.format('~%s rows, %s', GREATEST(c.reltuples, 0)::pg_catalog.int8,
+							 pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)))
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace
+	   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+	 ORDER BY c.relname;
+	RETURN QUERY
+	SELECT 'pending', p.what, p.n::text
+	  FROM (VALUES
+			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
+			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
+									  WHERE window_day AND s.day OPERATOR(pg_catalog.<) today))
+		   ) AS p(what, n);
+	RETURN QUERY
+	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)
+		   m.updated_at::text OPERATOR(pg_catalog.||) ')'
+	  FROM insure_stream.maintenance_state m ORDER BY m.name;
+	IF insure_stream.pg_cron_present() THEN
+		RETURN QUERY EXECUTE
+			'SELECT ''pg_cron''::text, j.jobname::text, j.schedule OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) j.command
+			   FROM cron.job j WHERE j.command OPERATOR(pg_catalog.~~) ''%insure_stream%'' ORDER BY j.jobid';
+	END IF;
+END
+$$;
+
+
 /* to the extension's owner, as a fresh install grants them (@extowner@ would be whoever updates) */
 DO $$
 DECLARE
@@ -666,6 +1011,7 @@ BEGIN
 	  FROM pg_catalog.pg_extension e
 	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
 	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO %I WITH GRANT OPTION', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO %I', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
 	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);

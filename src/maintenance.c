@@ -8,13 +8,17 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "shards.h"
 #include "trigger.h"
 
 /* the event tables and the column holding their event time */
@@ -26,6 +30,22 @@ static const char *const event_tables[][2] = {
 
 /* true while purge_event_rows() deletes from an event table */
 static bool purge_in_progress = false;
+
+/* is insure_stream.<name> a Citus shard of the event table? (purge_event_shards() on a worker) */
+static bool
+is_shard_of(const char *name, IsxOwnTable table)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
+	Relation	rel;
+	bool		shard;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = relation_open(relid, AccessShareLock);
+	shard = isx_shard_of(rel, isx_own_table_oid(table)) != 0;
+	relation_close(rel, AccessShareLock);
+	return shard;
+}
 
 PG_FUNCTION_INFO_V1(insure_stream_purge_event_rows);
 
@@ -47,7 +67,7 @@ insure_stream_purge_event_rows(PG_FUNCTION_ARGS)
 	uint64		removed = 0;
 
 	for (int i = 0; i < (int) lengthof(event_tables); i++)
-		if (strcmp(table, event_tables[i][0]) == 0)
+		if (strcmp(table, event_tables[i][0]) == 0 || is_shard_of(table, (IsxOwnTable) (ISX_TABLE_USER_ORDER + i)))
 			time_column = event_tables[i][1];
 	if (time_column == NULL)
 		ereport(ERROR,

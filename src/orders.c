@@ -20,6 +20,7 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,11 +30,13 @@
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "config.h"
 #include "direct.h"
 #include "rejects.h"
+#include "shards.h"
 #include "spi_plans.h"
 #include "spill.h"
 #include "trigger.h"
@@ -506,6 +509,29 @@ lock_state(OrderTables *t, OrderEntry *e)
  * moves the watermark, so no row slips in between.
  */
 static void
+watermark_on_cluster(void)
+{
+	/*
+	 * On a Citus worker the watermark is this node's placement of the
+	 * reference table maintenance_state, and the lock is a share lock on its
+	 * row: compact_orders() on the coordinator updates the row on every
+	 * node, so it waits for the writers of past days on all of them, and
+	 * they for it (an advisory lock would hold on one node only).
+	 * distribute() makes sure the row exists.
+	 */
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			relid = isx_local_rows(get_relname_relid("maintenance_state",
+														 get_namespace_oid("insure_stream", false)));
+
+	if (SPI_execute(psprintf("SELECT m.value::pg_catalog.date FROM %s m"
+							 " WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before' FOR SHARE",
+							 quote_qualified_identifier("insure_stream", get_rel_name(relid))),
+					false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the closed-days watermark");
+	MemoryContextSwitchTo(cxt);
+}
+
+static void
 drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 {
 	static SPIPlanPtr plan = NULL;
@@ -521,10 +547,15 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 		any_past |= keys[k]->key.day < clock_day;
 	if (!any_past)
 		return;
-	if (plan == NULL)
-		plan = isx_prepare_kept_plan("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
-	if (isx_execute_plan(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the closed-days watermark");
+	if (isx_current_shard() != 0)
+		watermark_on_cluster();
+	else
+	{
+		if (plan == NULL)
+			plan = isx_prepare_kept_plan("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
+		if (isx_execute_plan(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the closed-days watermark");
+	}
 	closed_before = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);

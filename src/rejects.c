@@ -18,6 +18,7 @@
 #include "utils/rel.h"
 
 #include "rejects.h"
+#include "shards.h"
 #include "spi_plans.h"
 
 /*
@@ -34,7 +35,7 @@ isx_reject_event(bool quarantine, Relation rel, TupleTableSlot *slot,
 				 const char *column, const char *value, const char *row_label)
 {
 	static SPIPlanPtr plan = NULL;
-	const char *table = RelationGetRelationName(rel);
+	const char *table = isx_logical_name(rel);
 	Datum		args[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 

@@ -32,6 +32,7 @@ static int64 current_shard = 0;
 
 /* one relation checked: is it a shard of one of our tables? (forgotten on invalidation) */
 static Oid	checked_relid = InvalidOid;
+static Oid	checked_own = InvalidOid;
 static int64 checked_shard = 0;
 
 /* one reference table and the relation holding its rows on this node (forgotten on invalidation) */
@@ -112,7 +113,7 @@ isx_shard_of(Relation rel, Oid own)
 
 	if (!OidIsValid(own) || RelationGetNamespace(rel) != get_rel_namespace(own))
 		return 0;
-	if (RelationGetRelid(rel) == checked_relid)
+	if (RelationGetRelid(rel) == checked_relid && own == checked_own)
 		return checked_shard;
 	ownname = get_rel_name(own);
 	len = strlen(ownname);
@@ -132,6 +133,7 @@ isx_shard_of(Relation rel, Oid own)
 								  2, types, args);
 	register_invalidation();
 	checked_relid = RelationGetRelid(rel);
+	checked_own = own;
 	checked_shard = shardid;
 	return shardid;
 }
@@ -215,6 +217,22 @@ isx_shard_enter(int64 shard)
 
 	current_shard = shard;
 	return previous;
+}
+
+/*
+ * The name of the extension's table a relation stands for: its own name,
+ * or for the Citus shard the running statement fired on, the name without
+ * the shard id (for messages and rejected_events.table_name).
+ */
+const char *
+isx_logical_name(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	const char *sep = strrchr(name, '_');
+
+	if (current_shard == 0 || sep == NULL)
+		return name;
+	return pnstrdup(name, sep - name);
 }
 
 /* the event shard of the running statement (0: the extension's own tables) */

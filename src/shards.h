@@ -17,6 +17,7 @@ extern Oid	isx_local_rows(Oid relid);
 extern int64 isx_shard_of_key(const char *table, Datum key, Oid keytype);
 extern int64 isx_shard_enter(int64 shard);
 extern int64 isx_current_shard(void);
+extern const char *isx_logical_name(Relation rel);
 extern Oid	isx_state_relid(const char *name);
 extern char *isx_state_qualified_name(const char *name);
 

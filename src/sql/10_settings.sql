@@ -88,11 +88,15 @@ DECLARE
 BEGIN
 	canonical := insure_stream.normalize_setting(setting_name, setting_value);
 	previous := insure_stream.setting(setting_name);
+	IF setting_name IN ('time_zone', 'order_window') AND previous IS DISTINCT FROM canonical THEN
+		/* the results would be re-derived: rebuild() */
+		PERFORM insure_stream.refuse_on_cluster(pg_catalog.format('changing %s', setting_name));
+	END IF;
 	/* lock the setting first: the lock order is config, then results */
 	INSERT INTO insure_stream.config AS c (name, value, is_default)
 		VALUES (setting_name, canonical, false)
 		ON CONFLICT (name, is_default)
-		DO UPDATE SET value = excluded.value, changed_at = pg_catalog.now();
+		DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at;
 	IF setting_name IN ('time_zone', 'order_window')
 	   AND previous IS DISTINCT FROM canonical THEN
 		PERFORM insure_stream.rebuild();
@@ -130,17 +134,16 @@ DECLARE
 	shard_name text;
 	found boolean;
 BEGIN
-	SELECT c.relname INTO shard_name FROM pg_catalog.pg_class c
-	 WHERE c.oid OPERATOR(pg_catalog.=) rel
-	   AND c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace;
-	IF shard_name IS NULL OR shard_name OPERATOR(pg_catalog.!~) '^config_[0-9]{1,18}$'
+	/* the name as regclass prints it (Citus hides shards from pg_class queries) */
+	shard_name := rel::text;
+	IF shard_name OPERATOR(pg_catalog.!~) '^insure_stream\.config_[0-9]{1,18}$'
 	   OR pg_catalog.to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s
 							 WHERE s.shardid OPERATOR(pg_catalog.=) $1
 							   AND s.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.config''::pg_catalog.regclass)'
-		INTO found USING pg_catalog.substr(shard_name, 8)::pg_catalog.int8;
+		INTO found USING pg_catalog.substr(shard_name, 22)::pg_catalog.int8;
 	RETURN found;
 END
 $$;

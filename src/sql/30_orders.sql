@@ -459,6 +459,9 @@ DECLARE
 	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
 				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
 	writers text[];
+	/* on a Citus cluster only the coordinator's lock on user_order shows who writes */
+	writers_of oid[] := ARRAY['insure_stream.order_state'::pg_catalog.regclass::pg_catalog.oid,
+							  'insure_stream.user_order'::pg_catalog.regclass::pg_catalog.oid];
 	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
 	removed bigint;
 BEGIN
@@ -480,13 +483,13 @@ BEGIN
 		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
 		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
 		   AND l.database OPERATOR(pg_catalog.=) db
-		   AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+		   AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
 		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
 		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
 	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
 				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
 					 AND l.database OPERATOR(pg_catalog.=) db
-					 AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+					 AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
 					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
 		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
 			RETURN 0;
@@ -502,7 +505,7 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
 		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
 
 	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
 	SELECT s.biz_date, pg_catalog.count(*),

@@ -36,6 +36,7 @@ CREATE FUNCTION insure_stream.verify(
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+	SELECT insure_stream.refuse_on_cluster('verify()');
 	SELECT * FROM insure_stream.verify_orders()
 	UNION ALL
 	SELECT * FROM insure_stream.verify_premium()
@@ -52,6 +53,7 @@ CREATE FUNCTION insure_stream.rebuild() RETURNS void
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
+	PERFORM insure_stream.refuse_on_cluster('rebuild()');
 	PERFORM insure_stream.rebuild_orders();
 	PERFORM insure_stream.rebuild_premium();
 	PERFORM insure_stream.rebuild_pagelog();
@@ -92,19 +94,23 @@ BEGIN
 				insure_stream.zone_local(pg_catalog.now() OPERATOR(pg_catalog.-) older_than, zone)), zone);
 	cutoff_ms := (pg_catalog.date_part('epoch', cutoff) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8;
 	FOREACH table_name IN ARRAY ARRAY['user_order', 'update_info', 'user_log'] LOOP
-		events_removed := insure_stream.purge_event_rows(table_name, cutoff_ms, cutoff);
+		IF insure_stream.is_distributed() THEN
+			events_removed := insure_stream.purge_event_shards(table_name, cutoff_ms, cutoff);
+		ELSE
+			events_removed := insure_stream.purge_event_rows(table_name, cutoff_ms, cutoff);
+		END IF;
 		INSERT INTO insure_stream.maintenance_state AS m (name, value)
 			VALUES ('purged ' OPERATOR(pg_catalog.||) table_name, events_removed::text)
 			ON CONFLICT (name) DO UPDATE
 			SET value = (m.value::pg_catalog.int8 OPERATOR(pg_catalog.+) excluded.value::pg_catalog.int8)::text,
-				updated_at = pg_catalog.now();
+				updated_at = excluded.updated_at;
 		RETURN NEXT;
 	END LOOP;
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
 		VALUES ('events_purged_before_ms', cutoff_ms::text)
 		ON CONFLICT (name) DO UPDATE
 		SET value = GREATEST(m.value::pg_catalog.int8, excluded.value::pg_catalog.int8)::text,
-			updated_at = pg_catalog.now();
+			updated_at = excluded.updated_at;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.purge_events(interval) IS
@@ -142,7 +148,7 @@ BEGIN
 			   ('last_maintenance_ms',
 				pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
 					OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000)::text)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.maintenance() IS
@@ -234,6 +240,10 @@ CREATE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, v
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	/* read once here: on a Citus cluster the queries below run on the shards */
+	window_day boolean := insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day';
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
 BEGIN
 	RETURN QUERY
 	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
@@ -261,9 +271,7 @@ BEGIN
 	  FROM (VALUES
 			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
 			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
-									  WHERE insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day'
-										AND s.day OPERATOR(pg_catalog.<) insure_stream.zone_local(
-											pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date))
+									  WHERE window_day AND s.day OPERATOR(pg_catalog.<) today))
 		   ) AS p(what, n);
 	RETURN QUERY
 	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)

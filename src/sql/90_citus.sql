@@ -21,6 +21,48 @@
  * its owner.  Citus needs its triggers allowed on distributed tables
  * (citus.enable_unsafe_triggers), set here for the calls that need it.
  */
+/*
+ * Has distribute() run?  (insure_stream.user_order is a Citus table.)  Read
+ * through EXECUTE: the Citus catalogs exist only where Citus is installed.
+ */
+CREATE FUNCTION insure_stream.is_distributed() RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	found boolean;
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+							 WHERE p.logicalrelid OPERATOR(pg_catalog.=) ''insure_stream.user_order''::pg_catalog.regclass)'
+		INTO found;
+	RETURN found;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.is_distributed() IS
+	'true once distribute() made the tables of insure_stream Citus tables';
+REVOKE ALL ON FUNCTION insure_stream.is_distributed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO @extowner@ WITH GRANT OPTION;
+
+/* what is not done on a cluster yet: a clear error before anything changes */
+CREATE FUNCTION insure_stream.refuse_on_cluster(what text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF insure_stream.is_distributed() THEN
+		RAISE EXCEPTION '% is not supported on a Citus cluster', what
+			USING ERRCODE = '0A000',
+				  HINT = 'See "Scale out with Citus" in the README for what runs on a cluster.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.refuse_on_cluster(text) IS
+	'internal: raises 0A000 when the tables are distributed';
+REVOKE ALL ON FUNCTION insure_stream.refuse_on_cluster(text) FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	RETURNS TABLE (table_name text, distribution text)
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -45,6 +87,9 @@ BEGIN
 				  HINT = 'Run SELECT citus_set_coordinator_host(''<host>'', <port>); on the coordinator.';
 	END IF;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	/* the row whose lock orders compaction and late writers on every node (src/orders.c) */
+	INSERT INTO insure_stream.maintenance_state (name, value) VALUES ('orders_closed_before', '-infinity')
+		ON CONFLICT (name) DO NOTHING;
 	FOR t IN
 		SELECT v.name, v.key, v.colocate_with
 		  FROM (VALUES (1, 'config', NULL, NULL),
@@ -144,3 +189,38 @@ COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
 	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
 REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * purge_events() on a cluster: each shard of the event table purged on its
+ * node (the event tables' guard lets only purge_event_rows() delete, and
+ * only in the backend running it), each in a transaction of its own, as
+ * Citus runs commands on shards.  A purge is idempotent: one that failed
+ * half-way is finished by the next.
+ */
+CREATE FUNCTION insure_stream.purge_event_shards(table_name text, before_ms bigint, before_ts timestamptz)
+	RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	removed bigint := 0;
+	r record;
+BEGIN
+	FOR r IN EXECUTE
+		'SELECT s.success, s.result FROM pg_catalog.run_command_on_shards($1, $2) s'
+		USING 'insure_stream.' OPERATOR(pg_catalog.||) table_name,
+			  pg_catalog.format('SELECT insure_stream.purge_event_rows(pg_catalog.substr(''%%s'', 15), %s, %L)',
+								before_ms, before_ts)
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'could not purge a shard of insure_stream.%: %', table_name, r.result
+				USING ERRCODE = '55000';
+		END IF;
+		removed := removed OPERATOR(pg_catalog.+) r.result::pg_catalog.int8;
+	END LOOP;
+	RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) IS
+	'internal: purge_event_rows() on every shard of an event table (Citus)';
+REVOKE ALL ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) FROM PUBLIC;

@@ -61,6 +61,16 @@ is($coord->safe_psql('postgres', q{
 	 WHERE logicalrelid::text LIKE 'insure_stream.%'}), '13', 'thirteen tables distributed');
 is($w1->safe_psql('postgres', q{SELECT insure_stream.setting('time_zone')}), 'Asia/Shanghai',
 	'a worker reads the settings configured on the coordinator');
+both(q{SELECT insure_stream.configure('max_future', '2 days')});
+is($w2->safe_psql('postgres', q{SELECT insure_stream.setting('max_future')}), '2 days',
+	'configure() after distribute(): every node reads the new value');
+for my $what ('verify()', 'rebuild()', q{configure('time_zone', 'UTC')})
+{
+	my ($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM insure_stream.$what");
+	like($err, qr/ERROR:  .* is not supported on a Citus cluster/, "$what on the cluster: a clear error (0A000)");
+}
+is($coord->safe_psql('postgres', q{SELECT insure_stream.setting('time_zone')}), 'Asia/Shanghai',
+	'the refused configure() changed nothing');
 
 # run a statement on both, which must both succeed
 sub both
@@ -288,6 +298,42 @@ is($coord->safe_psql('postgres', q{
 isnt($rc, 0, 'an order with a null id is refused on the cluster');
 like($err, qr/null|NULL/, 'with an error about the null key');
 compare_all('after the refused statement');
+
+# 6. maintenance on both: compaction closes nothing of today, a purge of
+# everything older than today removes the same events; results unchanged
+for my $node ($plain, $coord)
+{
+	$node->safe_psql('postgres', q{
+		INSERT INTO insure_stream.user_log (log_time, account_id, page_name)
+		SELECT 1000000000000, 'old' || a, 'old page' FROM generate_series(1, 30) a});
+}
+my %maintained = map {
+	$_->name => $_->safe_psql('postgres', q{
+		SELECT insure_stream.configure('retention', '1 day');
+		SELECT string_agg(task || '=' || affected, ' ' ORDER BY task) FROM insure_stream.maintenance()})
+} ($plain, $coord);
+is($maintained{coordinator}, $maintained{plain},
+	"maintenance() on the cluster did what it did on one server ($maintained{plain})");
+compare_all('after maintenance');
+my %status = map {
+	$_->name => $_->safe_psql('postgres', q{
+		SELECT string_agg(name || '=' || value, ' ' ORDER BY name) FROM insure_stream.status()
+		 WHERE section IN ('events', 'results', 'pending')})
+} ($plain, $coord);
+is($status{coordinator}, $status{plain}, 'status() on the cluster: the same counts as on one server');
+
+# 7. bad input with on_bad_input = error: the statement fails on the
+# cluster as on one server, with the same message, and nothing changes
+my %bad = map {
+	my ($rc, $out, $err) = $_->psql('postgres', q{
+		INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+		VALUES (11, 'fine', 1790000000000, 1), (12, 'bad', 1790000000000, 'NaN')});
+	$_->name => ($err =~ /(ERROR:  [^\n]*)/)[0] // ''
+} ($plain, $coord);
+like($bad{coordinator}, qr/non-finite amount "NaN" in column "account_payble" of table "user_order"/,
+	'bad input on the cluster: a class-22 error naming table, column and value');
+is($bad{coordinator}, $bad{plain}, 'the same error as on one server');
+compare_all('after the refused bad input');
 
 $_->quit for values %listener;
 done_testing();
