@@ -336,6 +336,9 @@ DECLARE
 	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
 				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
 	writers text[];
+	/* on a Citus cluster only the coordinator's lock on user_order shows who writes */
+	writers_of oid[] := ARRAY['insure_stream.order_state'::pg_catalog.regclass::pg_catalog.oid,
+							  'insure_stream.user_order'::pg_catalog.regclass::pg_catalog.oid];
 	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
 	removed bigint;
 BEGIN
@@ -357,13 +360,13 @@ BEGIN
 		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
 		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
 		   AND l.database OPERATOR(pg_catalog.=) db
-		   AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+		   AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
 		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
 		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
 	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
 				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
 					 AND l.database OPERATOR(pg_catalog.=) db
-					 AND l.relation OPERATOR(pg_catalog.=) 'insure_stream.order_state'::pg_catalog.regclass
+					 AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
 					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
 		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
 			RETURN 0;
@@ -379,7 +382,7 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	INSERT INTO insure_stream.maintenance_state AS m (name, value)
 		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now();
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
 
 	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
 	SELECT s.biz_date, pg_catalog.count(*),
@@ -422,6 +425,10 @@ CREATE OR REPLACE FUNCTION insure_stream.status() RETURNS TABLE (section text, n
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	/* read once here: on a Citus cluster the queries below run on the shards */
+	window_day boolean := insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day';
+	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
 BEGIN
 	RETURN QUERY
 	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
@@ -449,9 +456,7 @@ BEGIN
 	  FROM (VALUES
 			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
 			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
-									  WHERE insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day'
-										AND s.day OPERATOR(pg_catalog.<) insure_stream.zone_local(
-											pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date))
+									  WHERE window_day AND s.day OPERATOR(pg_catalog.<) today))
 		   ) AS p(what, n);
 	RETURN QUERY
 	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)
@@ -763,97 +768,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION insure_stream.compact_orders() RETURNS bigint
-	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
-	db oid := (SELECT d.oid FROM pg_catalog.pg_database d
-				WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
-	writers text[];
-	/* on a Citus cluster only the coordinator's lock on user_order shows who writes */
-	writers_of oid[] := ARRAY['insure_stream.order_state'::pg_catalog.regclass::pg_catalog.oid,
-							  'insure_stream.user_order'::pg_catalog.regclass::pg_catalog.oid];
-	give_up timestamptz := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '30 seconds'::pg_catalog.interval;
-	removed bigint;
-BEGIN
-	IF insure_stream.setting('order_window') OPERATOR(pg_catalog.<>) 'day'
-	   OR COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
-					 WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
-				   '-infinity'::pg_catalog.date) OPERATOR(pg_catalog.>=) today THEN
-		RETURN 0;
-	END IF;
-	/*
-	 * A transaction that wrote a state of yesterday while it was yesterday
-	 * took no lock, and may still be open: wait for every transaction
-	 * writing order_state now to end (not holding anything, so nobody
-	 * waits for us meanwhile).  One still open after 30 seconds (a long
-	 * COPY, a prepared transaction) leaves the days open until the next
-	 * call.
-	 */
-	writers := ARRAY(
-		SELECT l.virtualtransaction FROM pg_catalog.pg_locks l
-		 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
-		   AND l.database OPERATOR(pg_catalog.=) db
-		   AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
-		   AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
-		   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
-	WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-				   WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
-					 AND l.database OPERATOR(pg_catalog.=) db
-					 AND l.relation OPERATOR(pg_catalog.=) ANY (writers_of)
-					 AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (writers)) LOOP
-		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) give_up THEN
-			RETURN 0;
-		END IF;
-		PERFORM pg_catalog.pg_sleep(0.01);
-	END LOOP;
-	/*
-	 * Writers into past days take this lock shared and hold it to their
-	 * commit: once we have it, no state of a day before today changes until
-	 * we commit, and later writers see the new watermark and filter such
-	 * rows.  Writers of today's and later days never touch what we read.
-	 */
-	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
-	INSERT INTO insure_stream.maintenance_state AS m (name, value)
-		VALUES ('orders_closed_before', pg_catalog.to_char(today, 'YYYY-MM-DD'))
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
-
-	INSERT INTO insure_stream.order_hour_closed (biz_date, users, premium, policies, holders)
-	SELECT s.biz_date, pg_catalog.count(*),
-		   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric),
-		   pg_catalog.count(DISTINCT s.order_no), pg_catalog.count(DISTINCT s.customer_tel)
-	  FROM insure_stream.order_state s
-	 WHERE s.day OPERATOR(pg_catalog.<) today
-	 GROUP BY s.biz_date;
-
-	INSERT INTO insure_stream.order_last_closed AS c
-		(id, day, gmt_modified, gmt_seq, order_no, order_no_at, order_no_seq,
-		 customer_tel, customer_tel_at, customer_tel_seq,
-		 account_payble, account_payble_at, account_payble_seq, biz_date)
-	SELECT DISTINCT ON (s.id)
-		   s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
-		   s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-		   s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date
-	  FROM insure_stream.order_state s
-	 WHERE s.day OPERATOR(pg_catalog.<) today
-	 ORDER BY s.id, s.day DESC
-	ON CONFLICT (id) DO UPDATE
-	   SET day = excluded.day, gmt_modified = excluded.gmt_modified, gmt_seq = excluded.gmt_seq,
-		   order_no = excluded.order_no, order_no_at = excluded.order_no_at,
-		   order_no_seq = excluded.order_no_seq, customer_tel = excluded.customer_tel,
-		   customer_tel_at = excluded.customer_tel_at, customer_tel_seq = excluded.customer_tel_seq,
-		   account_payble = excluded.account_payble, account_payble_at = excluded.account_payble_at,
-		   account_payble_seq = excluded.account_payble_seq, biz_date = excluded.biz_date
-	 WHERE c.day OPERATOR(pg_catalog.<) excluded.day;
-
-	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.<) today;
-	GET DIAGNOSTICS removed = ROW_COUNT;
-	RETURN removed;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION insure_stream.verify(
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
@@ -949,55 +863,6 @@ BEGIN
 				pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
 					OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000)::text)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION insure_stream.status() RETURNS TABLE (section text, name text, value text)
-	LANGUAGE plpgsql STABLE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	/* read once here: on a Citus cluster the queries below run on the shards */
-	window_day boolean := insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day';
-	today date := insure_stream.zone_local(pg_catalog.now(), insure_stream.setting('time_zone'))::pg_catalog.date;
-BEGIN
-	RETURN QUERY
-	SELECT 'events', c.table_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) k.kind, k.n::text
-	  FROM insure_stream.event_classes() c,
-		   LATERAL (VALUES ('accepted', c.accepted), ('filtered', c.filtered),
-						   ('rejected', c.rejected), ('purged', c.purged)) AS k(kind, n);
-	RETURN QUERY
-	SELECT 'results', r.rel OPERATOR(pg_catalog.||) ' rows', r.n::text
-	  FROM (VALUES ('hs_order', (SELECT pg_catalog.count(*) FROM insure_stream.hs_order)),
-				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
-				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
-				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
-				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
-		   ) AS r(rel, n);
-	RETURN QUERY
-	SELECT 'state', c.relname::text,
-		   pg_catalog.format('~%s rows, %s', GREATEST(c.reltuples, 0)::pg_catalog.int8,
-							 pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)))
-	  FROM pg_catalog.pg_class c
-	 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'insure_stream'::pg_catalog.regnamespace
-	   AND c.relkind OPERATOR(pg_catalog.=) 'r'
-	 ORDER BY c.relname;
-	RETURN QUERY
-	SELECT 'pending', p.what, p.n::text
-	  FROM (VALUES
-			('order days open', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s)),
-			('order days to close', (SELECT pg_catalog.count(DISTINCT s.day) FROM insure_stream.order_state s
-									  WHERE window_day AND s.day OPERATOR(pg_catalog.<) today))
-		   ) AS p(what, n);
-	RETURN QUERY
-	SELECT 'maintenance', m.name, m.value OPERATOR(pg_catalog.||) ' (set ' OPERATOR(pg_catalog.||)
-		   m.updated_at::text OPERATOR(pg_catalog.||) ')'
-	  FROM insure_stream.maintenance_state m ORDER BY m.name;
-	IF insure_stream.pg_cron_present() THEN
-		RETURN QUERY EXECUTE
-			'SELECT ''pg_cron''::text, j.jobname::text, j.schedule OPERATOR(pg_catalog.||) '' '' OPERATOR(pg_catalog.||) j.command
-			   FROM cron.job j WHERE j.command OPERATOR(pg_catalog.~~) ''%insure_stream%'' ORDER BY j.jobid';
-	END IF;
 END
 $$;
 
