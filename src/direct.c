@@ -322,6 +322,78 @@ isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg)
 }
 
 /*
+ * Writes the row of a key without locking it first: finds its latest
+ * version (after whoever is writing it), asks decide() for the row to
+ * write in its place (decide fills st->row from st->stored and returns
+ * false when nothing changes), and updates that version.  When another
+ * session updated it in between, the update reports it and we look again,
+ * as the executor does for UPDATE.  A row written this way costs one
+ * update; locking it first cost a lock record more.  Only for states whose
+ * merge is a join (the order of merging does not matter, and merging what
+ * is already there changes nothing): then skipping the write when nothing
+ * changes is right whatever concurrent writers commit.  False when there
+ * is no row for the key (st->row holds the key on entry).
+ */
+bool
+isx_state_update_latest(IsxStateTable *st, bool (*decide) (IsxStateTable *st, void *arg), void *arg)
+{
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	SnapshotData dirty;
+	IndexScanDesc scan;
+
+	ExecStoreVirtualTuple(st->row);
+	primary_key(st, keys);
+	scan = begin_key_scan(st, &dirty);
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	result;
+		LockTupleMode lockmode;
+		bool		update_indexes;
+		ItemPointerData tid;
+
+		if (!find_latest(st, scan, &dirty, keys))
+		{
+			index_endscan(scan);
+			return false;
+		}
+		slot_getallattrs(st->stored);
+		tid = st->stored->tts_tid;
+		if (!decide(st, arg))
+			break;
+		ExecStoreVirtualTuple(st->row);
+		result = table_tuple_update(st->rel, &tid, st->row, st->estate->es_output_cid,
+									st->estate->es_snapshot, InvalidSnapshot, true,
+									&tmfd, &lockmode, &update_indexes);
+		if (result == TM_Ok)
+		{
+			if (update_indexes && st->rri->ri_NumIndices > 0)
+				ExecInsertIndexTuples(st->rri, st->row, st->estate, true, false, NULL, NIL);
+			ResetPerTupleExprContext(st->estate);
+			break;
+		}
+		if (result != TM_Updated && result != TM_Deleted)
+			elog(ERROR, "unexpected result %d updating a row of insure_stream.%s", (int) result, st->name);
+		/* someone else's version came first: merge into theirs */
+		CHECK_FOR_INTERRUPTS();
+		ExecStoreVirtualTuple(st->row);
+		primary_key(st, keys);
+	}
+	index_endscan(scan);
+	return true;
+}
+
+/*
+ * Inserts st->row for a key that had no row (false when another session
+ * inserted one meanwhile: then update that with isx_state_update_latest).
+ */
+bool
+isx_state_insert(IsxStateTable *st)
+{
+	return state_insert_new(st);
+}
+
+/*
  * Writes st->row: a new row (tid NULL; its key must be ours alone) or over
  * the row at tid, which we hold.
  */

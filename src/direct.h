@@ -40,6 +40,9 @@ extern void isx_state_set(IsxStateTable *st, int column, Datum value, bool isnul
 extern bool isx_state_lock(IsxStateTable *st);
 extern bool isx_state_fetch(IsxStateTable *st);
 extern bool isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg);
+extern bool isx_state_update_latest(IsxStateTable *st,
+									bool (*decide) (IsxStateTable *st, void *arg), void *arg);
+extern bool isx_state_insert(IsxStateTable *st);
 extern void isx_state_write(IsxStateTable *st, ItemPointer tid);
 extern text *isx_stored_text(IsxStateTable *st, int column);
 

@@ -76,10 +76,7 @@ typedef struct OrderEntry
 {
 	OrderKey	key;
 	char		status;			/* simplehash's */
-	bool		inserted;
-	ItemPointerData tid;		/* where old is (locked, so it stays) */
 	OrderState	fold;			/* this statement's rows */
-	OrderState *old;			/* stored state, read while flushing */
 } OrderEntry;
 
 static inline uint32
@@ -316,8 +313,6 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, int64 id, int64 gmt, int64 seq
 	if (!found)
 	{
 		empty_state(&entry->fold);
-		entry->old = NULL;
-		entry->inserted = false;
 	}
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 	if (comes_after(gmt, seq, entry->fold.gmt, entry->fold.gmt_seq))
@@ -468,37 +463,62 @@ stored_state(OrderTables *t)
 	return st;
 }
 
-/* an order_state row of an entry for isx_state_lock_or_insert: the key, or its fold */
+/* an entry whose state is being written, for decide_state */
 typedef struct StateFill
 {
 	OrderTables *t;
 	OrderEntry *e;
 } StateFill;
 
-static void
-fill_state(IsxStateTable *st, void *arg, bool whole)
+/* the stored state (in st->stored) merged with the fold: false when that changes nothing */
+static bool
+decide_state(IsxStateTable *st, void *arg)
 {
 	StateFill  *f = arg;
+	OrderState *old = stored_state(f->t);
+	OrderState	merged = *old;
 
-	state_row(f->t, &f->e->key, whole ? &f->e->fold : NULL);
+	merge_state(&merged, &f->e->fold);
+	if (same_ordering(&merged, old))
+		return false;
+	state_row(f->t, &f->e->key, &merged);
+	return true;
 }
 
 /*
- * Locks the key's stored state, or inserts the folded one when there is
- * none (if another session inserted it meanwhile, waits and locks that).
+ * Writes the key's state: merges the fold into the stored state
+ * (isx_state_update_latest: no lock record, retried on a concurrent
+ * update), or inserts the fold when there is none (if another session
+ * inserted it meanwhile, merges into that).  When most keys of a large
+ * statement turn out to be new (a bulk load), the insertion is tried
+ * first, which saves a probe per key; until 32 keys are seen, or while
+ * more than an eighth of them exist, the stored state is looked for first.
  */
 static void
-lock_state(OrderTables *t, OrderEntry *e)
+write_state(OrderTables *t, OrderEntry *e)
 {
+	IsxStateTable *st = &t->states;
 	StateFill	f = {t, e};
+	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
 
-	if (isx_state_lock_or_insert(&t->states, fill_state, &f))
+	st->keys_seen++;
+	for (;;)
 	{
-		e->old = stored_state(t);
-		e->tid = t->states.stored->tts_tid;
+		if (!insert_first)
+		{
+			state_row(t, &e->key, NULL);
+			if (isx_state_update_latest(st, decide_state, &f))
+			{
+				st->keys_stored++;
+				return;
+			}
+		}
+		state_row(t, &e->key, &e->fold);
+		if (isx_state_insert(st))
+			return;
+		insert_first = false;
+		CHECK_FOR_INTERRUPTS();
 	}
-	else
-		e->inserted = true;
 }
 
 /*
@@ -568,11 +588,11 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 }
 
 /*
- * Writes one slice of a chunk's keys (sorted): locks or inserts each state
- * in key order, then updates the changed ones.  The hour figures are read
- * from the states (hs_order), so nothing else is written.  Everything it
- * allocates goes with the slice, so a flush needs little memory beyond the
- * fold.
+ * Writes one slice of a chunk's keys (sorted): each state in key order,
+ * the order every writer writes in, so writers cannot deadlock.  The hour
+ * figures are read from the states (hs_order), so nothing else is written.
+ * Everything it allocates goes with the slice, so a flush needs little
+ * memory beyond the fold.
  */
 static void
 flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
@@ -588,25 +608,9 @@ flush_slice(OrderBatch *batch, OrderEntry **keys, int nkeys)
 	for (int k = 0; k < nkeys; k++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		lock_state(&t, keys[k]);
-	}
-	for (int k = 0; k < nkeys; k++)
-	{
-		OrderEntry *e = keys[k];
-		OrderState	merged;
-
-		if (e->inserted)
-			continue;
-		merged = *e->old;
-		merge_state(&merged, &e->fold);
-		if (same_ordering(&merged, e->old))
-			continue;
-		state_row(&t, &e->key, &merged);
-		isx_state_write(&t.states, &e->tid);
+		write_state(&t, keys[k]);
 	}
 	close_order_tables(&t);
-	for (int k = 0; k < nkeys; k++)
-		keys[k]->old = NULL;
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->slicecxt);
 }

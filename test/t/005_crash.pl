@@ -198,11 +198,13 @@ is($node->safe_psql('copydb', $snapshot_sql), $copy_before,
 verify_clean('copydb', 'COPY 1a');
 unlink $marker;
 
-# 1b. killed in the trigger: user 40000's state is locked by another
+# 1b. killed in the trigger: user 40000's state is being updated by another
 # session, so the trigger has written two slices of 16384 users (sorted)
-# and waits in the third
+# and waits in the third for that writer (a state is written without a
+# lock first: a writer whose merge changes nothing does not wait for a
+# mere FOR UPDATE, but every writer waits for one that changes the row)
 my $holder = $node->background_psql('copydb');
-$holder->query_safe(q{BEGIN; SELECT 1 FROM insure_stream.order_state WHERE id = 40000 FOR UPDATE});
+$holder->query_safe(q{BEGIN; UPDATE insure_stream.order_state SET gmt_seq = gmt_seq WHERE id = 40000});
 $copy = $node->background_psql('copydb', on_error_stop => 0);
 $pid = backend_pid($copy);
 $copy->query_until(qr/copying/, "\\echo copying\n" . copy_sql(0) . ";\n");
