@@ -66,14 +66,6 @@ reset_all() {
 		-c "INSERT INTO insure_stream.raw_info SELECT g, '1000000000000000', 'key ' || g FROM generate_series(1, $KEYS) g" \
 		-c "CHECKPOINT" >/dev/null
 }
-# timed_wal LABEL SQL ROWS: ms; WAL bytes per row go to $T.wal
-timed_wal() {
-	local l0 ms
-	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
-	ms=$(timed "$2")
-	psql_q -Atc "SELECT '$1 ' || round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$l0') / $3)" >> "$T.wal"
-	echo "$ms"
-}
 : > "$T.wal"
 declare -A bp ep
 declare -a bl el
@@ -90,7 +82,6 @@ for run in $(seq 1 "$RUNS"); do
 	echo "run $run: user_log COPY bare ${bl[-1]} ms, ext ${el[-1]} ms"
 done
 psql_q -Atc "SELECT 'verify() differences after the COPYs: ' || count(*) FROM insure_stream.verify()"
-wal_of() { median $(awk -v l="$1" '$1 == l {print $2}' "$T.wal"); }
 
 # single-row statements
 # single-row policy changes at ALERT_RATE: the premium of the key customer

@@ -12,6 +12,16 @@ timed() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# timed_wal LABEL SQL ROWS: timed, prefixed by $AS (e.g. SET ROLE); the
+# WAL bytes per row it wrote go to $T.wal, read back by wal_of LABEL
+timed_wal() {
+	local l0 ms
+	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
+	ms=$(timed "${AS:-} $2")
+	psql_q -Atc "SELECT '$1 ' || round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$l0') / $3)" >> "$T.wal"
+	echo "$ms"
+}
+wal_of() { median $(awk -v l="$1" '$1 == l {print $2}' "$T.wal"); }
 
 # table src: ROWS orders of USERS users over today's 24 hours (Asia/Shanghai),
 # 10% nulls per column; the data of the Scenario 1 benchmarks

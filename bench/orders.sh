@@ -56,14 +56,6 @@ reset_all() {	# every table of Scenario 1 that exists (the layout changed in 0.2
 }
 
 AS="SET ROLE bench_ingest;"
-# timed_wal LABEL SQL ROWS: ms, as the ingest role; WAL bytes per row go to $T.wal
-timed_wal() {
-	local l0 ms
-	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
-	ms=$(timed "$AS $2")
-	psql_q -Atc "SELECT '$1 ' || round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$l0') / $3)" >> "$T.wal"
-	echo "$ms"
-}
 declare -a bare_200 ext_200
 declare -a bare_is ext_is bare_copy ext_copy bare_small plp_small
 for run in $(seq 1 "$RUNS"); do
@@ -121,7 +113,6 @@ m_b8=$(median "${tps_bare8[@]}"); m_e8=$(median "${tps_ext8[@]}")
 echo
 echo "| workload ($RUNS runs, medians) | bare | insure_stream | ratio | target | WAL bytes per event, bare / insure_stream |"
 echo "|---|---|---|---|---|---|"
-wal_of() { median $(awk -v l="$1" '$1 == l {print $2}' "$T.wal"); }
 wal() { echo "$(wal_of "bare$1") / $(wal_of "ext$1")"; }
 echo "| INSERT ... SELECT of $SMALL_ROWS orders | $(median "${bare_200[@]}") ms | $(median "${ext_200[@]}") ms | $(ratio "$(median "${ext_200[@]}")" "$(median "${bare_200[@]}")")x time | <= 2x | $(wal 200) |"
 echo "| INSERT ... SELECT of $ROWS orders | $m_bis ms | $m_eis ms | $(ratio "$m_eis" "$m_bis")x time | <= 2x | $(wal _is) |"

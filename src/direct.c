@@ -161,15 +161,17 @@ primary_key(IsxStateTable *st, ScanKey keys)
 }
 
 /*
- * A scan of st's primary key that sees rows being inserted, updated or
- * locked by others (a dirty snapshot), for one lookup.  (A scan kept for
- * every lookup of a statement saved nothing measurable, and three alive at
- * once made glibc give back and take again memory per single-row
- * statement, which slowed concurrent sessions.)
+ * A scan of st's primary key for the key in st->row that sees rows being
+ * inserted, updated or locked by others (a dirty snapshot), for one
+ * lookup.  (A scan kept for every lookup of a statement saved nothing
+ * measurable, and three alive at once made glibc give back and take again
+ * memory per single-row statement, which slowed concurrent sessions.)
  */
 static IndexScanDesc
-begin_key_scan(IsxStateTable *st, Snapshot dirty)
+begin_key_scan(IsxStateTable *st, ScanKey keys, Snapshot dirty)
 {
+	ExecStoreVirtualTuple(st->row);
+	primary_key(st, keys);
 	InitDirtySnapshot(*dirty);
 	return index_beginscan(st->rel, st->pkey, dirty, st->nkeys, 0);
 }
@@ -220,9 +222,7 @@ isx_state_lock(IsxStateTable *st)
 	IndexScanDesc scan;
 	bool		found;
 
-	ExecStoreVirtualTuple(st->row);
-	primary_key(st, keys);
-	scan = begin_key_scan(st, &dirty);
+	scan = begin_key_scan(st, keys, &dirty);
 	while ((found = find_latest(st, scan, &dirty, keys)))
 	{
 		TM_FailureData tmfd;
@@ -252,9 +252,7 @@ isx_state_fetch(IsxStateTable *st)
 	SnapshotData dirty;
 	IndexScanDesc scan;
 
-	ExecStoreVirtualTuple(st->row);
-	primary_key(st, keys);
-	scan = begin_key_scan(st, &dirty);
+	scan = begin_key_scan(st, keys, &dirty);
 	return end_key_scan(st, scan, find_latest(st, scan, &dirty, keys));
 }
 
@@ -341,9 +339,7 @@ isx_state_update_latest(IsxStateTable *st, bool (*decide) (IsxStateTable *st, vo
 	SnapshotData dirty;
 	IndexScanDesc scan;
 
-	ExecStoreVirtualTuple(st->row);
-	primary_key(st, keys);
-	scan = begin_key_scan(st, &dirty);
+	scan = begin_key_scan(st, keys, &dirty);
 	for (;;)
 	{
 		TM_FailureData tmfd;
