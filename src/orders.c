@@ -554,7 +554,6 @@ watermark_on_cluster(void)
 static void
 drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 {
-	static SPIPlanPtr plan = NULL;
 	int32		clock_day = local_day(isx_timestamptz_to_ms(GetCurrentTimestamp()),
 									  batch->settings->tz);
 	int32		closed_before;
@@ -571,6 +570,8 @@ drop_closed_days(OrderBatch *batch, OrderEntry **keys, int *nkeys)
 		watermark_on_cluster();
 	else
 	{
+		static SPIPlanPtr plan = NULL;
+
 		if (plan == NULL)
 			plan = isx_prepare_kept_plan("SELECT insure_stream.orders_closed_before_locked()", 0, NULL);
 		if (isx_execute_plan(plan, NULL, NULL, 1) != SPI_OK_SELECT || SPI_processed != 1)
