@@ -1,0 +1,88 @@
+# insure_stream on a Citus cluster run by a database owner who is not a
+# superuser, as on a managed service: the owner installs the extension,
+# distributes it, ingests and reads; roles it did not empower cannot
+# distribute, and an ingest role cannot set arrival order through the
+# coordinator.  Needs Citus 13.2 installed (scripts/test-citus.sh).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my @nodes;
+for my $name (qw(coordinator worker1 worker2))
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'citus'
+max_prepared_transactions = 100
+citus.local_hostname = '} . $node->host . q{'
+});
+	$node->start;
+	# the owner and the database exist on every node, made by the superuser
+	$node->safe_psql('postgres', q{
+		SET citus.enable_ddl_propagation = off;
+		CREATE ROLE app_owner LOGIN;
+		CREATE ROLE app_ingest LOGIN;
+		CREATE DATABASE app OWNER app_owner;
+	});
+	$node->safe_psql('app', 'CREATE EXTENSION citus');
+	push @nodes, $node;
+}
+my ($coord, $w1, $w2) = @nodes;
+$coord->safe_psql('app', sprintf(q{
+	SELECT citus_set_coordinator_host('%s', %d);
+	SELECT citus_add_node('%s', %d);
+	SELECT citus_add_node('%s', %d);
+}, $coord->host, $coord->port, $w1->host, $w1->port, $w2->host, $w2->port));
+
+# everything from here as the owner, who is no superuser
+my $owner = sub { $coord->safe_psql('app', "SET ROLE app_owner; $_[0]") };
+is($coord->safe_psql('app', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'app_owner'}), 'f',
+	'the database owner is not a superuser');
+$owner->(q{CREATE EXTENSION insure_stream; SELECT insure_stream.configure('time_zone', 'UTC')});
+is($w1->safe_psql('app', q{SELECT extversion FROM pg_extension WHERE extname = 'insure_stream'}),
+	$coord->safe_psql('app', q{SELECT extversion FROM pg_extension WHERE extname = 'insure_stream'}),
+	'the owner\'s CREATE EXTENSION reached the workers');
+
+# an ingest role may not distribute
+$owner->(q{SELECT insure_stream.grant_ingest('app_ingest')});
+my ($rc, $out, $err) = $coord->psql('app', 'SET ROLE app_ingest; SELECT insure_stream.distribute()');
+like($err, qr/permission denied for function distribute/, 'an ingest role cannot call distribute()');
+
+like($owner->(q{SELECT string_agg(table_name || ' ' || distribution, ', ') FROM insure_stream.distribute(4)}),
+	qr/insure_stream.user_order by id/, 'the owner distributes the tables');
+
+# the owner ingests and reads on the cluster
+my $now = $coord->safe_psql('app', q{SELECT (extract(epoch FROM now()) * 1000)::bigint});
+$owner->(qq{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT u % 300, 'P' || (u % 50), 'T' || (u % 20), $now - u, 1.5 FROM generate_series(1, 1000) u;
+	INSERT INTO insure_stream.raw_info VALUES (1, '100', 'a'), (2, '100', 'b');
+	INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '50', 'drop'), (2, '99', 'keep');
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, page_name)
+	SELECT 1700000000000 + a, 'd', 'acct' || (a % 30), 'p' || a FROM generate_series(1, 300) a;
+});
+is($owner->(q{SELECT count(*) FROM insure_stream.last_order}), '300', 'the owner reads last_order (300 users)');
+is($owner->(q{SELECT sum(policy_cnt) >= 1 AND sum(total_premium) = 450 FROM insure_stream.hs_order}), 't',
+	'the owner reads hs_order (300 users of 1.5)');
+is($owner->(q{SELECT string_agg(id::text, ',') FROM insure_stream.premium_alert}), '1',
+	'the owner reads the alert');
+is($owner->(q{SELECT count(*) FROM insure_stream.user_last_log}), '30', 'the owner reads user_last_log');
+is($owner->(q{SELECT task FROM insure_stream.maintenance() ORDER BY 1 LIMIT 1}), 'compact_orders',
+	'the owner runs maintenance()');
+is($owner->(q{SELECT insure_stream.forward_alerts()}), '1', 'the owner forwards the queued alert');
+
+# through the coordinator an ingest role still cannot name the columns
+# the server assigns, and the shards refuse what it may not write
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest;
+	INSERT INTO insure_stream.user_order (id, gmt_modified, ingest_seq) OVERRIDING SYSTEM VALUE VALUES (1, 1, 1)});
+like($err, qr/permission denied/, 'an ingest role cannot set ingest_seq on the cluster');
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest;
+	INSERT INTO insure_stream.user_order (id, gmt_modified) VALUES (5, 1)});
+like($err, qr/permission denied for table user_order_\d+/,
+	'an ingest role\'s plain INSERT is refused on the shard (documented limitation)');
+is($owner->(q{SELECT count(*) FROM insure_stream.user_order}), '1000', 'nothing of the refused inserts stayed');
+
+done_testing();
