@@ -260,8 +260,7 @@ isx_state_fetch(IsxStateTable *st)
  * Inserts st->row unless a row with its primary key exists or is being
  * inserted (then false, after that inserter finished): speculative
  * insertion, as INSERT ... ON CONFLICT does.  There is no pre-check:
- * callers have just looked for the row (isx_state_lock) or expect it to be
- * new.  The new row's tid is in st->row.
+ * callers have just looked for the row or expect it to be new.  The new row's tid is in st->row.
  */
 static bool
 state_insert_new(IsxStateTable *st)
@@ -279,44 +278,6 @@ state_insert_new(IsxStateTable *st)
 	ResetPerTupleExprContext(estate);
 	list_free(arbiters);
 	return !conflict;
-}
-
-/*
- * Locks the row of a key (true, the row in st->stored) or inserts it
- * (false), whichever applies, however other sessions race for the key.
- * fill() puts the key, or the whole new row, into st->row.
- *
- * Looking first costs an index probe per key; when most keys of a large
- * statement turn out to be new (a bulk load), trying the insertion first
- * saves that probe, and a key that exists after all costs one speculative
- * heap tuple, killed at once.  Until 32 keys are seen, or while more than
- * an eighth of them exist, keys are looked for first.
- */
-bool
-isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg)
-{
-	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
-
-	st->keys_seen++;
-	for (;;)
-	{
-		if (insert_first)
-		{
-			fill(st, arg, true);
-			if (state_insert_new(st))
-				return false;
-		}
-		fill(st, arg, false);
-		if (isx_state_lock(st))
-		{
-			st->keys_stored++;
-			return true;
-		}
-		fill(st, arg, true);
-		if (state_insert_new(st))
-			return false;
-		CHECK_FOR_INTERRUPTS();
-	}
 }
 
 /*
@@ -380,13 +341,42 @@ isx_state_update_latest(IsxStateTable *st, bool (*decide) (IsxStateTable *st, vo
 }
 
 /*
- * Inserts st->row for a key that had no row (false when another session
- * inserted one meanwhile: then update that with isx_state_update_latest).
+ * Writes the state of a key, whichever way applies however other sessions
+ * race for it: merges into the stored row (isx_state_update_latest with
+ * decide), or inserts the new row when there is none (if another session
+ * inserted one meanwhile, merges into that).  fill() puts the key, or the
+ * whole new row, into st->row.
+ *
+ * Looking first costs an index probe per key; when most keys of a large
+ * statement turn out to be new (a bulk load), trying the insertion first
+ * saves that probe, and a key that exists after all costs one speculative
+ * heap tuple, killed at once.  Until 32 keys are seen, or while more than
+ * an eighth of them exist, keys are looked for first.
  */
-bool
-isx_state_insert(IsxStateTable *st)
+void
+isx_state_merge_or_insert(IsxStateTable *st, IsxRowFill fill,
+						  bool (*decide) (IsxStateTable *st, void *arg), void *arg)
 {
-	return state_insert_new(st);
+	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
+
+	st->keys_seen++;
+	for (;;)
+	{
+		if (!insert_first)
+		{
+			fill(st, arg, false);
+			if (isx_state_update_latest(st, decide, arg))
+			{
+				st->keys_stored++;
+				return;
+			}
+		}
+		fill(st, arg, true);
+		if (state_insert_new(st))
+			return;
+		insert_first = false;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

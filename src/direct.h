@@ -22,12 +22,12 @@ typedef struct IsxStateTable
 	RegProcedure key_procs[INDEX_MAX_KEYS]; /* equality */
 	TupleTableSlot *stored;		/* a row as stored (found and locked) */
 	TupleTableSlot *row;		/* a row to search for or to write */
-	int64		keys_seen;		/* keys passed to isx_state_lock_or_insert */
+	int64		keys_seen;		/* keys passed to isx_state_merge_or_insert */
 	int64		keys_stored;	/* of which already stored */
 	uint32		spec_token;		/* speculative insertion token held, or 0 */
 } IsxStateTable;
 
-/* fills st->row for isx_state_lock_or_insert: the key only, or a whole new row */
+/* fills st->row for isx_state_merge_or_insert: the key only, or a whole new row */
 typedef void (*IsxRowFill) (IsxStateTable *st, void *arg, bool whole);
 
 extern EState *isx_direct_begin(void);
@@ -39,10 +39,10 @@ extern TupleTableSlot *isx_state_new_row(IsxStateTable *st);
 extern void isx_state_set(IsxStateTable *st, int column, Datum value, bool isnull);
 extern bool isx_state_lock(IsxStateTable *st);
 extern bool isx_state_fetch(IsxStateTable *st);
-extern bool isx_state_lock_or_insert(IsxStateTable *st, IsxRowFill fill, void *arg);
 extern bool isx_state_update_latest(IsxStateTable *st,
 									bool (*decide) (IsxStateTable *st, void *arg), void *arg);
-extern bool isx_state_insert(IsxStateTable *st);
+extern void isx_state_merge_or_insert(IsxStateTable *st, IsxRowFill fill,
+									  bool (*decide) (IsxStateTable *st, void *arg), void *arg);
 extern void isx_state_write(IsxStateTable *st, ItemPointer tid);
 extern text *isx_stored_text(IsxStateTable *st, int column);
 

@@ -485,40 +485,25 @@ decide_state(IsxStateTable *st, void *arg)
 	return true;
 }
 
+/* an order_state row of an entry for isx_state_merge_or_insert: the key, or its fold */
+static void
+fill_state(IsxStateTable *st, void *arg, bool whole)
+{
+	StateFill  *f = arg;
+
+	state_row(f->t, &f->e->key, whole ? &f->e->fold : NULL);
+}
+
 /*
- * Writes the key's state: merges the fold into the stored state
- * (isx_state_update_latest: no lock record, retried on a concurrent
- * update), or inserts the fold when there is none (if another session
- * inserted it meanwhile, merges into that).  When most keys of a large
- * statement turn out to be new (a bulk load), the insertion is tried
- * first, which saves a probe per key; until 32 keys are seen, or while
- * more than an eighth of them exist, the stored state is looked for first.
+ * Writes the key's state: merges the fold into the stored state (no lock
+ * record; merged again on a concurrent update), or inserts the fold.
  */
 static void
 write_state(OrderTables *t, OrderEntry *e)
 {
-	IsxStateTable *st = &t->states;
 	StateFill	f = {t, e};
-	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
 
-	st->keys_seen++;
-	for (;;)
-	{
-		if (!insert_first)
-		{
-			state_row(t, &e->key, NULL);
-			if (isx_state_update_latest(st, decide_state, &f))
-			{
-				st->keys_stored++;
-				return;
-			}
-		}
-		state_row(t, &e->key, &e->fold);
-		if (isx_state_insert(st))
-			return;
-		insert_first = false;
-		CHECK_FOR_INTERRUPTS();
-	}
+	isx_state_merge_or_insert(&t->states, fill_state, decide_state, &f);
 }
 
 /*

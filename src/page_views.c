@@ -541,7 +541,7 @@ pair_values(PageTables *t, const PairKey *k, const PageState *ps)
 	isx_state_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
 }
 
-/* the state of the stored (locked) row of a pair, texts copied */
+/* the state of the stored row of a pair (as found), texts copied */
 static void
 stored_state(PageTables *t, PageState *ps)
 {
@@ -572,6 +572,7 @@ typedef struct PairRow
 {
 	PageTables *t;
 	PairKey		key;
+	const PageState *fold;		/* the statement's values of the pair */
 	const PageState *state;		/* the values of a whole row */
 } PairRow;
 
@@ -588,37 +589,44 @@ pair_row(IsxStateTable *st, void *arg, bool whole)
 		pair_values(r->t, &r->key, r->state);
 }
 
+/* the stored pair (in st->stored) merged with the fold: false when that changes nothing */
+static bool
+decide_pair(IsxStateTable *st, void *arg)
+{
+	PairRow    *r = arg;
+	PageState	old;
+	PageState	merged;
+
+	stored_state(r->t, &old);
+	merged = old;
+	merge_page_state(&merged, r->fold);
+	if (same_page_state(&merged, &old))
+		return false;
+	r->state = &merged;
+	pair_row(st, r, true);
+	r->state = r->fold;
+	return true;
+}
+
 /*
- * One pair: lock its row and merge the fold into it (writing only a
- * change), or create it with the fold.  Pairs are independent, so two
- * sessions wait for each other only on the same (account, device).
+ * One pair: merge the fold into its row (writing only a change, without a
+ * lock record: merged again on a concurrent update), or create it with
+ * the fold.  Pairs are independent, so two sessions wait for each other
+ * only on the same (account, device).
  */
 static void
 flush_pair(PageTables *t, const PageRec *rec)
 {
-	PairRow		r = {t, {NULL, NULL, NULL}, &rec->fold};
+	PairRow		r = {t, {NULL, NULL, NULL}, &rec->fold, &rec->fold};
 	const char *devkey = rec->key + rec->acclen + 1;
-	ItemPointerData tid;
-	PageState	old;
-	PageState	merged;
 
 	r.key.account_id = cstring_to_text_with_len(rec->key, (int) rec->acclen);
 	r.key.device_key = cstring_to_text(devkey);
 	r.key.device_id = devkey[0] == 'd' ? cstring_to_text(devkey + 1) : NULL;
-	if (!isx_state_lock_or_insert(&t->pairs, pair_row, &r))
-		return;					/* created with the fold */
-	tid = t->pairs.stored->tts_tid;
-	stored_state(t, &old);
-	merged = old;
-	merge_page_state(&merged, &rec->fold);
-	if (same_page_state(&merged, &old))
-		return;
-	r.state = &merged;
-	pair_row(&t->pairs, &r, true);
-	isx_state_write(&t->pairs, &tid);
+	isx_state_merge_or_insert(&t->pairs, pair_row, decide_pair, &r);
 }
 
-/* writes a slice of pairs, in ascending key order (the order every writer locks in) */
+/* writes a slice of pairs, in ascending key order (the order every writer writes in) */
 static void
 flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 {
