@@ -111,7 +111,9 @@ isx_shard_of(Relation rel, Oid own)
 	Oid			types[2] = {INT8OID, OIDOID};
 	Datum		args[2];
 
-	if (!OidIsValid(own) || RelationGetNamespace(rel) != get_rel_namespace(own))
+	/* the table itself (every statement on one server): no lookup */
+	if (!OidIsValid(own) || RelationGetRelid(rel) == own ||
+		RelationGetNamespace(rel) != get_rel_namespace(own))
 		return 0;
 	if (RelationGetRelid(rel) == checked_relid && own == checked_own)
 		return checked_shard;
