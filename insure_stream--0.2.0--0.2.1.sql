@@ -472,6 +472,9 @@ $$;
 COMMENT ON FUNCTION insure_stream.status() IS
 	'events accepted, filtered and rejected; result rows; state size; pending work; maintenance; pg_cron jobs';
 
+/* notify: commit (as before), deferred (alert_outbox, forward_alerts()) or off (10_settings.sql) */
+INSERT INTO insure_stream.config (name, value, is_default) VALUES ('notify', 'commit', true);
+
 /* Scale out with Citus: config_check accepts the settings' shard (10_settings.sql), the outbox of alerts (40_premium_alerts.sql), distribute() and forward_alerts() (90_citus.sql) */
 /*
  * On a Citus node the settings are a reference table (distribute()), and
@@ -526,9 +529,9 @@ $$;
 COMMENT ON FUNCTION insure_stream.config_check() IS
 	'trigger: checks a config row written directly (a restore) as configure() does, and stores its canonical form';
 /*
- * Alerts raised on a Citus worker wait here until forward_alerts() on the
- * coordinator notifies them (90_citus.sql): NOTIFY cannot run in a
- * transaction that Citus commits in two phases.  Empty on one server.
+ * Notifications of alerts waiting for forward_alerts() (90_citus.sql):
+ * with notify = deferred, and always on a Citus worker (NOTIFY cannot run
+ * in a transaction that Citus commits in two phases).
  */
 CREATE TABLE insure_stream.alert_outbox (
 	id			bigint NOT NULL,
@@ -537,7 +540,7 @@ CREATE TABLE insure_stream.alert_outbox (
 	PRIMARY KEY (id, alert_seq)
 );
 COMMENT ON TABLE insure_stream.alert_outbox IS
-	'on a Citus cluster: notifications of alerts raised on the workers, until forward_alerts() sends them';
+	'notifications of alerts (notify = deferred, or raised on a Citus worker) until forward_alerts() sends them';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.alert_outbox', '');
 /*
  * Has distribute() run?  (insure_stream.user_order is a Citus table.)  Read
@@ -668,12 +671,14 @@ COMMENT ON FUNCTION insure_stream.distribute(integer) IS
 REVOKE ALL ON FUNCTION insure_stream.distribute(integer) FROM PUBLIC;
 
 /*
- * Alerts raised on the workers reach the coordinator's listeners through
- * this: it sends the queued notifications, oldest event first, at most
- * max_alerts of them (PostgreSQL keeps a transaction's notifications in
- * memory until its commit), and removes what it sent.  Run it often, e.g.
- * from pg_cron every few seconds (README, "Scale out with Citus").  On one
- * server the trigger notifies itself and this finds nothing.
+ * Sends the queued notifications of alerts (notify = deferred, or raised on
+ * Citus workers) to the listeners of this server (on a cluster, the
+ * coordinator's), oldest event first, at most max_alerts of them
+ * (PostgreSQL keeps a transaction's notifications in memory until its
+ * commit), and removes what it sent.  It sends only the rows its own
+ * DELETE removed, so two callers at once never send one alert twice: the
+ * second DELETE waits for the first and then finds the rows gone.  Run it
+ * often: from pg_cron every few seconds, or in the listener's own loop.
  */
 CREATE FUNCTION insure_stream.forward_alerts(max_alerts integer DEFAULT 10000) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -684,25 +689,31 @@ DECLARE
 	seqs bigint[];
 	payloads text[];
 BEGIN
-	SELECT pg_catalog.array_agg(o.id ORDER BY o.alert_seq), pg_catalog.array_agg(o.alert_seq ORDER BY o.alert_seq),
-		   pg_catalog.array_agg(o.payload ORDER BY o.alert_seq)
-	  INTO ids, seqs, payloads
-	  FROM (SELECT a.id, a.alert_seq, a.payload FROM insure_stream.alert_outbox a
+	SELECT pg_catalog.array_agg(o.id), pg_catalog.array_agg(o.alert_seq)
+	  INTO ids, seqs
+	  FROM (SELECT a.id, a.alert_seq FROM insure_stream.alert_outbox a
 			 ORDER BY a.alert_seq LIMIT max_alerts) o;
 	IF ids IS NULL THEN
 		RETURN 0;
 	END IF;
-	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+	/* alert_seq is the event's arrival number: it alone names a row */
+	WITH sent AS (
+		DELETE FROM insure_stream.alert_outbox a
+		 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
+		   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs)
+		RETURNING a.alert_seq, a.payload)
+	SELECT pg_catalog.array_agg(s.payload ORDER BY s.alert_seq) INTO payloads FROM sent s;
+	IF payloads IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR i IN 1 .. pg_catalog.array_length(payloads, 1) LOOP
 		PERFORM pg_catalog.pg_notify('insure_stream_premium_drop', payloads[i]);
 	END LOOP;
-	DELETE FROM insure_stream.alert_outbox a
-	 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
-	   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs);
-	RETURN pg_catalog.array_length(ids, 1);
+	RETURN pg_catalog.array_length(payloads, 1);
 END
 $$;
 COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
-	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
+	'notifies the queued alerts (notify = deferred, or raised on Citus workers) on channel insure_stream_premium_drop; returns how many';
 REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
 
 /*

@@ -191,6 +191,33 @@ INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (831, '
 SELECT insure_stream.configure('notify_payload', 'all');
 \echo :LAST_ERROR_SQLSTATE
 SELECT insure_stream.configure('notify_payload', 'id');
+-- notify = deferred: nothing at commit; the notification waits in
+-- alert_outbox until forward_alerts() sends it (and removes it), oldest first
+SELECT insure_stream.configure('notify', ' Deferred ');
+SELECT insure_stream.configure('notify_payload', 'alert');
+\o results/premium_alerts.notify
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (831, '5', 'c4'), (831, '2', 'c5');
+\o
+\! sed -e 's/PID [0-9]*/PID N/' results/premium_alerts.notify
+SELECT id, payload FROM insure_stream.alert_outbox ORDER BY alert_seq;
+\o results/premium_alerts.notify
+SELECT insure_stream.forward_alerts(1);
+SELECT insure_stream.forward_alerts();
+SELECT insure_stream.forward_alerts();
+\o
+\! sed -e 's/PID [0-9]*/PID N/' results/premium_alerts.notify
+SELECT insure_stream.configure('notify_payload', 'id');
+-- notify = off: the alert is kept in premium_alert, nobody is told
+SELECT insure_stream.configure('notify', 'off');
+\o results/premium_alerts.notify
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (831, '1', 'c6');
+\o
+\! sed -e 's/PID [0-9]*/PID N/' results/premium_alerts.notify
+SELECT count(*) AS queued FROM insure_stream.alert_outbox;
+SELECT id, raw_info, now_info, raw_premium, now_premium FROM insure_stream.premium_alert WHERE id = 831;
+SELECT insure_stream.configure('notify', 'later');
+\echo :LAST_ERROR_SQLSTATE
+SELECT insure_stream.configure('notify', 'commit');
 UNLISTEN *;
 
 -- the log is append-only

@@ -40,7 +40,7 @@
 
 static const char *const setting_names[] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input", "retention", "notify_payload", NULL
+	"max_future", "on_bad_input", "retention", "notify_payload", "notify", NULL
 };
 
 static void
@@ -251,6 +251,13 @@ insure_stream_normalize_setting(PG_FUNCTION_ARGS)
 		if (strcmp(result, "id") != 0 && strcmp(result, "alert") != 0)
 			invalid_setting(name, value, "Valid values are \"id\" and \"alert\".");
 	}
+	else if (strcmp(name, "notify") == 0)
+	{
+		result = keyword(value);
+		if (strcmp(result, "commit") != 0 && strcmp(result, "deferred") != 0 &&
+			strcmp(result, "off") != 0)
+			invalid_setting(name, value, "Valid values are \"commit\", \"deferred\" and \"off\".");
+	}
 	else if (strcmp(name, "on_bad_input") == 0)
 	{
 		result = keyword(value);
@@ -364,12 +371,13 @@ enum
 	SET_MAX_FUTURE,
 	SET_ON_BAD_INPUT,
 	SET_NOTIFY_PAYLOAD,			/* optional: not in the objects of 0.1.x */
+	SET_NOTIFY,					/* optional: not in the objects before 0.2.1 */
 	NUM_CACHED_SETTINGS
 };
 
 static const char *const cached_names[NUM_CACHED_SETTINGS] = {
 	"time_zone", "drop_threshold", "order_window", "saved_events",
-	"max_future", "on_bad_input", "notify_payload"
+	"max_future", "on_bad_input", "notify_payload", "notify"
 };
 
 /* equal texts of a setting, either null (an optional setting absent) */
@@ -542,7 +550,7 @@ settings_scan(Snapshot snap, char **texts)
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);
 	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
-		if (texts[i] == NULL && i != SET_NOTIFY_PAYLOAD)
+		if (texts[i] == NULL && i != SET_NOTIFY_PAYLOAD && i != SET_NOTIFY)
 			elog(ERROR, "setting \"%s\" is missing from insure_stream.config",
 				 cached_names[i]);
 }
@@ -574,6 +582,13 @@ settings_parse(char **texts, MemoryContext cxt)
 	/* absent from the objects of 0.1.x: the id only */
 	s->notify_alert_data = texts[SET_NOTIFY_PAYLOAD] != NULL &&
 		strcmp(texts[SET_NOTIFY_PAYLOAD], "alert") == 0;
+	/* absent before 0.2.1: at commit */
+	if (texts[SET_NOTIFY] == NULL || strcmp(texts[SET_NOTIFY], "commit") == 0)
+		s->notify = ISX_NOTIFY_COMMIT;
+	else if (strcmp(texts[SET_NOTIFY], "deferred") == 0)
+		s->notify = ISX_NOTIFY_DEFERRED;
+	else
+		s->notify = ISX_NOTIFY_OFF;
 	MemoryContextSwitchTo(oldcxt);
 	return s;
 }

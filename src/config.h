@@ -13,6 +13,14 @@
 #include "nodes/pg_list.h"
 #include "pgtime.h"
 
+/* notify: how an alert reaches listeners */
+typedef enum IsxNotify
+{
+	ISX_NOTIFY_COMMIT,			/* NOTIFY, delivered at the ingest's commit */
+	ISX_NOTIFY_DEFERRED,		/* queued in alert_outbox for forward_alerts() */
+	ISX_NOTIFY_OFF				/* premium_alert only */
+} IsxNotify;
+
 /* the effective settings, read once per statement */
 typedef struct IsxSettings
 {
@@ -24,6 +32,7 @@ typedef struct IsxSettings
 	int64		max_future_ms;	/* how far past now() an event time may lie */
 	bool		quarantine;		/* on_bad_input = quarantine */
 	bool		notify_alert_data;	/* notify_payload = alert */
+	IsxNotify	notify;			/* notify */
 	int64		now_ms;			/* now() as epoch milliseconds */
 	int64		today_start_ms; /* start of now()'s local day, epoch ms */
 } IsxSettings;

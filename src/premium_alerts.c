@@ -306,25 +306,48 @@ notify_alert(KeyCustomer *kc, bool with_data)
 }
 
 /*
- * On a Citus worker: the alert's notification goes to the outbox beside
- * the event shard, for forward_alerts() on the coordinator (a NOTIFY here
- * would make Citus's two-phase commit fail).
+ * The alert's notification queued in alert_outbox, for forward_alerts() to
+ * send: with notify = deferred, and always on a Citus worker (a NOTIFY
+ * there would make Citus's two-phase commit fail), where the outbox is the
+ * shard beside the event shard.
  */
 static void
 outbox_alert(KeyCustomer *kc, int64 seq, bool with_data)
 {
+	static SPIPlanPtr plan = NULL;
+	static const char *query = "INSERT INTO %s (id, alert_seq, payload) VALUES ($1, $2, $3)";
 	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
 	Datum		args[3];
 	MemoryContext cxt = CurrentMemoryContext;
+	int			rc;
 
 	args[0] = Int64GetDatum(kc->id);
 	args[1] = Int64GetDatum(seq);
 	args[2] = CStringGetTextDatum(alert_payload(kc, with_data));
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s (id, alert_seq, payload) VALUES ($1, $2, $3)",
-									   isx_state_qualified_name("alert_outbox")),
-							  3, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not queue the notification of an alert");
+	if (isx_current_shard() == 0)
+	{
+		if (plan == NULL)
+			plan = isx_prepare_kept_plan(psprintf(query, "insure_stream.alert_outbox"), 3, types);
+		rc = isx_execute_plan(plan, args, NULL, 0);
+	}
+	else
+		rc = SPI_execute_with_args(psprintf(query, isx_state_qualified_name("alert_outbox")),
+								   3, types, args, NULL, false, 0);
 	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not queue the notification of an alert");
+}
+
+/* an alert to its listeners, as the notify setting says */
+static void
+send_alert(const IsxSettings *settings, KeyCustomer *kc, int64 seq)
+{
+	if (settings->notify == ISX_NOTIFY_OFF)
+		return;
+	if (settings->notify == ISX_NOTIFY_COMMIT && isx_current_shard() == 0)
+		notify_alert(kc, settings->notify_alert_data);
+	else
+		outbox_alert(kc, seq, settings->notify_alert_data);
 }
 
 /* premium_applied and premium_alert, written directly (direct.c); raw_info */
@@ -737,10 +760,7 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		if (isx_current_shard() == 0)
-			notify_alert(kc, batch->settings->notify_alert_data);
-		else
-			outbox_alert(kc, ev->seq, batch->settings->notify_alert_data);
+		send_alert(batch->settings, kc, ev->seq);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->eventcxt);

@@ -39,7 +39,8 @@ CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
  * carries {"id": N} only, and listeners read premium_alert with their own
  * rights.  notify_payload = alert sends the alert's data (raw_info,
  * now_info, premiums) to every listener, a choice the operator makes
- * knowingly.
+ * knowingly.  notify: commit (NOTIFY, delivered at the ingest's commit),
+ * deferred (queued in alert_outbox; forward_alerts() sends them) or off.
  */
 INSERT INTO insure_stream.config (name, value, is_default) VALUES
 	('time_zone', pg_catalog.current_setting('TimeZone'), true),
@@ -49,7 +50,8 @@ INSERT INTO insure_stream.config (name, value, is_default) VALUES
 	('max_future', '1 day', true),
 	('on_bad_input', 'error', true),
 	('retention', '', true),
-	('notify_payload', 'id', true);
+	('notify_payload', 'id', true),
+	('notify', 'commit', true);
 
 CREATE VIEW insure_stream.settings AS
 	SELECT DISTINCT ON (c.name) c.name, c.value, c.is_default, c.changed_at

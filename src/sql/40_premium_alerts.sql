@@ -46,9 +46,9 @@ SELECT pg_catalog.pg_extension_config_dump('insure_stream.premium_applied', '');
 GRANT SELECT, INSERT ON insure_stream.premium_applied TO @extowner@;
 
 /*
- * Alerts raised on a Citus worker wait here until forward_alerts() on the
- * coordinator notifies them (90_citus.sql): NOTIFY cannot run in a
- * transaction that Citus commits in two phases.  Empty on one server.
+ * Notifications of alerts waiting for forward_alerts() (90_citus.sql):
+ * with notify = deferred, and always on a Citus worker (NOTIFY cannot run
+ * in a transaction that Citus commits in two phases).
  */
 CREATE TABLE insure_stream.alert_outbox (
 	id			bigint NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE insure_stream.alert_outbox (
 	PRIMARY KEY (id, alert_seq)
 );
 COMMENT ON TABLE insure_stream.alert_outbox IS
-	'on a Citus cluster: notifications of alerts raised on the workers, until forward_alerts() sends them';
+	'notifications of alerts (notify = deferred, or raised on a Citus worker) until forward_alerts() sends them';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.alert_outbox', '');
 GRANT SELECT, INSERT ON insure_stream.alert_outbox TO @extowner@;
 

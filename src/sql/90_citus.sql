@@ -152,12 +152,14 @@ REVOKE ALL ON FUNCTION insure_stream.distribute(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO @extowner@;
 
 /*
- * Alerts raised on the workers reach the coordinator's listeners through
- * this: it sends the queued notifications, oldest event first, at most
- * max_alerts of them (PostgreSQL keeps a transaction's notifications in
- * memory until its commit), and removes what it sent.  Run it often, e.g.
- * from pg_cron every few seconds (README, "Scale out with Citus").  On one
- * server the trigger notifies itself and this finds nothing.
+ * Sends the queued notifications of alerts (notify = deferred, or raised on
+ * Citus workers) to the listeners of this server (on a cluster, the
+ * coordinator's), oldest event first, at most max_alerts of them
+ * (PostgreSQL keeps a transaction's notifications in memory until its
+ * commit), and removes what it sent.  It sends only the rows its own
+ * DELETE removed, so two callers at once never send one alert twice: the
+ * second DELETE waits for the first and then finds the rows gone.  Run it
+ * often: from pg_cron every few seconds, or in the listener's own loop.
  */
 CREATE FUNCTION insure_stream.forward_alerts(max_alerts integer DEFAULT 10000) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -168,25 +170,31 @@ DECLARE
 	seqs bigint[];
 	payloads text[];
 BEGIN
-	SELECT pg_catalog.array_agg(o.id ORDER BY o.alert_seq), pg_catalog.array_agg(o.alert_seq ORDER BY o.alert_seq),
-		   pg_catalog.array_agg(o.payload ORDER BY o.alert_seq)
-	  INTO ids, seqs, payloads
-	  FROM (SELECT a.id, a.alert_seq, a.payload FROM insure_stream.alert_outbox a
+	SELECT pg_catalog.array_agg(o.id), pg_catalog.array_agg(o.alert_seq)
+	  INTO ids, seqs
+	  FROM (SELECT a.id, a.alert_seq FROM insure_stream.alert_outbox a
 			 ORDER BY a.alert_seq LIMIT max_alerts) o;
 	IF ids IS NULL THEN
 		RETURN 0;
 	END IF;
-	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+	/* alert_seq is the event's arrival number: it alone names a row */
+	WITH sent AS (
+		DELETE FROM insure_stream.alert_outbox a
+		 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
+		   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs)
+		RETURNING a.alert_seq, a.payload)
+	SELECT pg_catalog.array_agg(s.payload ORDER BY s.alert_seq) INTO payloads FROM sent s;
+	IF payloads IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR i IN 1 .. pg_catalog.array_length(payloads, 1) LOOP
 		PERFORM pg_catalog.pg_notify('insure_stream_premium_drop', payloads[i]);
 	END LOOP;
-	DELETE FROM insure_stream.alert_outbox a
-	 WHERE a.id OPERATOR(pg_catalog.=) ANY (ids)
-	   AND a.alert_seq OPERATOR(pg_catalog.=) ANY (seqs);
-	RETURN pg_catalog.array_length(ids, 1);
+	RETURN pg_catalog.array_length(payloads, 1);
 END
 $$;
 COMMENT ON FUNCTION insure_stream.forward_alerts(integer) IS
-	'on a Citus cluster: notifies the alerts raised on the workers (channel insure_stream_premium_drop); returns how many';
+	'notifies the queued alerts (notify = deferred, or raised on Citus workers) on channel insure_stream_premium_drop; returns how many';
 REVOKE ALL ON FUNCTION insure_stream.forward_alerts(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO @extowner@ WITH GRANT OPTION;
 

@@ -86,7 +86,7 @@ SELECT has_column('insure_stream', 'rejected_events', 'event', 'rejected_events 
 SELECT col_type_is('insure_stream', 'rejected_events', 'event', 'jsonb', 'rejected_events.event is jsonb');
 SELECT set_eq($$SELECT name FROM insure_stream.settings$$,
   ARRAY['time_zone', 'drop_threshold', 'order_window', 'saved_events', 'max_future', 'on_bad_input', 'retention',
-        'notify_payload'],
+        'notify_payload', 'notify'],
   'every setting of the contract has a value');
 
 -- functions with their exact signatures

@@ -271,6 +271,33 @@ unlike($out . $err, qr/secret/, 'and no alert data');
 ($ret, $out, $err) = as('stranger', 'fresh', 'SELECT * FROM insure_stream.premium_alert');
 like($err, qr/permission denied/, 'the connect-only role cannot read the alert');
 
+# notify = deferred: the queue holds alert data (notify_payload = alert);
+# only the owner reads it or sends it, nobody else can forge an alert
+as('owner', 'fresh', q{SELECT insure_stream.configure('notify', 'deferred'), insure_stream.configure('notify_payload', 'alert')});
+($ret, $out, $err) = as('ingest', 'fresh',
+	q{INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (1, '0.5', 'queued-secret')});
+is($ret, 0, 'deferred: the ingest role ingests an alerting change') or diag($err);
+for my $role ('ingest', 'stranger')
+{
+	for my $attempt (
+		'SELECT payload FROM insure_stream.alert_outbox',
+		q{INSERT INTO insure_stream.alert_outbox VALUES (1, 1, '{"id": 99}')},
+		'DELETE FROM insure_stream.alert_outbox',
+		'SELECT insure_stream.forward_alerts()')
+	{
+		($ret, $out, $err) = as($role, 'fresh', $attempt);
+		like($err, qr/permission denied/, "$role may not: $attempt");
+	}
+}
+($ret, $out, $err) = as('stranger', 'fresh', qq{
+	LISTEN insure_stream_premium_drop;
+	\\! psql -X -q -d "@{[ $node->connstr('fresh') ]} user=owner" -c "SELECT insure_stream.forward_alerts()"
+	SELECT 1;
+});
+like($out . $err, qr/payload "\{"id": 1, .*queued-secret/, 'the owner forwards the queued alert, as notify_payload says');
+is($node->safe_psql('fresh', 'SELECT count(*) FROM insure_stream.alert_outbox'), '0', 'and the queue is empty');
+as('owner', 'fresh', q{SELECT insure_stream.configure('notify', 'commit'), insure_stream.configure('notify_payload', 'id')});
+
 #
 # 5. The ingest role cannot set what the server assigns
 #
