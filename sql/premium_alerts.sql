@@ -174,6 +174,16 @@ SELECT * FROM insure_stream.raw_info WHERE id IN (821, 822) ORDER BY id;
 DROP TRIGGER audit ON insure_stream.raw_info;
 DROP FUNCTION public.audit_raw_info();
 DROP TABLE public.raw_info_audit;
+-- raw_info is rewritten directly only where an UPDATE would check nothing
+-- more: a CHECK constraint an operator adds is checked (the rewrite goes
+-- through SQL), and the failed statement changes nothing
+ALTER TABLE insure_stream.raw_info ADD CONSTRAINT short_premium CHECK (length(raw_premium) < 4) NOT VALID;
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (821, '1000', 'a3');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO insure_stream.update_info (id, now_premium, now_info) VALUES (821, '70', 'a3');
+ALTER TABLE insure_stream.raw_info DROP CONSTRAINT short_premium;
+SELECT * FROM insure_stream.raw_info WHERE id = 821;
+SELECT id, raw_premium, now_premium, now_info FROM insure_stream.premium_alert WHERE id = 821;
 
 -- notifications carry the key customer's id; notify_payload = alert adds
 -- the alert's data (every role that can connect may listen)
