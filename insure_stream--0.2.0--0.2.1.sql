@@ -21,6 +21,8 @@ UPDATE insure_stream.order_state s
    SET biz_date = insure_stream.order_biz_date(s.gmt_modified, insure_stream.setting('time_zone'));
 ALTER TABLE insure_stream.order_state ALTER COLUMN biz_date SET NOT NULL;
 ALTER TABLE insure_stream.order_state SET (fillfactor = 80);
+/* page pairs too (50 since 0.1.2): pages written from now on */
+ALTER TABLE insure_stream.page_state SET (fillfactor = 80);
 COMMENT ON TABLE insure_stream.order_state IS
 	'per user and open day: last non-null order values with the (gmt_modified, ingest_seq) that set them, and their hour';
 

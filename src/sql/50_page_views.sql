@@ -28,7 +28,7 @@ CREATE TABLE insure_stream.page_state (
 	page_name_seq		bigint,
 	from_calls			boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (account_id, device_key)
-) WITH (fillfactor = 50);
+) WITH (fillfactor = 80);	/* a fifth of each page for HOT updates; a bulk load writes 3/8 fewer pages than at 50 */
 COMMENT ON TABLE insure_stream.page_state IS
 	'per account and device: last non-null page values with the (log_time, ingest_seq) that set them';
 COMMENT ON COLUMN insure_stream.page_state.from_calls IS
