@@ -443,7 +443,7 @@ BEGIN
 				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
 				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
 				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
-				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
+				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejections()))
 		   ) AS r(rel, n);
 	RETURN QUERY
 	SELECT 'state', c.relname::text,
@@ -754,6 +754,86 @@ COMMENT ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) 
 REVOKE ALL ON FUNCTION insure_stream.purge_event_shards(text, bigint, timestamptz) FROM PUBLIC;
 
 /* functions changed to run on a cluster too */
+/*
+ * The rejected events, as (event table, arrival number).  On a Citus
+ * cluster every node keeps in its own rejected_events what the shards it
+ * holds quarantined, so every node is read (run_command_on_all_nodes, a
+ * fixed command; what other nodes committed).
+ */
+CREATE FUNCTION insure_stream.rejections() RETURNS TABLE (table_name text, ingest_seq bigint)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	node record;
+BEGIN
+	IF NOT insure_stream.is_distributed() THEN
+		RETURN QUERY SELECT r.table_name, r.ingest_seq FROM insure_stream.rejected_events r;
+		RETURN;
+	END IF;
+	FOR node IN
+		SELECT n.success, n.result FROM pg_catalog.run_command_on_all_nodes(
+			'SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(r.table_name, r.ingest_seq)), ''[]'')
+			   FROM insure_stream.rejected_events r') n
+	LOOP
+		IF NOT node.success THEN
+			RAISE EXCEPTION 'could not read the rejected events of a node: %', node.result
+				USING ERRCODE = 'object_not_in_prerequisite_state';
+		END IF;
+		RETURN QUERY SELECT x OPERATOR(pg_catalog.->>) 0, (x OPERATOR(pg_catalog.->>) 1)::pg_catalog.int8
+					   FROM pg_catalog.json_array_elements(node.result::pg_catalog.json) x;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rejections() IS
+	'internal: the rejected events (table, ingest_seq), of every node on a Citus cluster';
+REVOKE ALL ON FUNCTION insure_stream.rejections() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION insure_stream.event_classes()
+	RETURNS TABLE (table_name text, accepted bigint, filtered bigint, rejected bigint, purged bigint)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cfg AS (
+		SELECT insure_stream.setting('time_zone') AS tz,
+			   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day,
+			   pg_catalog.string_to_array(NULLIF(insure_stream.setting('saved_events'), ''), ',') AS saved
+	), q AS (
+		SELECT r.table_name, r.ingest_seq FROM insure_stream.rejections() r
+	), classified AS (
+		SELECT 'user_order' AS table_name,
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'user_order'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
+					THEN 'a' ELSE 'f' END AS class
+		  FROM insure_stream.user_order e, cfg
+		UNION ALL
+		SELECT 'update_info',
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'update_info'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN e.id IS NOT NULL AND e.now_premium IS NOT NULL
+						 AND (cfg.saved IS NULL OR e.event OPERATOR(pg_catalog.=) ANY (cfg.saved))
+					THEN 'a' ELSE 'f' END
+		  FROM insure_stream.update_info e, cfg
+		UNION ALL
+		SELECT 'user_log',
+			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'user_log'
+								   AND q.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq) THEN 'r'
+					WHEN e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+					THEN 'a' ELSE 'f' END
+		  FROM insure_stream.user_log e
+	)
+	SELECT t.table_name,
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'a'),
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'f'),
+		   pg_catalog.count(c.class) FILTER (WHERE c.class OPERATOR(pg_catalog.=) 'r'),
+		   COALESCE((SELECT m.value::pg_catalog.int8 FROM insure_stream.maintenance_state m
+					  WHERE m.name OPERATOR(pg_catalog.=) ('purged ' OPERATOR(pg_catalog.||) t.table_name)), 0)
+	  FROM (VALUES ('user_order'), ('update_info'), ('user_log')) AS t(table_name)
+	  LEFT JOIN classified c ON c.table_name OPERATOR(pg_catalog.=) t.table_name
+	 GROUP BY t.table_name
+	$$;
+
 CREATE OR REPLACE FUNCTION insure_stream.configure(setting_name text, setting_value text) RETURNS text
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp

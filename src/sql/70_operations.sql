@@ -157,6 +157,41 @@ REVOKE ALL ON FUNCTION insure_stream.maintenance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.maintenance() TO @extowner@ WITH GRANT OPTION;
 
 /*
+ * The rejected events, as (event table, arrival number).  On a Citus
+ * cluster every node keeps in its own rejected_events what the shards it
+ * holds quarantined, so every node is read (run_command_on_all_nodes, a
+ * fixed command; what other nodes committed).
+ */
+CREATE FUNCTION insure_stream.rejections() RETURNS TABLE (table_name text, ingest_seq bigint)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	node record;
+BEGIN
+	IF NOT insure_stream.is_distributed() THEN
+		RETURN QUERY SELECT r.table_name, r.ingest_seq FROM insure_stream.rejected_events r;
+		RETURN;
+	END IF;
+	FOR node IN
+		SELECT n.success, n.result FROM pg_catalog.run_command_on_all_nodes(
+			'SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(r.table_name, r.ingest_seq)), ''[]'')
+			   FROM insure_stream.rejected_events r') n
+	LOOP
+		IF NOT node.success THEN
+			RAISE EXCEPTION 'could not read the rejected events of a node: %', node.result
+				USING ERRCODE = 'object_not_in_prerequisite_state';
+		END IF;
+		RETURN QUERY SELECT x OPERATOR(pg_catalog.->>) 0, (x OPERATOR(pg_catalog.->>) 1)::pg_catalog.int8
+					   FROM pg_catalog.json_array_elements(node.result::pg_catalog.json) x;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rejections() IS
+	'internal: the rejected events (table, ingest_seq), of every node on a Citus cluster';
+REVOKE ALL ON FUNCTION insure_stream.rejections() FROM PUBLIC;
+
+/*
  * Events per table as the current settings classify the log (the rule that
  * rebuild() applies): no counter is written while ingesting, so counting
  * costs nothing there and cannot become a hot row.  Purged rows are counted
@@ -172,7 +207,7 @@ CREATE FUNCTION insure_stream.event_classes()
 			   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day,
 			   pg_catalog.string_to_array(NULLIF(insure_stream.setting('saved_events'), ''), ',') AS saved
 	), q AS (
-		SELECT r.table_name, r.ingest_seq FROM insure_stream.rejected_events r
+		SELECT r.table_name, r.ingest_seq FROM insure_stream.rejections() r
 	), classified AS (
 		SELECT 'user_order' AS table_name,
 			   CASE WHEN EXISTS (SELECT 1 FROM q WHERE q.table_name OPERATOR(pg_catalog.=) 'user_order'
@@ -256,7 +291,7 @@ BEGIN
 				   ('last_order', (SELECT pg_catalog.count(*) FROM insure_stream.last_order)),
 				   ('premium_alert', (SELECT pg_catalog.count(*) FROM insure_stream.premium_alert)),
 				   ('user_last_log', (SELECT pg_catalog.count(*) FROM insure_stream.user_last_log)),
-				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejected_events))
+				   ('rejected_events', (SELECT pg_catalog.count(*) FROM insure_stream.rejections()))
 		   ) AS r(rel, n);
 	RETURN QUERY
 	SELECT 'state', c.relname::text,

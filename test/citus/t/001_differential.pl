@@ -335,5 +335,33 @@ like($bad{coordinator}, qr/non-finite amount "NaN" in column "account_payble" of
 is($bad{coordinator}, $bad{plain}, 'the same error as on one server');
 compare_all('after the refused bad input');
 
+# 8. bad input with on_bad_input = quarantine: the rows quarantined on the
+# workers are kept in each node's rejected_events; results as on one
+# server, and status() counts every node's rejections
+both(qq{
+	SELECT insure_stream.configure('on_bad_input', 'quarantine');
+	SET client_min_messages = error;
+	INSERT INTO insure_stream.user_order (id, order_no, gmt_modified, account_payble)
+	SELECT u, 'Q' || u, $day0 + u * 1000, CASE WHEN u % 3 = 0 THEN 'NaN'::float8 ELSE u END
+	  FROM generate_series(3001, 3060) u;
+	INSERT INTO insure_stream.update_info (id, now_premium, now_info)
+	SELECT k, CASE WHEN k % 4 = 0 THEN 'not a premium' ELSE '1' END, 'q' FROM generate_series(1, 40) k;
+	INSERT INTO insure_stream.user_log (log_time, account_id, page_name)
+	SELECT CASE WHEN a % 5 = 0 THEN 99999999999999 ELSE $day0 + a END, 'q' || a, 'p' FROM generate_series(1, 50) a;
+	SELECT insure_stream.configure('on_bad_input', 'error');
+});
+compare_all('after quarantined bad input');
+is($w1->safe_psql('postgres', 'SELECT count(*) > 0 FROM insure_stream.rejected_events')
+	. $w2->safe_psql('postgres', 'SELECT count(*) > 0 FROM insure_stream.rejected_events'), 'tt',
+	'both workers quarantined rows of their shards');
+%status = map {
+	$_->name => $_->safe_psql('postgres', q{
+		SELECT string_agg(name || '=' || value, ' ' ORDER BY name) FROM insure_stream.status()
+		 WHERE section IN ('events', 'results')})
+} ($plain, $coord);
+like($status{plain}, qr/rejected_events rows=40 .*update_info rejected=10 .*user_log rejected=10 .*user_order rejected=20/,
+	'one server counts its rejections');
+is($status{coordinator}, $status{plain}, 'status() on the cluster counts the rejections of every node');
+
 $_->quit for values %listener;
 done_testing();
