@@ -23,10 +23,9 @@ SECS=${SECS:-10}
 DB=${BENCH_DB:-bench_events}
 export PGDATABASE=$DB
 . "$(dirname "$0")/lib.sh"
-tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ {printf "%d", $3}'; }
+tps() { pgbench_tps "$@"; }
 
-dropdb --if-exists --force "$DB" 2>/dev/null || true
-createdb "$DB"
+fresh_db
 T=/tmp/insure_stream_bench.$$	# per-run file prefix
 psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" \
 	-v lcsv="$T.log.csv" <<'SQL'

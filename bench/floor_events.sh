@@ -28,8 +28,7 @@ T=/tmp/insure_stream_bench.$$	# per-run file prefix
 
 . ./lib.sh
 
-dropdb --if-exists --force "$DB" 2>/dev/null || true
-createdb "$DB"
+fresh_db
 psql_q -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;

@@ -19,11 +19,11 @@ RUNS=${RUNS:-7}
 PARALLEL=${PARALLEL:-default}
 DB=${BENCH_DB:-bench_last_value}
 export PGDATABASE=$DB
+. "$(dirname "$0")/lib.sh"	# fresh_db; its own median below (sort -g: fractions)
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-dropdb --if-exists --force "$DB" 2>/dev/null || true
-createdb "$DB"
+fresh_db
 psql_q -c "SET client_min_messages = warning" -c "CREATE EXTENSION insure_stream" -c "CREATE EXTENSION first_last_agg"
 
 # server-side time of one query in ms (psql's \timing, the result is one row)

@@ -108,3 +108,8 @@ bulk_floor_table() {	# what was loaded, e.g. "1000000 orders": table rows of the
 			"$(ratio "$f" "$b")x time | $(ratio "$e" "$b")x time |"
 	done
 }
+
+# a fresh, empty benchmark database: $PGDATABASE
+fresh_db() { dropdb --if-exists --force "$PGDATABASE" 2>/dev/null || true; createdb "$PGDATABASE"; }
+# pgbench tps: clients script (SECS seconds)
+pgbench_tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ {printf "%d", $3}'; }

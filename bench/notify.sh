@@ -16,10 +16,9 @@ NOTIFY_RATES=${NOTIFY_RATES:-1 0.005}
 DB=${BENCH_DB:-bench_notify}
 export PGDATABASE=$DB
 . "$(dirname "$0")/lib.sh"
-tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ {printf "%d", $3}'; }
+tps() { pgbench_tps "$@"; }
 
-dropdb --if-exists --force "$DB" 2>/dev/null || true
-createdb "$DB"
+fresh_db
 T=/tmp/insure_stream_notify.$$
 psql_q <<'SQL'
 SET client_min_messages = warning;

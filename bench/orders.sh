@@ -22,8 +22,7 @@ export PGDATABASE=$DB
 
 . ./lib.sh
 
-dropdb --if-exists --force "$DB" 2>/dev/null || true
-createdb "$DB"
+fresh_db
 psql_q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;

@@ -608,6 +608,15 @@ rewrite_one(KeyCustomer *kc)
 							   3, types, 1, args, nulls);
 }
 
+/* the key customer of id when the chunk rewrites it, else NULL */
+static KeyCustomer *
+rewritten_customer(HTAB *customers, int64 id)
+{
+	KeyCustomer *kc = hash_search(customers, &id, HASH_FIND, NULL);
+
+	return kc != NULL && kc->rewritten ? kc : NULL;
+}
+
 /* is the trigger ours, raw_info_check (a C function only a superuser could fake)? */
 static bool
 is_raw_info_check(const Trigger *trigger)
@@ -673,11 +682,11 @@ rewrite_raw_info_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 	isx_direct_next_command(t->estate);
 	for (int i = 0; i < nids; i++)
 	{
-		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
 		bool		isnull;
 		Datum		d;
 
-		if (kc == NULL || !kc->rewritten)
+		if (kc == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		if (!table_tuple_fetch_row_version(raw->rel, &kc->tid, SnapshotAny, raw->stored))
@@ -719,11 +728,11 @@ rewrite_raw_info(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 	isx_array_init(&rw[2], TEXTOID);
 	for (int i = 0; i < nids; i++)
 	{
-		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
 		bool		isnull;
 		Datum		d;
 
-		if (kc == NULL || !kc->rewritten)
+		if (kc == NULL)
 			continue;
 		one = kc;
 		isx_array_push(&rw[0], PointerGetDatum(&kc->tid), false);
@@ -771,11 +780,11 @@ write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 	isx_direct_next_command(t->estate);
 	for (int i = 0; i < nids; i++)
 	{
-		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
+		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
 		IsxStateTable *al = &t->alerts;
 		bool		isnull;
 
-		if (kc == NULL || !kc->rewritten)
+		if (kc == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		isx_state_new_row(&t->applied);

@@ -80,8 +80,10 @@ ok_as('a', 'src', q{
 }, 'A grants ingest to B and reading to C');
 
 # times relative to now (purge_events() works on event times): old events
-# of 400 days ago, recent ones within the last two days
-my $old = q{((extract(epoch FROM now()) * 1000)::bigint - 400::bigint * 86400000)};
+# of 400 days ago, recent ones within the last two days.  The old ones start
+# 10 minutes past a whole UTC hour so that their 5 minutes stay in one hour
+# whatever the time of the run.
+my $old = q{((floor(extract(epoch FROM now()) / 3600) * 3600 + 600)::bigint * 1000 - 400::bigint * 86400000)};
 my $recent = q{((extract(epoch FROM now()) * 1000)::bigint - 86400000)};
 
 # B ingests with nothing but USAGE and column INSERT
