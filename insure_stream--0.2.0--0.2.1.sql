@@ -162,121 +162,182 @@ DROP TABLE insure_stream.order_hour_value;
 /* ======================================================================
  * 4. Verification, re-derive, maintenance and status of the new layout
  * ====================================================================== */
-CREATE OR REPLACE FUNCTION insure_stream.verify_orders(
+DROP FUNCTION insure_stream.verify_orders();
+DROP FUNCTION insure_stream.derive_order_state(integer, integer);
+CREATE FUNCTION insure_stream.derive_order_state(part integer DEFAULT 0, parts integer DEFAULT 1,
+												 source name DEFAULT 'insure_stream')
+	RETURNS TABLE (id bigint, day date, gmt_modified bigint, gmt_seq bigint,
+				   order_no varchar, order_no_at bigint, order_no_seq bigint,
+				   customer_tel varchar, customer_tel_at bigint, customer_tel_seq bigint,
+				   account_payble double precision, account_payble_at bigint,
+				   account_payble_seq bigint, biz_date varchar)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH cfg AS (
+			SELECT insure_stream.setting('time_zone') AS tz,
+				   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day
+		), ev AS (
+			SELECT e.id, e.gmt_modified AS g, e.ingest_seq AS q,
+				   e.order_no AS o, e.customer_tel AS t, e.account_payble AS p,
+				   insure_stream.zone_local('epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+					   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval),
+					   cfg.tz)::pg_catalog.date AS day
+			  FROM %1$I.user_order e, cfg
+			 WHERE insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
+			   AND ((e.id OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.+) $2)
+					OPERATOR(pg_catalog.%%) $2 OPERATOR(pg_catalog.=) $1
+			   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+								WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
+								  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		), s AS (
+			SELECT ev.id, ev.day,
+				   pg_catalog.max(ev.g) AS g,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC))[1] AS gs,
+				   (pg_catalog.array_agg(ev.o ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS o,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS oa,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS os,
+				   (pg_catalog.array_agg(ev.t ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS t,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ta,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ts,
+				   (pg_catalog.array_agg(ev.p ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS p,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS pa,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS ps
+			  FROM ev
+			 GROUP BY ev.id, ev.day
+		)
+		SELECT s.id, s.day, s.g, s.gs, s.o, s.oa, s.os, s.t, s.ta, s.ts, s.p, s.pa, s.ps,
+			   insure_stream.order_biz_date(s.g, cfg.tz)
+		  FROM s, cfg
+	$q$, source) USING part, parts;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.derive_order_state(integer, integer, name) IS
+	'per (user, day) order state recomputed from user_order with plain SQL (the users of one part of several)';
+REVOKE ALL ON FUNCTION insure_stream.derive_order_state(integer, integer, name) FROM PUBLIC;
+
+CREATE FUNCTION insure_stream.verify_orders(source name,
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH d AS MATERIALIZED (
-		SELECT * FROM insure_stream.derive_order_state()
-	), closed AS (
-		SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
-								   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
-								 '-infinity'::pg_catalog.date), p.day) AS before
-		  FROM insure_stream.orders_purged_before() p
-	), purged AS (
-		SELECT * FROM insure_stream.orders_purged_before()
-	), state_diff AS (
-		/* every state of an open day; a state of a closed day is one too many */
-		SELECT 'order_state'::text AS relation,
-			   pg_catalog.format('id=%s day=%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
-			   '*'::text AS column_name,
-			   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
-				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
-			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
-				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
-		  FROM d FULL JOIN insure_stream.order_state s
-			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
-		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
-		   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
-		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
-				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
-			   IS DISTINCT FROM
-			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
-				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
-	), hours_expected AS (
-		SELECT d.biz_date, pg_catalog.count(*) AS users,
-			   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
-			   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
-			   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
-		  FROM d GROUP BY d.biz_date
-	), hours_actual AS (
-		SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
-		  FROM insure_stream.hs_order h
-		  LEFT JOIN (SELECT c.biz_date, c.users FROM insure_stream.order_hour_closed c
-					 UNION ALL
-					 SELECT o.biz_date, pg_catalog.count(*) FROM insure_stream.order_state o
-					  GROUP BY o.biz_date) u
-			ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
-	), hour_diff AS (
-		SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
-		  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
-			   LATERAL (VALUES ('users', e.users::text, a.users::text),
-							   ('total_premium', e.total_premium::text, a.total_premium::text),
-							   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
-							   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
-					   ) AS c(name, e, a)
-		 WHERE c.e IS DISTINCT FROM c.a
-		   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
-	), closed_expected AS (
-		SELECT DISTINCT ON (d.id) d.*
-		  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
-		 ORDER BY d.id, d.day DESC
-	), closed_diff AS (
-		/*
-		 * the latest closed day of each user, kept for last_order, which
-		 * reads it only while the user has no open day (the compaction of
-		 * 0.2.0 kept none for a user with an open day)
-		 */
-		SELECT 'order_last_closed'::text,
-			   pg_catalog.format('id=%s', COALESCE(e.id, c.id)), '*'::text,
-			   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
-				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
-				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
-			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
-				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
-				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
-		  FROM closed_expected e
-		  FULL JOIN insure_stream.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
-		 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
-		   AND NOT EXISTS (SELECT FROM insure_stream.order_state s
-							WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
-		   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
-				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
-				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
-			   IS DISTINCT FROM
-			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
-				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
-				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
-	), last_expected AS (
-		SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
-		  FROM d ORDER BY d.id, d.day DESC
-	), last_diff AS (
-		SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
-		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
-			   CROSS JOIN purged,
-			   LATERAL (VALUES ('id', e.id::text, a.id::text),
-							   ('order_no', e.order_no::text, a.order_no::text),
-							   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
-							   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
-							   ('account_payble', e.account_payble::text, a.account_payble::text)
-					   ) AS c(name, e, a)
-		 WHERE c.e IS DISTINCT FROM c.a
-		   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
-	)
-	SELECT * FROM state_diff
-	UNION ALL SELECT * FROM hour_diff
-	UNION ALL SELECT * FROM closed_diff
-	UNION ALL SELECT * FROM last_diff
-	$$;
-COMMENT ON FUNCTION insure_stream.verify_orders() IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH d AS MATERIALIZED (
+			SELECT * FROM insure_stream.derive_order_state(0, 1, %1$L)
+		), closed AS (
+			SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM %1$I.maintenance_state m
+									   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+									 '-infinity'::pg_catalog.date), p.day) AS before
+			  FROM insure_stream.orders_purged_before() p
+		), purged AS (
+			SELECT * FROM insure_stream.orders_purged_before()
+		), state_diff AS (
+			/* every state of an open day; a state of a closed day is one too many */
+			SELECT 'order_state'::text AS relation,
+				   pg_catalog.format('id=%%s day=%%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
+				   '*'::text AS column_name,
+				   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+					d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+					d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
+				   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+					s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+					s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
+			  FROM d FULL JOIN %1$I.order_state s
+				ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
+			 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
+			   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
+			   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+					d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+					d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
+				   IS DISTINCT FROM
+				   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+					s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+					s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
+		), hours_expected AS (
+			SELECT d.biz_date, pg_catalog.count(*) AS users,
+				   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
+				   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
+				   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
+			  FROM d GROUP BY d.biz_date
+		), hours_actual AS (
+			SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
+			  FROM %1$I.hs_order h
+			  LEFT JOIN (SELECT c.biz_date, c.users FROM %1$I.order_hour_closed c
+						 UNION ALL
+						 SELECT o.biz_date, pg_catalog.count(*) FROM %1$I.order_state o
+						  GROUP BY o.biz_date) u
+				ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
+		), hour_diff AS (
+			SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
+			  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
+				   LATERAL (VALUES ('users', e.users::text, a.users::text),
+								   ('total_premium', e.total_premium::text, a.total_premium::text),
+								   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
+								   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
+						   ) AS c(name, e, a)
+			 WHERE c.e IS DISTINCT FROM c.a
+			   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
+		), closed_expected AS (
+			SELECT DISTINCT ON (d.id) d.*
+			  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
+			 ORDER BY d.id, d.day DESC
+		), closed_diff AS (
+			/*
+			 * the latest closed day of each user, kept for last_order, which
+			 * reads it only while the user has no open day (the compaction of
+			 * 0.2.0 kept none for a user with an open day)
+			 */
+			SELECT 'order_last_closed'::text,
+				   pg_catalog.format('id=%%s', COALESCE(e.id, c.id)), '*'::text,
+				   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+					e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+					e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
+				   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+					c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+					c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
+			  FROM closed_expected e
+			  FULL JOIN %1$I.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
+			 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
+			   AND NOT EXISTS (SELECT FROM %1$I.order_state s
+								WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
+			   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+					e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+					e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
+				   IS DISTINCT FROM
+				   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+					c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+					c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
+		), last_expected AS (
+			SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
+			  FROM d ORDER BY d.id, d.day DESC
+		), last_diff AS (
+			SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
+			  FROM last_expected e FULL JOIN %1$I.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
+				   CROSS JOIN purged,
+				   LATERAL (VALUES ('id', e.id::text, a.id::text),
+								   ('order_no', e.order_no::text, a.order_no::text),
+								   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
+								   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
+								   ('account_payble', e.account_payble::text, a.account_payble::text)
+						   ) AS c(name, e, a)
+			 WHERE c.e IS DISTINCT FROM c.a
+			   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
+		)
+		SELECT * FROM state_diff
+		UNION ALL SELECT * FROM hour_diff
+		UNION ALL SELECT * FROM closed_diff
+		UNION ALL SELECT * FROM last_diff
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_orders(name) IS
 	'verify() for Scenario 1: order_state, order_last_closed, hs_order and last_order against user_order';
+REVOKE ALL ON FUNCTION insure_stream.verify_orders(name) FROM PUBLIC;
 
 
 CREATE OR REPLACE FUNCTION insure_stream.rebuild_orders() RETURNS void
@@ -287,6 +348,8 @@ DECLARE
 	kept_day date;		/* days before it lost their events to purge_events() */
 	kept_biz varchar;
 	parts CONSTANT integer := 10;
+	on_cluster CONSTANT boolean := insure_stream.is_distributed();
+	source name := 'insure_stream';
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
@@ -294,11 +357,22 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
 	/* the days still in the log open again; the next compaction closes them */
+	IF on_cluster THEN
+		/*
+		 * The watermark row stays (on a cluster, late writers and compaction
+		 * order themselves by its lock on every node); updated on every
+		 * placement, it holds off a compaction too.
+		 */
+		UPDATE insure_stream.maintenance_state SET value = '-infinity', updated_at = pg_catalog.now()
+		 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+		source := insure_stream.cluster_copies(ARRAY['user_order', 'rejected_events']);
+	ELSE
+		DELETE FROM insure_stream.maintenance_state
+		 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+	END IF;
 	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
 	DELETE FROM insure_stream.order_last_closed c WHERE c.day OPERATOR(pg_catalog.>=) kept_day;
 	DELETE FROM insure_stream.order_hour_closed c WHERE c.biz_date OPERATOR(pg_catalog.>=) kept_biz;
-	DELETE FROM insure_stream.maintenance_state
-	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
 
 	FOR part IN 0 .. parts - 1 LOOP
 		INSERT INTO insure_stream.order_state
@@ -308,14 +382,18 @@ BEGIN
 		SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 			   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
 			   d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date
-		  FROM insure_stream.derive_order_state(part, parts) d
+		  FROM insure_stream.derive_order_state(part, parts, source) d
 		 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
 		PERFORM insure_stream.rebuild_progress('user_order', part, parts);
 	END LOOP;
+	IF on_cluster THEN
+		PERFORM insure_stream.drop_cluster_copies(ARRAY['user_order', 'rejected_events']);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild_orders() IS
 	'rebuild() for Scenario 1: re-derives order_state from user_order (the days still in the log open again)';
+REVOKE ALL ON FUNCTION insure_stream.rebuild_orders() FROM PUBLIC;
 
 
 /*
@@ -568,22 +646,48 @@ COMMENT ON FUNCTION insure_stream.is_distributed() IS
 	'true once distribute() made the tables of insure_stream Citus tables';
 REVOKE ALL ON FUNCTION insure_stream.is_distributed() FROM PUBLIC;
 
-/* what is not done on a cluster yet: a clear error before anything changes */
-CREATE FUNCTION insure_stream.refuse_on_cluster(what text) RETURNS void
-	LANGUAGE plpgsql STABLE
+CREATE FUNCTION insure_stream.cluster_copies(tables text[]) RETURNS name
+	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	t text;
 BEGIN
-	IF insure_stream.is_distributed() THEN
-		RAISE EXCEPTION '% is not supported on a Citus cluster', what
-			USING ERRCODE = '0A000',
-				  HINT = 'See "Scale out with Citus" in the README for what runs on a cluster.';
-	END IF;
+	FOREACH t IN ARRAY tables LOOP
+		IF t OPERATOR(pg_catalog.=) 'rejected_events' THEN
+			CREATE TEMPORARY TABLE rejected_events ON COMMIT DROP AS
+				SELECT r.table_name, r.ingest_seq FROM insure_stream.rejections() r;
+		ELSE
+			/* the columns with their defaults: rebuild() inserts into the copies */
+			EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I (LIKE insure_stream.%I INCLUDING DEFAULTS) ON COMMIT DROP',
+									  t, t);
+			EXECUTE pg_catalog.format('INSERT INTO pg_temp.%I SELECT * FROM insure_stream.%I', t, t);
+		END IF;
+		EXECUTE pg_catalog.format('ANALYZE pg_temp.%I', t);
+	END LOOP;
+	RETURN (SELECT n.nspname FROM pg_catalog.pg_namespace n
+			 WHERE n.oid OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema());
 END
 $$;
-COMMENT ON FUNCTION insure_stream.refuse_on_cluster(text) IS
-	'internal: raises 0A000 when the tables are distributed';
-REVOKE ALL ON FUNCTION insure_stream.refuse_on_cluster(text) FROM PUBLIC;
+COMMENT ON FUNCTION insure_stream.cluster_copies(text[]) IS
+	'internal: copies tables of insure_stream into the session''s temporary schema (verify() and rebuild() on Citus)';
+REVOKE ALL ON FUNCTION insure_stream.cluster_copies(text[]) FROM PUBLIC;
+
+CREATE FUNCTION insure_stream.drop_cluster_copies(tables text[]) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY tables LOOP
+		EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', t);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.drop_cluster_copies(text[]) IS
+	'internal: drops the copies cluster_copies() made';
+REVOKE ALL ON FUNCTION insure_stream.drop_cluster_copies(text[]) FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	RETURNS TABLE (table_name text, distribution text)
@@ -844,10 +948,6 @@ DECLARE
 BEGIN
 	canonical := insure_stream.normalize_setting(setting_name, setting_value);
 	previous := insure_stream.setting(setting_name);
-	IF setting_name IN ('time_zone', 'order_window') AND previous IS DISTINCT FROM canonical THEN
-		/* the results would be re-derived: rebuild() */
-		PERFORM insure_stream.refuse_on_cluster(pg_catalog.format('changing %s', setting_name));
-	END IF;
 	/* lock the setting first: the lock order is config, then results */
 	INSERT INTO insure_stream.config AS c (name, value, is_default)
 		VALUES (setting_name, canonical, false)
@@ -865,23 +965,37 @@ CREATE OR REPLACE FUNCTION insure_stream.verify(
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT insure_stream.refuse_on_cluster('verify()');
-	SELECT * FROM insure_stream.verify_orders()
-	UNION ALL
-	SELECT * FROM insure_stream.verify_premium()
-	UNION ALL
-	SELECT * FROM insure_stream.verify_pagelog()
-	$$;
+DECLARE
+	copies CONSTANT text[] := ARRAY['user_order', 'update_info', 'user_log', 'rejected_events',
+									'maintenance_state', 'order_state', 'order_hour_closed',
+									'order_last_closed', 'hs_order', 'last_order', 'premium_alert',
+									'premium_applied', 'page_state', 'user_last_log'];
+	on_cluster CONSTANT boolean := insure_stream.is_distributed();
+	source name := 'insure_stream';
+BEGIN
+	IF on_cluster THEN
+		source := insure_stream.cluster_copies(copies);
+	END IF;
+	RETURN QUERY
+		SELECT * FROM insure_stream.verify_orders(source)
+		UNION ALL
+		SELECT * FROM insure_stream.verify_premium(source)
+		UNION ALL
+		SELECT * FROM insure_stream.verify_pagelog(source);
+	IF on_cluster THEN
+		PERFORM insure_stream.drop_cluster_copies(copies);
+	END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION insure_stream.rebuild() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
-	PERFORM insure_stream.refuse_on_cluster('rebuild()');
 	PERFORM insure_stream.rebuild_orders();
 	PERFORM insure_stream.rebuild_premium();
 	PERFORM insure_stream.rebuild_pagelog();
@@ -975,3 +1089,207 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
 END
 $$;
+
+/* ======================================================================
+ * verify() and rebuild() read the tables of a source schema: insure_stream,
+ * or on a Citus cluster the session's copies
+ * ====================================================================== */
+DROP FUNCTION insure_stream.verify_premium();
+DROP FUNCTION insure_stream.verify_pagelog();
+DROP FUNCTION insure_stream.derive_page_state(integer, integer);
+CREATE FUNCTION insure_stream.verify_premium(source name,
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH cfg AS (
+			SELECT 1 OPERATOR(pg_catalog.-) insure_stream.setting('drop_threshold')::pg_catalog.numeric AS keep,
+				   COALESCE((SELECT m.value::pg_catalog.int8 FROM %1$I.maintenance_state m
+							  WHERE m.name OPERATOR(pg_catalog.=) 'purged update_info'), 0) AS purged
+		), accepted AS (
+			SELECT e.* FROM %1$I.update_info e
+			 WHERE e.id IS NOT NULL AND e.now_premium IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+								WHERE r.table_name OPERATOR(pg_catalog.=) 'update_info'
+								  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		)
+		SELECT 'premium_alert'::text, a.id::text, 'now_premium'::text,
+			   'an accepted update_info event with this now_premium and now_info'::text,
+			   pg_catalog.format('%%s / %%s', a.now_premium, a.now_info)
+		  FROM %1$I.premium_alert a, cfg
+		 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
+		   AND NOT EXISTS (SELECT 1 FROM accepted e
+							WHERE e.id OPERATOR(pg_catalog.=) a.id
+							  AND e.now_premium IS NOT DISTINCT FROM a.now_premium
+							  AND e.now_info IS NOT DISTINCT FROM a.now_info)
+		UNION ALL
+		SELECT 'premium_alert', a.id::text, 'raw_premium',
+			   pg_catalog.format('more than %%s above now_premium', a.now_premium),
+			   a.raw_premium::text
+		  FROM %1$I.premium_alert a, cfg
+		 WHERE NOT (a.now_premium::pg_catalog.numeric OPERATOR(pg_catalog.<)
+					(a.raw_premium::pg_catalog.numeric OPERATOR(pg_catalog.*) cfg.keep)) IS NOT FALSE
+		UNION ALL
+		SELECT 'premium_applied', p.id::text, 'applied_seq',
+			   'an accepted update_info event of this key customer', p.applied_seq::text
+		  FROM %1$I.premium_applied p, cfg
+		 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
+		   AND NOT EXISTS (SELECT 1 FROM accepted e
+							WHERE e.ingest_seq OPERATOR(pg_catalog.=) p.applied_seq
+							  AND e.id OPERATOR(pg_catalog.=) p.id)
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_premium(name) IS
+	'verify() for Scenario 2: alerts and applied events are consistent with update_info';
+REVOKE ALL ON FUNCTION insure_stream.verify_premium(name) FROM PUBLIC;
+
+CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1,
+												source name DEFAULT 'insure_stream')
+	RETURNS TABLE (account_id varchar, device_key varchar, device_id varchar,
+				   log_time bigint, log_seq bigint,
+				   bury_point_type varchar, bury_point_type_at bigint, bury_point_type_seq bigint,
+				   page_name varchar, page_name_at bigint, page_name_seq bigint)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		SELECT e.account_id,
+			   (CASE WHEN e.device_id IS NULL THEN 'n' ELSE 'd' OPERATOR(pg_catalog.||) e.device_id END)::pg_catalog.varchar,
+			   e.device_id,
+			   pg_catalog.max(e.log_time),
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC))[1],
+			   (pg_catalog.array_agg(e.bury_point_type ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.page_name ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1]
+		  FROM %1$I.user_log e
+		 WHERE e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+		   AND ((pg_catalog.hashtext(e.account_id) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.+) $2)
+				OPERATOR(pg_catalog.%%) $2 OPERATOR(pg_catalog.=) $1
+		   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_log'
+							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		 GROUP BY e.account_id, e.device_id
+	$q$, source) USING part, parts;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.derive_page_state(integer, integer, name) IS
+	'per (account, device) page state recomputed from user_log with plain SQL (the accounts of one part of several)';
+REVOKE ALL ON FUNCTION insure_stream.derive_page_state(integer, integer, name) FROM PUBLIC;
+
+CREATE FUNCTION insure_stream.verify_pagelog(source name,
+	OUT relation text, OUT key text, OUT column_name text,
+	OUT expected text, OUT actual text)
+	RETURNS SETOF record
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH d AS MATERIALIZED (
+			SELECT * FROM insure_stream.derive_page_state(0, 1, %1$L)
+		), skipped AS (
+			SELECT DISTINCT s.account_id FROM %1$I.page_state s
+			 WHERE s.from_calls OR s.log_time OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+				OR s.bury_point_type_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+				OR s.page_name_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+		), pairs AS (
+			SELECT 'page_state'::text,
+				   pg_catalog.format('%%s %%s', COALESCE(d.account_id, s.account_id), COALESCE(d.device_key, s.device_key)),
+				   '*'::text,
+				   (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+					d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)::text,
+				   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+					s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)::text
+			  FROM d FULL JOIN %1$I.page_state s
+				ON s.account_id OPERATOR(pg_catalog.=) d.account_id
+			   AND s.device_key OPERATOR(pg_catalog.=) d.device_key
+			 WHERE COALESCE(d.account_id, s.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+			   AND (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+					d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)
+				   IS DISTINCT FROM
+				   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+					s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)
+		), last_expected AS (
+			SELECT DISTINCT ON (d.account_id) d.account_id, d.device_id, d.bury_point_type, d.page_name
+			  FROM d ORDER BY d.account_id, d.log_time DESC, d.log_seq DESC
+		), accounts AS (
+			SELECT 'user_last_log'::text, COALESCE(e.account_id, a.account_id)::text, c.name, c.e, c.a
+			  FROM last_expected e FULL JOIN %1$I.user_last_log a
+				ON a.account_id OPERATOR(pg_catalog.=) e.account_id,
+				   LATERAL (VALUES ('account_id', e.account_id::text, a.account_id::text),
+								   ('device_id', e.device_id::text, a.device_id::text),
+								   ('bury_point_type', e.bury_point_type::text, a.bury_point_type::text),
+								   ('page_name', e.page_name::text, a.page_name::text)) AS c(name, e, a)
+			 WHERE COALESCE(e.account_id, a.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+			   AND c.e IS DISTINCT FROM c.a
+		)
+		SELECT * FROM pairs
+		UNION ALL
+		SELECT * FROM accounts
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_pagelog(name) IS
+	'verify() for Scenario 3: page_state and the user_last_log view against user_log';
+REVOKE ALL ON FUNCTION insure_stream.verify_pagelog(name) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	parts CONSTANT integer := 10;
+	on_cluster CONSTANT boolean := insure_stream.is_distributed();
+	source name := 'insure_stream';
+	purged_before bigint;
+BEGIN
+	LOCK TABLE insure_stream.user_log IN SHARE MODE;
+	LOCK TABLE insure_stream.page_state IN EXCLUSIVE MODE;
+	purged_before := insure_stream.events_purged_before_ms();
+	IF on_cluster THEN
+		source := insure_stream.cluster_copies(ARRAY['user_log', 'rejected_events']);
+	END IF;
+	DELETE FROM insure_stream.page_state s
+	 WHERE NOT s.from_calls
+	   AND s.log_time OPERATOR(pg_catalog.>=) purged_before
+	   AND (s.bury_point_type_at IS NULL OR s.bury_point_type_at OPERATOR(pg_catalog.>=) purged_before)
+	   AND (s.page_name_at IS NULL OR s.page_name_at OPERATOR(pg_catalog.>=) purged_before);
+	FOR part IN 0 .. parts - 1 LOOP
+		INSERT INTO insure_stream.page_state AS s
+			(account_id, device_key, device_id, log_time, log_seq,
+			 bury_point_type, bury_point_type_at, bury_point_type_seq,
+			 page_name, page_name_at, page_name_seq)
+		SELECT * FROM insure_stream.derive_page_state(part, parts, source)
+		ON CONFLICT (account_id, device_key) DO UPDATE SET
+			(log_time, log_seq) =
+				(SELECT v.t, v.seq FROM (VALUES (s.log_time, s.log_seq), (excluded.log_time, excluded.log_seq)) AS v(t, seq)
+				  ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(bury_point_type, bury_point_type_at, bury_point_type_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.bury_point_type, s.bury_point_type_at, s.bury_point_type_seq),
+								(excluded.bury_point_type, excluded.bury_point_type_at, excluded.bury_point_type_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1),
+			(page_name, page_name_at, page_name_seq) =
+				(SELECT v.x, v.t, v.seq
+				   FROM (VALUES (s.page_name, s.page_name_at, s.page_name_seq),
+								(excluded.page_name, excluded.page_name_at, excluded.page_name_seq)) AS v(x, t, seq)
+				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1);
+		PERFORM insure_stream.rebuild_progress('user_log', part, parts);
+	END LOOP;
+	IF on_cluster THEN
+		PERFORM insure_stream.drop_cluster_copies(ARRAY['user_log', 'rejected_events']);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS
+	'rebuild() for Scenario 3: re-derives page_state from user_log';
+REVOKE ALL ON FUNCTION insure_stream.rebuild_pagelog() FROM PUBLIC;

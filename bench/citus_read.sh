@@ -2,7 +2,9 @@
 # Reading hs_order on a Citus coordinator against one server: one open day
 # of USERS users (default 1000000) ingested into both, then the read of
 # the whole day and of one hour timed RUNS times (medians).  Also the
-# ingest time of the day, through the coordinator and into one server.
+# ingest time of the day, through the coordinator and into one server,
+# and what verify() and rebuild() take over that day (on the cluster they
+# copy the tables to the coordinator first).
 # Usage: PLAIN="-h /tmp -p 5499" COORD="-h /tmp -p 5601" bash bench/citus_read.sh
 # (both with insure_stream installed, the coordinator after distribute()).
 set -euo pipefail
@@ -10,6 +12,10 @@ USERS=${USERS:-1000000}
 RUNS=${RUNS:-3}
 q() { local conn=$1; shift; psql $conn -U "${PGUSER:-postgres}" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
 ms() { local conn=$1 sql=$2; q "$conn" -c '\timing on' -c "$sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1; }
+identical() {
+	diff <(q "$PLAIN" -c "SELECT * FROM insure_stream.hs_order ORDER BY 1") \
+		<(q "$COORD" -c "SELECT * FROM insure_stream.hs_order ORDER BY 1") >/dev/null && echo yes || echo no
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 load="INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
 	SELECT g, 'PO' || (g % 700000), '139' || lpad((g % 300000)::text, 8, '0'),
@@ -43,6 +49,17 @@ for what in day hour; do
 	done
 	echo "| read hs_order, $what, ms (median of $RUNS) | ${med[PLAIN]} | ${med[COORD]} |"
 done
-same=$(diff <(q "$PLAIN" -c "SELECT * FROM insure_stream.hs_order ORDER BY 1") \
-			<(q "$COORD" -c "SELECT * FROM insure_stream.hs_order ORDER BY 1") >/dev/null && echo yes || echo no)
-echo "| hs_order identical | $same | |"
+echo "| hs_order identical | $(identical) | |"
+for op in "SELECT count(*) FROM insure_stream.verify()" "SELECT insure_stream.rebuild()"; do
+	declare -A med
+	for side in PLAIN COORD; do
+		conn=${!side}
+		t=()
+		for run in $(seq 1 "$RUNS"); do
+			t+=("$(ms "$conn" "$op")")
+		done
+		med[$side]=$(median "${t[@]}")
+	done
+	echo "| \`$op\`, ms (median of $RUNS) | ${med[PLAIN]} | ${med[COORD]} |"
+done
+echo "| hs_order identical after rebuild() | $(identical) | |"

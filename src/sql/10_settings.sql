@@ -90,10 +90,6 @@ DECLARE
 BEGIN
 	canonical := insure_stream.normalize_setting(setting_name, setting_value);
 	previous := insure_stream.setting(setting_name);
-	IF setting_name IN ('time_zone', 'order_window') AND previous IS DISTINCT FROM canonical THEN
-		/* the results would be re-derived: rebuild() */
-		PERFORM insure_stream.refuse_on_cluster(pg_catalog.format('changing %s', setting_name));
-	END IF;
 	/* lock the setting first: the lock order is config, then results */
 	INSERT INTO insure_stream.config AS c (name, value, is_default)
 		VALUES (setting_name, canonical, false)

@@ -232,173 +232,184 @@ REVOKE ALL ON FUNCTION insure_stream.order_accepted(bigint, bigint, timestamptz,
 /*
  * The per-(user, day) state recomputed from user_order with plain SQL: what
  * the trigger must have produced if every non-quarantined event had been
- * ingested when it really was, under the current settings.
+ * ingested when it really was, under the current settings.  It reads
+ * user_order and rejected_events of the schema source: insure_stream, or
+ * on a Citus cluster the session's copies of them (cluster_copies()).
  */
-CREATE FUNCTION insure_stream.derive_order_state(part integer DEFAULT 0, parts integer DEFAULT 1)
+CREATE FUNCTION insure_stream.derive_order_state(part integer DEFAULT 0, parts integer DEFAULT 1,
+												 source name DEFAULT 'insure_stream')
 	RETURNS TABLE (id bigint, day date, gmt_modified bigint, gmt_seq bigint,
 				   order_no varchar, order_no_at bigint, order_no_seq bigint,
 				   customer_tel varchar, customer_tel_at bigint, customer_tel_seq bigint,
 				   account_payble double precision, account_payble_at bigint,
 				   account_payble_seq bigint, biz_date varchar)
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH cfg AS (
-		SELECT insure_stream.setting('time_zone') AS tz,
-			   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day
-	), ev AS (
-		SELECT e.id, e.gmt_modified AS g, e.ingest_seq AS q,
-			   e.order_no AS o, e.customer_tel AS t, e.account_payble AS p,
-			   insure_stream.zone_local('epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
-				   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval),
-				   cfg.tz)::pg_catalog.date AS day
-		  FROM insure_stream.user_order e, cfg
-		 WHERE insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
-		   AND ((e.id OPERATOR(pg_catalog.%) parts) OPERATOR(pg_catalog.+) parts)
-				OPERATOR(pg_catalog.%) parts OPERATOR(pg_catalog.=) part
-		   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
-							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
-							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
-	), s AS (
-		SELECT ev.id, ev.day,
-			   pg_catalog.max(ev.g) AS g,
-			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC))[1] AS gs,
-			   (pg_catalog.array_agg(ev.o ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS o,
-			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS oa,
-			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS os,
-			   (pg_catalog.array_agg(ev.t ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS t,
-			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ta,
-			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ts,
-			   (pg_catalog.array_agg(ev.p ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS p,
-			   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS pa,
-			   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS ps
-		  FROM ev
-		 GROUP BY ev.id, ev.day
-	)
-	SELECT s.id, s.day, s.g, s.gs, s.o, s.oa, s.os, s.t, s.ta, s.ts, s.p, s.pa, s.ps,
-		   insure_stream.order_biz_date(s.g, cfg.tz)
-	  FROM s, cfg
-	$$;
-COMMENT ON FUNCTION insure_stream.derive_order_state(integer, integer) IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH cfg AS (
+			SELECT insure_stream.setting('time_zone') AS tz,
+				   insure_stream.setting('order_window') OPERATOR(pg_catalog.=) 'day' AS window_day
+		), ev AS (
+			SELECT e.id, e.gmt_modified AS g, e.ingest_seq AS q,
+				   e.order_no AS o, e.customer_tel AS t, e.account_payble AS p,
+				   insure_stream.zone_local('epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+					   (e.gmt_modified::pg_catalog.float8 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval),
+					   cfg.tz)::pg_catalog.date AS day
+			  FROM %1$I.user_order e, cfg
+			 WHERE insure_stream.order_accepted(e.id, e.gmt_modified, e.ingested_at, cfg.tz, cfg.window_day)
+			   AND ((e.id OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.+) $2)
+					OPERATOR(pg_catalog.%%) $2 OPERATOR(pg_catalog.=) $1
+			   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+								WHERE r.table_name OPERATOR(pg_catalog.=) 'user_order'
+								  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		), s AS (
+			SELECT ev.id, ev.day,
+				   pg_catalog.max(ev.g) AS g,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC))[1] AS gs,
+				   (pg_catalog.array_agg(ev.o ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS o,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS oa,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.o IS NOT NULL))[1] AS os,
+				   (pg_catalog.array_agg(ev.t ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS t,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ta,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.t IS NOT NULL))[1] AS ts,
+				   (pg_catalog.array_agg(ev.p ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS p,
+				   (pg_catalog.array_agg(ev.g ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS pa,
+				   (pg_catalog.array_agg(ev.q ORDER BY ev.g DESC, ev.q DESC) FILTER (WHERE ev.p IS NOT NULL))[1] AS ps
+			  FROM ev
+			 GROUP BY ev.id, ev.day
+		)
+		SELECT s.id, s.day, s.g, s.gs, s.o, s.oa, s.os, s.t, s.ta, s.ts, s.p, s.pa, s.ps,
+			   insure_stream.order_biz_date(s.g, cfg.tz)
+		  FROM s, cfg
+	$q$, source) USING part, parts;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.derive_order_state(integer, integer, name) IS
 	'per (user, day) order state recomputed from user_order with plain SQL (the users of one part of several)';
-REVOKE ALL ON FUNCTION insure_stream.derive_order_state(integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION insure_stream.derive_order_state(integer, integer, name) FROM PUBLIC;
 
-CREATE FUNCTION insure_stream.verify_orders(
+CREATE FUNCTION insure_stream.verify_orders(source name,
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH d AS MATERIALIZED (
-		SELECT * FROM insure_stream.derive_order_state()
-	), closed AS (
-		SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM insure_stream.maintenance_state m
-								   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
-								 '-infinity'::pg_catalog.date), p.day) AS before
-		  FROM insure_stream.orders_purged_before() p
-	), purged AS (
-		SELECT * FROM insure_stream.orders_purged_before()
-	), state_diff AS (
-		/* every state of an open day; a state of a closed day is one too many */
-		SELECT 'order_state'::text AS relation,
-			   pg_catalog.format('id=%s day=%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
-			   '*'::text AS column_name,
-			   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
-				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
-			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
-				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
-		  FROM d FULL JOIN insure_stream.order_state s
-			ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
-		 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
-		   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
-		   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
-				d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
-				d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
-			   IS DISTINCT FROM
-			   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
-				s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
-				s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
-	), hours_expected AS (
-		SELECT d.biz_date, pg_catalog.count(*) AS users,
-			   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
-			   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
-			   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
-		  FROM d GROUP BY d.biz_date
-	), hours_actual AS (
-		SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
-		  FROM insure_stream.hs_order h
-		  LEFT JOIN (SELECT c.biz_date, c.users FROM insure_stream.order_hour_closed c
-					 UNION ALL
-					 SELECT o.biz_date, pg_catalog.count(*) FROM insure_stream.order_state o
-					  GROUP BY o.biz_date) u
-			ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
-	), hour_diff AS (
-		SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
-		  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
-			   LATERAL (VALUES ('users', e.users::text, a.users::text),
-							   ('total_premium', e.total_premium::text, a.total_premium::text),
-							   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
-							   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
-					   ) AS c(name, e, a)
-		 WHERE c.e IS DISTINCT FROM c.a
-		   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
-	), closed_expected AS (
-		SELECT DISTINCT ON (d.id) d.*
-		  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
-		 ORDER BY d.id, d.day DESC
-	), closed_diff AS (
-		/*
-		 * the latest closed day of each user, kept for last_order, which
-		 * reads it only while the user has no open day (the compaction of
-		 * 0.2.0 kept none for a user with an open day)
-		 */
-		SELECT 'order_last_closed'::text,
-			   pg_catalog.format('id=%s', COALESCE(e.id, c.id)), '*'::text,
-			   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
-				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
-				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
-			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
-				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
-				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
-		  FROM closed_expected e
-		  FULL JOIN insure_stream.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
-		 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
-		   AND NOT EXISTS (SELECT FROM insure_stream.order_state s
-							WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
-		   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
-				e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
-				e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
-			   IS DISTINCT FROM
-			   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
-				c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
-				c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
-	), last_expected AS (
-		SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
-		  FROM d ORDER BY d.id, d.day DESC
-	), last_diff AS (
-		SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
-		  FROM last_expected e FULL JOIN insure_stream.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
-			   CROSS JOIN purged,
-			   LATERAL (VALUES ('id', e.id::text, a.id::text),
-							   ('order_no', e.order_no::text, a.order_no::text),
-							   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
-							   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
-							   ('account_payble', e.account_payble::text, a.account_payble::text)
-					   ) AS c(name, e, a)
-		 WHERE c.e IS DISTINCT FROM c.a
-		   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
-	)
-	SELECT * FROM state_diff
-	UNION ALL SELECT * FROM hour_diff
-	UNION ALL SELECT * FROM closed_diff
-	UNION ALL SELECT * FROM last_diff
-	$$;
-COMMENT ON FUNCTION insure_stream.verify_orders() IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH d AS MATERIALIZED (
+			SELECT * FROM insure_stream.derive_order_state(0, 1, %1$L)
+		), closed AS (
+			SELECT GREATEST(COALESCE((SELECT m.value::pg_catalog.date FROM %1$I.maintenance_state m
+									   WHERE m.name OPERATOR(pg_catalog.=) 'orders_closed_before'),
+									 '-infinity'::pg_catalog.date), p.day) AS before
+			  FROM insure_stream.orders_purged_before() p
+		), purged AS (
+			SELECT * FROM insure_stream.orders_purged_before()
+		), state_diff AS (
+			/* every state of an open day; a state of a closed day is one too many */
+			SELECT 'order_state'::text AS relation,
+				   pg_catalog.format('id=%%s day=%%s', COALESCE(d.id, s.id), COALESCE(d.day, s.day)) AS key,
+				   '*'::text AS column_name,
+				   (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+					d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+					d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)::text AS expected,
+				   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+					s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+					s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
+			  FROM d FULL JOIN %1$I.order_state s
+				ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
+			 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
+			   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
+			   AND (d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
+					d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
+					d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date)
+				   IS DISTINCT FROM
+				   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
+					s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
+					s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)
+		), hours_expected AS (
+			SELECT d.biz_date, pg_catalog.count(*) AS users,
+				   insure_stream.exact_sum_to_double(pg_catalog.sum(COALESCE(d.account_payble, 0)::pg_catalog.numeric)) AS total_premium,
+				   pg_catalog.count(DISTINCT d.order_no) AS policy_cnt,
+				   pg_catalog.count(DISTINCT d.customer_tel) AS policy_holder_cnt
+			  FROM d GROUP BY d.biz_date
+		), hours_actual AS (
+			SELECT h.biz_date, u.users, h.total_premium, h.policy_cnt, h.policy_holder_cnt
+			  FROM %1$I.hs_order h
+			  LEFT JOIN (SELECT c.biz_date, c.users FROM %1$I.order_hour_closed c
+						 UNION ALL
+						 SELECT o.biz_date, pg_catalog.count(*) FROM %1$I.order_state o
+						  GROUP BY o.biz_date) u
+				ON u.biz_date OPERATOR(pg_catalog.=) h.biz_date
+		), hour_diff AS (
+			SELECT 'hs_order'::text, COALESCE(e.biz_date, a.biz_date)::text, c.name, c.e, c.a
+			  FROM hours_expected e FULL JOIN hours_actual a ON a.biz_date OPERATOR(pg_catalog.=) e.biz_date,
+				   LATERAL (VALUES ('users', e.users::text, a.users::text),
+								   ('total_premium', e.total_premium::text, a.total_premium::text),
+								   ('policy_cnt', e.policy_cnt::text, a.policy_cnt::text),
+								   ('policy_holder_cnt', e.policy_holder_cnt::text, a.policy_holder_cnt::text)
+						   ) AS c(name, e, a)
+			 WHERE c.e IS DISTINCT FROM c.a
+			   AND COALESCE(e.biz_date, a.biz_date) OPERATOR(pg_catalog.>=) (SELECT purged.biz_date FROM purged)
+		), closed_expected AS (
+			SELECT DISTINCT ON (d.id) d.*
+			  FROM d, closed WHERE d.day OPERATOR(pg_catalog.<) closed.before
+			 ORDER BY d.id, d.day DESC
+		), closed_diff AS (
+			/*
+			 * the latest closed day of each user, kept for last_order, which
+			 * reads it only while the user has no open day (the compaction of
+			 * 0.2.0 kept none for a user with an open day)
+			 */
+			SELECT 'order_last_closed'::text,
+				   pg_catalog.format('id=%%s', COALESCE(e.id, c.id)), '*'::text,
+				   (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+					e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+					e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)::text,
+				   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+					c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+					c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
+			  FROM closed_expected e
+			  FULL JOIN %1$I.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
+			 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
+			   AND NOT EXISTS (SELECT FROM %1$I.order_state s
+								WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))
+			   AND (e.id, e.day, e.gmt_modified, e.gmt_seq, e.order_no, e.order_no_at, e.order_no_seq,
+					e.customer_tel, e.customer_tel_at, e.customer_tel_seq,
+					e.account_payble, e.account_payble_at, e.account_payble_seq, e.biz_date)
+				   IS DISTINCT FROM
+				   (c.id, c.day, c.gmt_modified, c.gmt_seq, c.order_no, c.order_no_at, c.order_no_seq,
+					c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
+					c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)
+		), last_expected AS (
+			SELECT DISTINCT ON (d.id) d.id, d.order_no, d.customer_tel, d.gmt_modified, d.account_payble
+			  FROM d ORDER BY d.id, d.day DESC
+		), last_diff AS (
+			SELECT 'last_order'::text, COALESCE(e.id, a.id)::text, c.name, c.e, c.a
+			  FROM last_expected e FULL JOIN %1$I.last_order a ON a.id OPERATOR(pg_catalog.=) e.id
+				   CROSS JOIN purged,
+				   LATERAL (VALUES ('id', e.id::text, a.id::text),
+								   ('order_no', e.order_no::text, a.order_no::text),
+								   ('customer_tel', e.customer_tel::text, a.customer_tel::text),
+								   ('gmt_modified', e.gmt_modified::text, a.gmt_modified::text),
+								   ('account_payble', e.account_payble::text, a.account_payble::text)
+						   ) AS c(name, e, a)
+			 WHERE c.e IS DISTINCT FROM c.a
+			   AND (e.id IS NOT NULL OR a.gmt_modified OPERATOR(pg_catalog.>=) purged.epoch_ms)
+		)
+		SELECT * FROM state_diff
+		UNION ALL SELECT * FROM hour_diff
+		UNION ALL SELECT * FROM closed_diff
+		UNION ALL SELECT * FROM last_diff
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_orders(name) IS
 	'verify() for Scenario 1: order_state, order_last_closed, hs_order and last_order against user_order';
-REVOKE ALL ON FUNCTION insure_stream.verify_orders() FROM PUBLIC;
+REVOKE ALL ON FUNCTION insure_stream.verify_orders(name) FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.rebuild_orders() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -408,6 +419,8 @@ DECLARE
 	kept_day date;		/* days before it lost their events to purge_events() */
 	kept_biz varchar;
 	parts CONSTANT integer := 10;
+	on_cluster CONSTANT boolean := insure_stream.is_distributed();
+	source name := 'insure_stream';
 BEGIN
 	/* no ingest while the state is replaced; readers go on */
 	LOCK TABLE insure_stream.user_order IN SHARE MODE;
@@ -415,11 +428,22 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(7370452871563915521);
 	SELECT p.day, p.biz_date INTO kept_day, kept_biz FROM insure_stream.orders_purged_before() p;
 	/* the days still in the log open again; the next compaction closes them */
+	IF on_cluster THEN
+		/*
+		 * The watermark row stays (on a cluster, late writers and compaction
+		 * order themselves by its lock on every node); updated on every
+		 * placement, it holds off a compaction too.
+		 */
+		UPDATE insure_stream.maintenance_state SET value = '-infinity', updated_at = pg_catalog.now()
+		 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+		source := insure_stream.cluster_copies(ARRAY['user_order', 'rejected_events']);
+	ELSE
+		DELETE FROM insure_stream.maintenance_state
+		 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
+	END IF;
 	DELETE FROM insure_stream.order_state s WHERE s.day OPERATOR(pg_catalog.>=) kept_day;
 	DELETE FROM insure_stream.order_last_closed c WHERE c.day OPERATOR(pg_catalog.>=) kept_day;
 	DELETE FROM insure_stream.order_hour_closed c WHERE c.biz_date OPERATOR(pg_catalog.>=) kept_biz;
-	DELETE FROM insure_stream.maintenance_state
-	 WHERE name OPERATOR(pg_catalog.=) 'orders_closed_before';
 
 	FOR part IN 0 .. parts - 1 LOOP
 		INSERT INTO insure_stream.order_state
@@ -429,10 +453,13 @@ BEGIN
 		SELECT d.id, d.day, d.gmt_modified, d.gmt_seq, d.order_no, d.order_no_at, d.order_no_seq,
 			   d.customer_tel, d.customer_tel_at, d.customer_tel_seq,
 			   d.account_payble, d.account_payble_at, d.account_payble_seq, d.biz_date
-		  FROM insure_stream.derive_order_state(part, parts) d
+		  FROM insure_stream.derive_order_state(part, parts, source) d
 		 WHERE d.day OPERATOR(pg_catalog.>=) kept_day;
 		PERFORM insure_stream.rebuild_progress('user_order', part, parts);
 	END LOOP;
+	IF on_cluster THEN
+		PERFORM insure_stream.drop_cluster_copies(ARRAY['user_order', 'rejected_events']);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild_orders() IS

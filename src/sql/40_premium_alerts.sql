@@ -91,52 +91,56 @@ CREATE TRIGGER raw_info_check BEFORE INSERT OR UPDATE ON insure_stream.raw_info
  * an accepted event of its key customer and really is a drop beyond the
  * threshold, and that the last applied event of each key customer exists.
  */
-CREATE FUNCTION insure_stream.verify_premium(
+CREATE FUNCTION insure_stream.verify_premium(source name,
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH cfg AS (
-		SELECT 1 OPERATOR(pg_catalog.-) insure_stream.setting('drop_threshold')::pg_catalog.numeric AS keep,
-			   COALESCE((SELECT m.value::pg_catalog.int8 FROM insure_stream.maintenance_state m
-						  WHERE m.name OPERATOR(pg_catalog.=) 'purged update_info'), 0) AS purged
-	), accepted AS (
-		SELECT e.* FROM insure_stream.update_info e
-		 WHERE e.id IS NOT NULL AND e.now_premium IS NOT NULL
-		   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
-							WHERE r.table_name OPERATOR(pg_catalog.=) 'update_info'
-							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
-	)
-	SELECT 'premium_alert'::text, a.id::text, 'now_premium'::text,
-		   'an accepted update_info event with this now_premium and now_info'::text,
-		   pg_catalog.format('%s / %s', a.now_premium, a.now_info)
-	  FROM insure_stream.premium_alert a, cfg
-	 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
-	   AND NOT EXISTS (SELECT 1 FROM accepted e
-						WHERE e.id OPERATOR(pg_catalog.=) a.id
-						  AND e.now_premium IS NOT DISTINCT FROM a.now_premium
-						  AND e.now_info IS NOT DISTINCT FROM a.now_info)
-	UNION ALL
-	SELECT 'premium_alert', a.id::text, 'raw_premium',
-		   pg_catalog.format('more than %s above now_premium', a.now_premium),
-		   a.raw_premium::text
-	  FROM insure_stream.premium_alert a, cfg
-	 WHERE NOT (a.now_premium::pg_catalog.numeric OPERATOR(pg_catalog.<)
-				(a.raw_premium::pg_catalog.numeric OPERATOR(pg_catalog.*) cfg.keep)) IS NOT FALSE
-	UNION ALL
-	SELECT 'premium_applied', p.id::text, 'applied_seq',
-		   'an accepted update_info event of this key customer', p.applied_seq::text
-	  FROM insure_stream.premium_applied p, cfg
-	 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
-	   AND NOT EXISTS (SELECT 1 FROM accepted e
-						WHERE e.ingest_seq OPERATOR(pg_catalog.=) p.applied_seq
-						  AND e.id OPERATOR(pg_catalog.=) p.id)
-	$$;
-COMMENT ON FUNCTION insure_stream.verify_premium() IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH cfg AS (
+			SELECT 1 OPERATOR(pg_catalog.-) insure_stream.setting('drop_threshold')::pg_catalog.numeric AS keep,
+				   COALESCE((SELECT m.value::pg_catalog.int8 FROM %1$I.maintenance_state m
+							  WHERE m.name OPERATOR(pg_catalog.=) 'purged update_info'), 0) AS purged
+		), accepted AS (
+			SELECT e.* FROM %1$I.update_info e
+			 WHERE e.id IS NOT NULL AND e.now_premium IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+								WHERE r.table_name OPERATOR(pg_catalog.=) 'update_info'
+								  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		)
+		SELECT 'premium_alert'::text, a.id::text, 'now_premium'::text,
+			   'an accepted update_info event with this now_premium and now_info'::text,
+			   pg_catalog.format('%%s / %%s', a.now_premium, a.now_info)
+		  FROM %1$I.premium_alert a, cfg
+		 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
+		   AND NOT EXISTS (SELECT 1 FROM accepted e
+							WHERE e.id OPERATOR(pg_catalog.=) a.id
+							  AND e.now_premium IS NOT DISTINCT FROM a.now_premium
+							  AND e.now_info IS NOT DISTINCT FROM a.now_info)
+		UNION ALL
+		SELECT 'premium_alert', a.id::text, 'raw_premium',
+			   pg_catalog.format('more than %%s above now_premium', a.now_premium),
+			   a.raw_premium::text
+		  FROM %1$I.premium_alert a, cfg
+		 WHERE NOT (a.now_premium::pg_catalog.numeric OPERATOR(pg_catalog.<)
+					(a.raw_premium::pg_catalog.numeric OPERATOR(pg_catalog.*) cfg.keep)) IS NOT FALSE
+		UNION ALL
+		SELECT 'premium_applied', p.id::text, 'applied_seq',
+			   'an accepted update_info event of this key customer', p.applied_seq::text
+		  FROM %1$I.premium_applied p, cfg
+		 WHERE cfg.purged OPERATOR(pg_catalog.=) 0
+		   AND NOT EXISTS (SELECT 1 FROM accepted e
+							WHERE e.ingest_seq OPERATOR(pg_catalog.=) p.applied_seq
+							  AND e.id OPERATOR(pg_catalog.=) p.id)
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_premium(name) IS
 	'verify() for Scenario 2: alerts and applied events are consistent with update_info';
-REVOKE ALL ON FUNCTION insure_stream.verify_premium() FROM PUBLIC;
+REVOKE ALL ON FUNCTION insure_stream.verify_premium(name) FROM PUBLIC;
 
 /*
  * rebuild(): raw_info is the dimension as events rewrote it and operators

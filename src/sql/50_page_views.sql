@@ -81,96 +81,108 @@ COMMENT ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) IS
 REVOKE ALL ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO @extowner@ WITH GRANT OPTION;
 
-/* page_state recomputed from user_log with plain SQL */
-CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1)
+/*
+ * page_state recomputed from user_log with plain SQL, from the tables of the
+ * schema source (insure_stream, or on a cluster the session's copies)
+ */
+CREATE FUNCTION insure_stream.derive_page_state(part integer DEFAULT 0, parts integer DEFAULT 1,
+												source name DEFAULT 'insure_stream')
 	RETURNS TABLE (account_id varchar, device_key varchar, device_id varchar,
 				   log_time bigint, log_seq bigint,
 				   bury_point_type varchar, bury_point_type_at bigint, bury_point_type_seq bigint,
 				   page_name varchar, page_name_at bigint, page_name_seq bigint)
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT e.account_id,
-		   (CASE WHEN e.device_id IS NULL THEN 'n' ELSE 'd' OPERATOR(pg_catalog.||) e.device_id END)::pg_catalog.varchar,
-		   e.device_id,
-		   pg_catalog.max(e.log_time),
-		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC))[1],
-		   (pg_catalog.array_agg(e.bury_point_type ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
-		   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
-		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
-		   (pg_catalog.array_agg(e.page_name ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
-		   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
-		   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1]
-	  FROM insure_stream.user_log e
-	 WHERE e.account_id IS NOT NULL AND e.log_time IS NOT NULL
-	   AND ((pg_catalog.hashtext(e.account_id) OPERATOR(pg_catalog.%) parts) OPERATOR(pg_catalog.+) parts)
-			OPERATOR(pg_catalog.%) parts OPERATOR(pg_catalog.=) part
-	   AND NOT EXISTS (SELECT 1 FROM insure_stream.rejected_events r
-						WHERE r.table_name OPERATOR(pg_catalog.=) 'user_log'
-						  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
-	 GROUP BY e.account_id, e.device_id
-	$$;
-COMMENT ON FUNCTION insure_stream.derive_page_state(integer, integer) IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		SELECT e.account_id,
+			   (CASE WHEN e.device_id IS NULL THEN 'n' ELSE 'd' OPERATOR(pg_catalog.||) e.device_id END)::pg_catalog.varchar,
+			   e.device_id,
+			   pg_catalog.max(e.log_time),
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC))[1],
+			   (pg_catalog.array_agg(e.bury_point_type ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.bury_point_type IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.page_name ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.log_time ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1],
+			   (pg_catalog.array_agg(e.ingest_seq ORDER BY e.log_time DESC, e.ingest_seq DESC) FILTER (WHERE e.page_name IS NOT NULL))[1]
+		  FROM %1$I.user_log e
+		 WHERE e.account_id IS NOT NULL AND e.log_time IS NOT NULL
+		   AND ((pg_catalog.hashtext(e.account_id) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.+) $2)
+				OPERATOR(pg_catalog.%%) $2 OPERATOR(pg_catalog.=) $1
+		   AND NOT EXISTS (SELECT 1 FROM %1$I.rejected_events r
+							WHERE r.table_name OPERATOR(pg_catalog.=) 'user_log'
+							  AND r.ingest_seq OPERATOR(pg_catalog.=) e.ingest_seq)
+		 GROUP BY e.account_id, e.device_id
+	$q$, source) USING part, parts;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.derive_page_state(integer, integer, name) IS
 	'per (account, device) page state recomputed from user_log with plain SQL (the accounts of one part of several)';
-REVOKE ALL ON FUNCTION insure_stream.derive_page_state(integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION insure_stream.derive_page_state(integer, integer, name) FROM PUBLIC;
 
 /*
  * verify(): pairs and accounts fed by the log alone are compared with the
  * log; accounts with a pair fed by track_page(), or whose time or a value
  * came from purged events, cannot be recomputed and are left out.
  */
-CREATE FUNCTION insure_stream.verify_pagelog(
+CREATE FUNCTION insure_stream.verify_pagelog(source name,
 	OUT relation text, OUT key text, OUT column_name text,
 	OUT expected text, OUT actual text)
 	RETURNS SETOF record
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH d AS MATERIALIZED (
-		SELECT * FROM insure_stream.derive_page_state()
-	), skipped AS (
-		SELECT DISTINCT s.account_id FROM insure_stream.page_state s
-		 WHERE s.from_calls OR s.log_time OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
-			OR s.bury_point_type_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
-			OR s.page_name_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
-	), pairs AS (
-		SELECT 'page_state'::text,
-			   pg_catalog.format('%s %s', COALESCE(d.account_id, s.account_id), COALESCE(d.device_key, s.device_key)),
-			   '*'::text,
-			   (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
-				d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)::text,
-			   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
-				s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)::text
-		  FROM d FULL JOIN insure_stream.page_state s
-			ON s.account_id OPERATOR(pg_catalog.=) d.account_id
-		   AND s.device_key OPERATOR(pg_catalog.=) d.device_key
-		 WHERE COALESCE(d.account_id, s.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
-		   AND (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
-				d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)
-			   IS DISTINCT FROM
-			   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
-				s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)
-	), last_expected AS (
-		SELECT DISTINCT ON (d.account_id) d.account_id, d.device_id, d.bury_point_type, d.page_name
-		  FROM d ORDER BY d.account_id, d.log_time DESC, d.log_seq DESC
-	), accounts AS (
-		SELECT 'user_last_log'::text, COALESCE(e.account_id, a.account_id)::text, c.name, c.e, c.a
-		  FROM last_expected e FULL JOIN insure_stream.user_last_log a
-			ON a.account_id OPERATOR(pg_catalog.=) e.account_id,
-			   LATERAL (VALUES ('account_id', e.account_id::text, a.account_id::text),
-							   ('device_id', e.device_id::text, a.device_id::text),
-							   ('bury_point_type', e.bury_point_type::text, a.bury_point_type::text),
-							   ('page_name', e.page_name::text, a.page_name::text)) AS c(name, e, a)
-		 WHERE COALESCE(e.account_id, a.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
-		   AND c.e IS DISTINCT FROM c.a
-	)
-	SELECT * FROM pairs
-	UNION ALL
-	SELECT * FROM accounts
-	$$;
-COMMENT ON FUNCTION insure_stream.verify_pagelog() IS
+BEGIN
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		WITH d AS MATERIALIZED (
+			SELECT * FROM insure_stream.derive_page_state(0, 1, %1$L)
+		), skipped AS (
+			SELECT DISTINCT s.account_id FROM %1$I.page_state s
+			 WHERE s.from_calls OR s.log_time OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+				OR s.bury_point_type_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+				OR s.page_name_at OPERATOR(pg_catalog.<) insure_stream.events_purged_before_ms()
+		), pairs AS (
+			SELECT 'page_state'::text,
+				   pg_catalog.format('%%s %%s', COALESCE(d.account_id, s.account_id), COALESCE(d.device_key, s.device_key)),
+				   '*'::text,
+				   (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+					d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)::text,
+				   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+					s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)::text
+			  FROM d FULL JOIN %1$I.page_state s
+				ON s.account_id OPERATOR(pg_catalog.=) d.account_id
+			   AND s.device_key OPERATOR(pg_catalog.=) d.device_key
+			 WHERE COALESCE(d.account_id, s.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+			   AND (d.device_id, d.log_time, d.log_seq, d.bury_point_type, d.bury_point_type_at,
+					d.bury_point_type_seq, d.page_name, d.page_name_at, d.page_name_seq)
+				   IS DISTINCT FROM
+				   (s.device_id, s.log_time, s.log_seq, s.bury_point_type, s.bury_point_type_at,
+					s.bury_point_type_seq, s.page_name, s.page_name_at, s.page_name_seq)
+		), last_expected AS (
+			SELECT DISTINCT ON (d.account_id) d.account_id, d.device_id, d.bury_point_type, d.page_name
+			  FROM d ORDER BY d.account_id, d.log_time DESC, d.log_seq DESC
+		), accounts AS (
+			SELECT 'user_last_log'::text, COALESCE(e.account_id, a.account_id)::text, c.name, c.e, c.a
+			  FROM last_expected e FULL JOIN %1$I.user_last_log a
+				ON a.account_id OPERATOR(pg_catalog.=) e.account_id,
+				   LATERAL (VALUES ('account_id', e.account_id::text, a.account_id::text),
+								   ('device_id', e.device_id::text, a.device_id::text),
+								   ('bury_point_type', e.bury_point_type::text, a.bury_point_type::text),
+								   ('page_name', e.page_name::text, a.page_name::text)) AS c(name, e, a)
+			 WHERE COALESCE(e.account_id, a.account_id) NOT IN (SELECT skipped.account_id FROM skipped)
+			   AND c.e IS DISTINCT FROM c.a
+		)
+		SELECT * FROM pairs
+		UNION ALL
+		SELECT * FROM accounts
+	$q$, source);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.verify_pagelog(name) IS
 	'verify() for Scenario 3: page_state and the user_last_log view against user_log';
-REVOKE ALL ON FUNCTION insure_stream.verify_pagelog() FROM PUBLIC;
+REVOKE ALL ON FUNCTION insure_stream.verify_pagelog(name) FROM PUBLIC;
 
 /*
  * rebuild(): pairs fed by the log alone are re-derived from it; pairs with
@@ -178,7 +190,11 @@ REVOKE ALL ON FUNCTION insure_stream.verify_pagelog() FROM PUBLIC;
  * merged in (merging is idempotent): per column the non-null value with
  * the greatest (time, seq), as the triggers merge.  EXCLUSIVE on
  * page_state holds off the writers of pairs (the triggers and
- * track_page()) meanwhile.
+ * track_page()) meanwhile on one server.  On a Citus cluster the log is
+ * read from the session's copy (cluster_copies()) and track_page(), run on
+ * the workers, is not held off: a pair it writes meanwhile is kept (it is
+ * a pair with calls then, or is merged into by the insert below), as the
+ * merge loses nothing either writes.
  */
 CREATE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -186,22 +202,27 @@ CREATE FUNCTION insure_stream.rebuild_pagelog() RETURNS void
 	AS $$
 DECLARE
 	parts CONSTANT integer := 10;
+	on_cluster CONSTANT boolean := insure_stream.is_distributed();
+	source name := 'insure_stream';
+	purged_before bigint;
 BEGIN
 	LOCK TABLE insure_stream.user_log IN SHARE MODE;
 	LOCK TABLE insure_stream.page_state IN EXCLUSIVE MODE;
+	purged_before := insure_stream.events_purged_before_ms();
+	IF on_cluster THEN
+		source := insure_stream.cluster_copies(ARRAY['user_log', 'rejected_events']);
+	END IF;
 	DELETE FROM insure_stream.page_state s
 	 WHERE NOT s.from_calls
-	   AND s.log_time OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms()
-	   AND (s.bury_point_type_at IS NULL
-			OR s.bury_point_type_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms())
-	   AND (s.page_name_at IS NULL
-			OR s.page_name_at OPERATOR(pg_catalog.>=) insure_stream.events_purged_before_ms());
+	   AND s.log_time OPERATOR(pg_catalog.>=) purged_before
+	   AND (s.bury_point_type_at IS NULL OR s.bury_point_type_at OPERATOR(pg_catalog.>=) purged_before)
+	   AND (s.page_name_at IS NULL OR s.page_name_at OPERATOR(pg_catalog.>=) purged_before);
 	FOR part IN 0 .. parts - 1 LOOP
 		INSERT INTO insure_stream.page_state AS s
 			(account_id, device_key, device_id, log_time, log_seq,
 			 bury_point_type, bury_point_type_at, bury_point_type_seq,
 			 page_name, page_name_at, page_name_seq)
-		SELECT * FROM insure_stream.derive_page_state(part, parts)
+		SELECT * FROM insure_stream.derive_page_state(part, parts, source)
 		ON CONFLICT (account_id, device_key) DO UPDATE SET
 			(log_time, log_seq) =
 				(SELECT v.t, v.seq FROM (VALUES (s.log_time, s.log_seq), (excluded.log_time, excluded.log_seq)) AS v(t, seq)
@@ -218,6 +239,9 @@ BEGIN
 				  WHERE v.x IS NOT NULL ORDER BY v.t DESC, v.seq DESC LIMIT 1);
 		PERFORM insure_stream.rebuild_progress('user_log', part, parts);
 	END LOOP;
+	IF on_cluster THEN
+		PERFORM insure_stream.drop_cluster_copies(ARRAY['user_log', 'rejected_events']);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS

@@ -46,22 +46,58 @@ COMMENT ON FUNCTION insure_stream.is_distributed() IS
 REVOKE ALL ON FUNCTION insure_stream.is_distributed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO @extowner@ WITH GRANT OPTION;
 
-/* what is not done on a cluster yet: a clear error before anything changes */
-CREATE FUNCTION insure_stream.refuse_on_cluster(what text) RETURNS void
-	LANGUAGE plpgsql STABLE
+/*
+ * verify() and rebuild() on a cluster: the re-derives are plain SQL over
+ * the log that Citus cannot plan as written (correlated subqueries beside
+ * CTEs, joins with each node's local rejected_events), so they run on the
+ * coordinator over copies of the tables in the session's temporary schema,
+ * read once through Citus (rejected_events: every node's, rejections()).
+ * Returns that schema, the source the re-derives then read.  The copies
+ * are the extension's own (made with its rights); a temporary table of the
+ * same name already there makes the call fail rather than be read.
+ */
+CREATE FUNCTION insure_stream.cluster_copies(tables text[]) RETURNS name
+	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	t text;
 BEGIN
-	IF insure_stream.is_distributed() THEN
-		RAISE EXCEPTION '% is not supported on a Citus cluster', what
-			USING ERRCODE = '0A000',
-				  HINT = 'See "Scale out with Citus" in the README for what runs on a cluster.';
-	END IF;
+	FOREACH t IN ARRAY tables LOOP
+		IF t OPERATOR(pg_catalog.=) 'rejected_events' THEN
+			CREATE TEMPORARY TABLE rejected_events ON COMMIT DROP AS
+				SELECT r.table_name, r.ingest_seq FROM insure_stream.rejections() r;
+		ELSE
+			/* the columns with their defaults: rebuild() inserts into the copies */
+			EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I (LIKE insure_stream.%I INCLUDING DEFAULTS) ON COMMIT DROP',
+									  t, t);
+			EXECUTE pg_catalog.format('INSERT INTO pg_temp.%I SELECT * FROM insure_stream.%I', t, t);
+		END IF;
+		EXECUTE pg_catalog.format('ANALYZE pg_temp.%I', t);
+	END LOOP;
+	RETURN (SELECT n.nspname FROM pg_catalog.pg_namespace n
+			 WHERE n.oid OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema());
 END
 $$;
-COMMENT ON FUNCTION insure_stream.refuse_on_cluster(text) IS
-	'internal: raises 0A000 when the tables are distributed';
-REVOKE ALL ON FUNCTION insure_stream.refuse_on_cluster(text) FROM PUBLIC;
+COMMENT ON FUNCTION insure_stream.cluster_copies(text[]) IS
+	'internal: copies tables of insure_stream into the session''s temporary schema (verify() and rebuild() on Citus)';
+REVOKE ALL ON FUNCTION insure_stream.cluster_copies(text[]) FROM PUBLIC;
+
+CREATE FUNCTION insure_stream.drop_cluster_copies(tables text[]) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY tables LOOP
+		EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', t);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.drop_cluster_copies(text[]) IS
+	'internal: drops the copies cluster_copies() made';
+REVOKE ALL ON FUNCTION insure_stream.drop_cluster_copies(text[]) FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	RETURNS TABLE (table_name text, distribution text)

@@ -255,6 +255,23 @@ is($node->safe_psql('fresh', q{
 	SELECT coalesce(string_agg(DISTINCT who || ':' || what, ', '), '') FROM public.canary}), '',
 	'no planted object ran at all');
 is($node->safe_psql('fresh', 'SELECT count(*) FROM insure_stream.verify()'), '0', 'results stay consistent');
+# the re-derives read the schema they are given (on Citus, the copies of
+# cluster_copies()): internal, nobody points them at tables of their own
+for my $internal (
+	q{SELECT count(*) FROM insure_stream.derive_order_state(0, 1, 'pg_temp')},
+	q{SELECT count(*) FROM insure_stream.derive_page_state(0, 1, 'public')},
+	q{SELECT count(*) FROM insure_stream.verify_orders('public')},
+	q{SELECT count(*) FROM insure_stream.verify_premium('public')},
+	q{SELECT count(*) FROM insure_stream.verify_pagelog('public')},
+	q{SELECT insure_stream.cluster_copies(ARRAY['user_order'])},
+	q{SELECT insure_stream.drop_cluster_copies(ARRAY['canary'])})
+{
+	for my $role ('owner', 'ingest', 'stranger')
+	{
+		($ret, $out, $err) = as($role, 'fresh', $internal);
+		like($err, qr/permission denied for (function|schema)/, "$role may not: $internal");
+	}
+}
 
 #
 # 4. Notifications: a role that may only connect listens

@@ -74,6 +74,25 @@ is($owner->(q{SELECT task FROM insure_stream.maintenance() ORDER BY 1 LIMIT 1}),
 	'the owner runs maintenance()');
 is($owner->(q{SELECT insure_stream.forward_alerts()}), '1', 'the owner forwards the queued alert');
 
+# verify() and rebuild() on the cluster, as the owner; a temporary table of
+# the owner's named as a table they copy makes them fail, never read it
+is($owner->(q{SELECT count(*) FROM insure_stream.verify()}), '0', 'the owner verifies the cluster: no difference');
+my $results = q{SELECT (SELECT string_agg(h::text, ';' ORDER BY biz_date) FROM insure_stream.hs_order h),
+	(SELECT string_agg(l::text, ';' ORDER BY id) FROM insure_stream.last_order l),
+	(SELECT string_agg(u::text, ';' ORDER BY account_id) FROM insure_stream.user_last_log u)};
+my $before = $owner->($results);
+$owner->(q{SELECT insure_stream.rebuild()});
+is($owner->($results), $before, 'the owner rebuilds on the cluster: the same results');
+is($owner->(q{SELECT count(*) FROM insure_stream.verify()}), '0', 'after rebuild(): no difference');
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_owner;
+	CREATE TEMPORARY TABLE user_order (id bigint);
+	INSERT INTO pg_temp.user_order VALUES (-1);
+	SELECT count(*) FROM insure_stream.verify()});
+like($err, qr/relation "user_order" already exists/, 'verify() refuses to run over the owner\'s temporary user_order');
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_owner;
+	SELECT * FROM insure_stream.cluster_copies(ARRAY['user_order'])});
+like($err, qr/permission denied for function cluster_copies/, 'the owner cannot call cluster_copies()');
+
 # through the coordinator an ingest role still cannot name the columns
 # the server assigns, and the shards refuse what it may not write
 ($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest;
