@@ -1074,21 +1074,6 @@ END
 $$;
 
 
-/* to the extension's owner, as a fresh install grants them (@extowner@ would be whoever updates) */
-DO $$
-DECLARE
-	owner_name name;
-BEGIN
-	SELECT r.rolname INTO owner_name
-	  FROM pg_catalog.pg_extension e
-	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
-	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO %I WITH GRANT OPTION', owner_name);
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO %I', owner_name);
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
-	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
-END
-$$;
 
 /* ======================================================================
  * verify() and rebuild() read the tables of a source schema: insure_stream,
@@ -1293,3 +1278,101 @@ $$;
 COMMENT ON FUNCTION insure_stream.rebuild_pagelog() IS
 	'rebuild() for Scenario 3: re-derives page_state from user_log';
 REVOKE ALL ON FUNCTION insure_stream.rebuild_pagelog() FROM PUBLIC;
+
+/* ======================================================================
+ * hs_order_hours(): hs_order of some hours, the range applied where the
+ * states are read; grant_read() grants it (roles given grant_read()
+ * before get it by grant_read() again)
+ * ====================================================================== */
+CREATE FUNCTION insure_stream.hs_order_hours(first_hour text, last_hour text DEFAULT NULL)
+	RETURNS TABLE (biz_date varchar, total_premium double precision,
+				   policy_cnt bigint, policy_holder_cnt bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	arg record;
+BEGIN
+	FOR arg IN SELECT * FROM (VALUES ('first_hour', first_hour), ('last_hour', COALESCE(last_hour, first_hour))) AS v(name, value) LOOP
+		IF arg.value IS NULL THEN
+			RAISE EXCEPTION 'null hour in argument "%" of function "hs_order_hours"', arg.name
+				USING ERRCODE = 'null_value_not_allowed',
+					  HINT = 'An hour is written yyyymmddhh, as biz_date of hs_order.';
+		END IF;
+		IF arg.value OPERATOR(pg_catalog.!~) '^[0-9]{10}$' THEN
+			RAISE EXCEPTION 'invalid hour "%" in argument "%" of function "hs_order_hours"', arg.value, arg.name
+				USING ERRCODE = 'invalid_datetime_format',
+					  HINT = 'An hour is written yyyymmddhh, as biz_date of hs_order.';
+		END IF;
+	END LOOP;
+	last_hour := COALESCE(last_hour, first_hour);
+	RETURN QUERY
+		SELECT c.biz_date, insure_stream.exact_sum_to_double(c.premium), c.policies, c.holders
+		  FROM insure_stream.order_hour_closed c
+		 WHERE c.biz_date OPERATOR(pg_catalog.>=) first_hour AND c.biz_date OPERATOR(pg_catalog.<=) last_hour
+		UNION ALL
+		SELECT s.biz_date,
+			   insure_stream.exact_sum_to_double(
+				   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric)),
+			   pg_catalog.count(DISTINCT s.order_no),
+			   pg_catalog.count(DISTINCT s.customer_tel)
+		  FROM insure_stream.order_state s
+		 WHERE s.biz_date OPERATOR(pg_catalog.>=) first_hour AND s.biz_date OPERATOR(pg_catalog.<=) last_hour
+		 GROUP BY s.biz_date;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.hs_order_hours(text, text) IS
+	'the rows of hs_order from first_hour to last_hour (yyyymmddhh), the range applied where the states are read';
+REVOKE ALL ON FUNCTION insure_stream.hs_order_hours(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION insure_stream.grant_read(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
+							  'insure_stream.premium_alert, insure_stream.user_last_log TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I', grantee);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.grant_read(regrole) IS
+	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log, EXECUTE on hs_order_hours()';
+
+CREATE OR REPLACE FUNCTION insure_stream.revoke_read(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('REVOKE SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
+							  'insure_stream.premium_alert, insure_stream.user_last_log FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) FROM %I', grantee);
+	/* the schema stays open to a role that still ingests */
+	IF NOT pg_catalog.has_column_privilege(role, 'insure_stream.user_order', 'id', 'INSERT') THEN
+		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.revoke_read(regrole) IS
+	'takes back what grant_read() gave (USAGE on the schema only when the role does not ingest)';
+
+/* to the extension's owner, as a fresh install grants them (@extowner@ would be whoever updates) */
+DO $$
+DECLARE
+	owner_name name;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO %I WITH GRANT OPTION', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO %I', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
+	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I WITH GRANT OPTION', owner_name);
+END
+$$;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reading hs_order on a Citus coordinator against one server: one open day
 # of USERS users (default 1000000) ingested into both, then the read of
-# the whole day and of one hour timed RUNS times (medians).  Also the
+# the whole day and of one hour (the view filtered, and hs_order_hours())
+# timed RUNS times (medians).  Also the
 # ingest time of the day, through the coordinator and into one server,
 # and what verify() and rebuild() take over that day (on the cluster they
 # copy the tables to the coordinator first).
@@ -33,7 +34,7 @@ for side in PLAIN COORD; do
 done
 echo "| ingest of $USERS orders (INSERT ... SELECT), ms | ${load_ms[PLAIN]} | ${load_ms[COORD]} |"
 hour=$(q "$PLAIN" -c "SELECT min(biz_date) FROM insure_stream.order_state")
-for what in day hour; do
+for what in day hour hs_order_hours; do
 	declare -A med
 	for side in PLAIN COORD; do
 		conn=${!side}
@@ -41,8 +42,10 @@ for what in day hour; do
 		for run in $(seq 1 "$RUNS"); do
 			if [ $what = day ]; then
 				t+=("$(ms "$conn" "SELECT count(*) FROM (SELECT * FROM insure_stream.hs_order) h")")
-			else
+			elif [ $what = hour ]; then
 				t+=("$(ms "$conn" "SELECT * FROM insure_stream.hs_order WHERE biz_date = '$hour'")")
+			else
+				t+=("$(ms "$conn" "SELECT * FROM insure_stream.hs_order_hours('$hour')")")
 			fi
 		done
 		med[$side]=$(median "${t[@]}")

@@ -169,6 +169,41 @@ SELECT count(*) AS differing FROM (
   SELECT * FROM insure_stream.hs_order EXCEPT SELECT * FROM before_compact) d;
 SELECT * FROM insure_stream.verify();
 
+-- hs_order_hours(): the view's rows of a range of hours, closed and open
+-- hours alike; one hour by default; a bad hour is a class-22 error
+SELECT (SELECT count(*) FROM insure_stream.order_hour_closed) > 0 AS some_closed,
+       (SELECT count(*) FROM insure_stream.order_state) > 0 AS some_open,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.hs_order_hours('0000000000', '9999999999')
+                              EXCEPT ALL SELECT * FROM insure_stream.hs_order) d) AS extra,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.hs_order
+                              EXCEPT ALL SELECT * FROM insure_stream.hs_order_hours('0000000000', '9999999999')) d) AS missing;
+SELECT h.kind AS one_hour,
+       (SELECT array_agg(v::text) FROM insure_stream.hs_order v WHERE v.biz_date = h.b)
+       = (SELECT array_agg(f::text) FROM insure_stream.hs_order_hours(h.b) f) AS same_row
+  FROM (VALUES ('closed', (SELECT min(biz_date) FROM insure_stream.order_hour_closed)),
+               ('open', (SELECT max(biz_date) FROM insure_stream.order_state))) h(kind, b)
+ ORDER BY 1;
+SELECT count(*) AS hours_in_range FROM insure_stream.hs_order_hours('2100010100', '2100123123');
+SELECT count(*) AS empty_range FROM insure_stream.hs_order_hours('2026120523', '2026120500');
+DO $$
+DECLARE
+  bad text[] := ARRAY['2026-12-05 10', NULL, '20261205', '20261205100'];
+BEGIN
+  FOR i IN 1 .. array_length(bad, 1) LOOP
+    BEGIN
+      PERFORM insure_stream.hs_order_hours(bad[i]);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+    END;
+  END LOOP;
+  BEGIN
+    PERFORM insure_stream.hs_order_hours('2026120500', 'x');
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+  END;
+END
+$$;
+
 -- a statement whose user-days do not fit the fold (16 x work_mem) spills
 -- it to a sort and folds again from there: 40000 orders of 12000 user-days
 -- (around two local midnights), shuffled, with nulls and ties; equal to a

@@ -112,6 +112,58 @@ COMMENT ON VIEW insure_stream.hs_order IS
 	'per hour (yyyymmddhh): premium sum, distinct policies and policy holders of the users whose last order of the day lies in it';
 GRANT SELECT ON insure_stream.hs_order TO @extowner@ WITH GRANT OPTION;
 
+/*
+ * hs_order of some hours: the view's rows with first_hour <= biz_date <=
+ * last_hour (yyyymmddhh; last_hour defaults to first_hour).  The same
+ * figures as the view, but the range reaches the scan of the states: on a
+ * Citus cluster a read of the view filtered by hour sends the whole open
+ * day's states to the coordinator (Citus plans the UNION ALL before the
+ * filter), this sends only those of the hours asked.  It reads what
+ * readers of hs_order may not read directly, hence SECURITY DEFINER and
+ * EXECUTE for the owner and for grant_read()'s roles only.
+ */
+CREATE FUNCTION insure_stream.hs_order_hours(first_hour text, last_hour text DEFAULT NULL)
+	RETURNS TABLE (biz_date varchar, total_premium double precision,
+				   policy_cnt bigint, policy_holder_cnt bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	arg record;
+BEGIN
+	FOR arg IN SELECT * FROM (VALUES ('first_hour', first_hour), ('last_hour', COALESCE(last_hour, first_hour))) AS v(name, value) LOOP
+		IF arg.value IS NULL THEN
+			RAISE EXCEPTION 'null hour in argument "%" of function "hs_order_hours"', arg.name
+				USING ERRCODE = 'null_value_not_allowed',
+					  HINT = 'An hour is written yyyymmddhh, as biz_date of hs_order.';
+		END IF;
+		IF arg.value OPERATOR(pg_catalog.!~) '^[0-9]{10}$' THEN
+			RAISE EXCEPTION 'invalid hour "%" in argument "%" of function "hs_order_hours"', arg.value, arg.name
+				USING ERRCODE = 'invalid_datetime_format',
+					  HINT = 'An hour is written yyyymmddhh, as biz_date of hs_order.';
+		END IF;
+	END LOOP;
+	last_hour := COALESCE(last_hour, first_hour);
+	RETURN QUERY
+		SELECT c.biz_date, insure_stream.exact_sum_to_double(c.premium), c.policies, c.holders
+		  FROM insure_stream.order_hour_closed c
+		 WHERE c.biz_date OPERATOR(pg_catalog.>=) first_hour AND c.biz_date OPERATOR(pg_catalog.<=) last_hour
+		UNION ALL
+		SELECT s.biz_date,
+			   insure_stream.exact_sum_to_double(
+				   pg_catalog.sum(COALESCE(s.account_payble, 0)::pg_catalog.numeric)),
+			   pg_catalog.count(DISTINCT s.order_no),
+			   pg_catalog.count(DISTINCT s.customer_tel)
+		  FROM insure_stream.order_state s
+		 WHERE s.biz_date OPERATOR(pg_catalog.>=) first_hour AND s.biz_date OPERATOR(pg_catalog.<=) last_hour
+		 GROUP BY s.biz_date;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.hs_order_hours(text, text) IS
+	'the rows of hs_order from first_hour to last_hour (yyyymmddhh), the range applied where the states are read';
+REVOKE ALL ON FUNCTION insure_stream.hs_order_hours(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO @extowner@ WITH GRANT OPTION;
+
 CREATE VIEW insure_stream.last_order AS
 	SELECT DISTINCT ON (s.id) s.id, s.order_no, s.customer_tel, s.gmt_modified, s.account_payble
 	  FROM (SELECT o.id, o.day, o.order_no, o.customer_tel, o.gmt_modified, o.account_payble

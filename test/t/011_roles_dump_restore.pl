@@ -195,6 +195,10 @@ my $read = ok_as('c', 'src', q{
 		   (SELECT count(*) FROM insure_stream.user_last_log) > 0;
 }, 'C reads the results after grant_read()');
 is($read, 't|t|t|t', 'C sees every result');
+is(ok_as('c', 'src', q{SELECT count(*) > 0 FROM insure_stream.hs_order_hours('2000010100', '2999123123')},
+	'C reads hs_order_hours() after grant_read()'), 't', 'C sees hours through hs_order_hours()');
+refused_as('b', 'src', q{SELECT * FROM insure_stream.hs_order_hours('2026120500')}, '42501',
+	'B, which only ingests, cannot call hs_order_hours()');
 for my $forbidden (
 	q{SELECT * FROM insure_stream.user_order},
 	q{SELECT * FROM insure_stream.update_info},

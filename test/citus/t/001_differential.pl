@@ -75,6 +75,7 @@ sub both
 # every result, in a deterministic order
 my %results = (
 	hs_order => 'SELECT * FROM insure_stream.hs_order ORDER BY biz_date',
+	hs_order_hours => q{SELECT * FROM insure_stream.hs_order_hours('0000000000', '9999999999') ORDER BY biz_date},
 	last_order => 'SELECT * FROM insure_stream.last_order ORDER BY id',
 	user_last_log => 'SELECT * FROM insure_stream.user_last_log ORDER BY account_id',
 	premium_alert => 'SELECT * FROM insure_stream.premium_alert ORDER BY id',
@@ -283,6 +284,13 @@ is($coord->safe_psql('postgres', q{
 	  JOIN (SELECT biz_date, count(DISTINCT customer_tel) n FROM insure_stream.order_state GROUP BY 1) s
 	 USING (biz_date) WHERE h.policy_holder_cnt <> s.n}), '0',
 	'distinct holders are counted over all shards, not added per shard');
+
+# hs_order_hours() of one hour on the cluster: the row of the view
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT max(biz_date) b FROM insure_stream.order_state) h
+	 WHERE (SELECT array_agg(v::text) FROM insure_stream.hs_order v WHERE v.biz_date = h.b)
+		   = (SELECT array_agg(f::text) FROM insure_stream.hs_order_hours(h.b) f)}), '1',
+	'hs_order_hours() of one hour on the cluster: the row of hs_order');
 
 # a null distribution key: Citus refuses the statement, nothing changes
 ($rc, $out, $err) = $coord->psql('postgres', q{
