@@ -11,6 +11,7 @@
 set -euo pipefail
 USERS=${USERS:-1000000}
 RUNS=${RUNS:-3}
+OPS=${OPS:-1}	# 0: skip verify() and rebuild()
 q() { local conn=$1; shift; psql $conn -U "${PGUSER:-postgres}" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
 ms() { local conn=$1 sql=$2; q "$conn" -c '\timing on' -c "$sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1; }
 identical() {
@@ -53,6 +54,7 @@ for what in day hour hs_order_hours; do
 	echo "| read hs_order, $what, ms (median of $RUNS) | ${med[PLAIN]} | ${med[COORD]} |"
 done
 echo "| hs_order identical | $(identical) | |"
+[ "$OPS" = 1 ] || exit 0
 for op in "SELECT count(*) FROM insure_stream.verify()" "SELECT insure_stream.rebuild()"; do
 	declare -A med
 	for side in PLAIN COORD; do

@@ -25,6 +25,7 @@ citus.local_hostname = '} . $node->host . q{'
 		SET citus.enable_ddl_propagation = off;
 		CREATE ROLE app_owner LOGIN;
 		CREATE ROLE app_ingest LOGIN;
+		CREATE ROLE app_reader LOGIN;
 		CREATE DATABASE app OWNER app_owner;
 	});
 	$node->safe_psql('app', 'CREATE EXTENSION citus');
@@ -92,6 +93,19 @@ like($err, qr/relation "user_order" already exists/, 'verify() refuses to run ov
 ($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_owner;
 	SELECT * FROM insure_stream.cluster_copies(ARRAY['user_order'])});
 like($err, qr/permission denied for function cluster_copies/, 'the owner cannot call cluster_copies()');
+
+# a reading role: the views read the state shards as the role, which has
+# no rights there (the documented limitation); hs_order_hours() reads as
+# the extension and answers
+$owner->(q{SELECT insure_stream.grant_read('app_reader')});
+($rc, $out, $err) = $coord->psql('app', 'SET ROLE app_reader; SELECT count(*) FROM insure_stream.hs_order');
+like($err, qr/permission denied for table order_state_\d+/, 'a reader cannot read the hs_order view on the cluster');
+is($coord->safe_psql('app', q{SET ROLE app_reader;
+	SELECT sum(total_premium) FROM insure_stream.hs_order_hours('1970010100', '2999123123')}), '450',
+	'a reader reads hs_order_hours() on the cluster');
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest;
+	SELECT * FROM insure_stream.hs_order_hours('1970010100', '2999123123')});
+like($err, qr/permission denied for function hs_order_hours/, 'an ingest role cannot call hs_order_hours()');
 
 # through the coordinator an ingest role still cannot name the columns
 # the server assigns, and the shards refuse what it may not write
