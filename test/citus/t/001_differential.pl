@@ -395,5 +395,17 @@ is($coord->safe_psql('postgres', q{SELECT insure_stream.setting('time_zone')}) .
 } ($plain, $coord);
 is($status{coordinator}, $status{plain}, 'status() after the re-derive: the same on the cluster');
 
+# 10. DROP EXTENSION on the coordinator leaves the shard tables on every
+# node (Citus's drop trigger, docs/citus.md); a superuser's DROP SCHEMA on
+# the coordinator removes them everywhere, and the extension installs again
 $_->quit for values %listener;
+$coord->safe_psql('postgres', 'SET client_min_messages = warning; DROP EXTENSION insure_stream CASCADE');
+isnt($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relnamespace = 'insure_stream'::regnamespace}),
+	'0', 'DROP EXTENSION on the cluster leaves shard tables on a worker (documented limitation)');
+$coord->safe_psql('postgres', 'SET client_min_messages = warning; DROP SCHEMA insure_stream CASCADE');
+is(join(',', map { $_->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'insure_stream'}) } @citus),
+	'0,0,0', 'DROP SCHEMA on the coordinator removes them on every node');
+$coord->safe_psql('postgres', 'CREATE EXTENSION insure_stream');
+is($w2->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'insure_stream'}), '1',
+	'the extension installs again on the cluster');
 done_testing();
