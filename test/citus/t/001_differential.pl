@@ -236,31 +236,37 @@ both(q{
 compare_all('after ingest following the move');
 forward_and_compare_alerts('premium changes after the move');
 
-# 5. eight concurrent sessions, each COPYing its own slice of users; the
-# slices share order numbers and phones (no ties across sessions, so the
-# result does not depend on which commits first)
-my @files;
+# 5. eight concurrent sessions, each writing its own slice of users, four
+# by COPY and four by INSERT ... SELECT; the slices share order numbers and
+# phones (no ties across sessions, so the result does not depend on which
+# commits first)
+my @commands;
 for my $s (0 .. 7)
 {
-	my $f = "$tmp/slice$s.csv";
-	$plain->safe_psql('postgres', qq{
-		COPY (SELECT u, 'PS' || (u % 97), '136' || (u % 41),
+	my $slice = qq{SELECT u, 'PS' || (u % 97), '136' || (u % 41),
 					 $day0 + ((u + k) % 20) * $hour + k * 10, (u % 333) / 2.0
 				FROM generate_series(1 + $s, 4000, 8) u, generate_series(1, 3) k
-			   ORDER BY k, u)
-		  TO '$f' WITH (FORMAT csv)});
-	push @files, $f;
+			   ORDER BY k, u};
+	my $columns = 'insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)';
+	if ($s % 2)
+	{
+		push @commands, "INSERT INTO $columns $slice";
+		next;
+	}
+	my $f = "$tmp/slice$s.csv";
+	$plain->safe_psql('postgres', "COPY ($slice) TO '$f' WITH (FORMAT csv)");
+	push @commands, "COPY $columns FROM '$f' WITH (FORMAT csv)";
 }
 for my $node ($plain, $coord)
 {
 	my @runs;
-	for my $f (@files)
+	for my $command (@commands)
 	{
 		my ($out, $err) = ('', '');
 		push @runs, [
 			IPC::Run::start(
 				[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
-				  '-c', "COPY insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) FROM '$f' WITH (FORMAT csv)" ],
+				  '-c', $command ],
 				'>', \$out, '2>', \$err),
 			\$err ];
 	}
@@ -274,7 +280,7 @@ for my $node ($plain, $coord)
 			diag(${ $r->[1] });
 		}
 	}
-	is($failed, 0, $node->name . ': eight concurrent COPY sessions, no error (no distributed deadlock)');
+	is($failed, 0, $node->name . ': eight concurrent sessions (COPY and INSERT ... SELECT), no error (no distributed deadlock)');
 }
 compare_all('after eight concurrent sessions');
 
