@@ -243,6 +243,16 @@ VALUES (4999, repeat('n', 999), NULL, 1790000000001, NULL);
 SELECT length(order_no), length(customer_tel), account_payble FROM insure_stream.last_order WHERE id = 4999;
 SELECT * FROM insure_stream.verify();
 
+-- one statement of many rows with values longer than the fold keeps inline
+-- (orders.c, PIPE_TEXT_BYTES), shuffled, winning and losing in turn
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+SELECT 4998, repeat('L', 40 + g % 30) || g, CASE WHEN g % 2 = 0 THEN repeat('p', 45 + g % 10) || g END,
+       1790000000000 + (g % 37) * 1000, g
+  FROM generate_series(1, 300) g ORDER BY hashint4(g);
+SELECT length(order_no), right(order_no, 3), length(customer_tel), right(customer_tel, 3), account_payble
+  FROM insure_stream.last_order WHERE id = 4998;
+SELECT * FROM insure_stream.verify();
+
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;

@@ -75,9 +75,51 @@ typedef struct OrderState
 typedef struct OrderEntry
 {
 	OrderKey	key;
-	char		status;			/* simplehash's */
 	OrderState	fold;			/* this statement's rows */
 } OrderEntry;
+
+/*
+ * A slot of the fold's hash table: the key and where its entry is.  The
+ * entries live apart, in slabs, so the table (sized by the hash's growth,
+ * often 2-3 times the keys) is 24 bytes a slot, not the entry's 128.
+ */
+typedef struct OrderSlot
+{
+	OrderKey	key;
+	char		status;			/* simplehash's */
+	uint32		entry;			/* index into OrderBatch.slabs */
+} OrderSlot;
+
+#define ENTRIES_PER_SLAB 256		/* 32 kB: a single-row statement takes one */
+
+/*
+ * A row on its way into the fold.  A fold of a large statement misses the
+ * cache twice a row (the key's slot, then its entry), so rows go through a
+ * short pipeline: the slot is prefetched when the row arrives, the entry
+ * PIPE_DEPTH rows later, and the row is folded PIPE_DEPTH rows after that,
+ * each miss overlapped with other rows' work.  The order rows are folded
+ * in does not matter (a fold keeps the greatest ordering key).
+ */
+#define PIPE_DEPTH 8
+#ifdef __GNUC__
+#define prefetch(addr) __builtin_prefetch(addr)
+#else
+#define prefetch(addr) ((void) (addr))
+#endif
+#define PIPE_ROWS (2 * PIPE_DEPTH)
+#define PIPE_TEXT_BYTES 48		/* a text this long or shorter is kept inline */
+
+typedef struct PendingRow
+{
+	OrderKey	key;
+	uint32		hash;
+	uint32		entry;			/* index of its entry, once resolved */
+	int64		gmt;
+	int64		seq;
+	bool		isnull[NUM_COLS];
+	Datum		value[NUM_COLS];	/* texts point into text[] or are palloc'd */
+	char		text[2][PIPE_TEXT_BYTES];
+} PendingRow;
 
 static inline uint32
 order_key_hash(OrderKey key)
@@ -87,11 +129,11 @@ order_key_hash(OrderKey key)
 }
 
 /*
- * The fold: open addressing keeps an entry where its hash points, one
- * cache miss per row (a dynahash lookup followed three pointers).
+ * The fold: open addressing keeps a key where its hash points (a dynahash
+ * lookup followed three pointers).
  */
 #define SH_PREFIX order_fold
-#define SH_ELEMENT_TYPE OrderEntry
+#define SH_ELEMENT_TYPE OrderSlot
 #define SH_KEY_TYPE OrderKey
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) order_key_hash(k)
@@ -120,7 +162,14 @@ typedef struct OrderBatch
 	IsxSpill   *spill;			/* folds that did not fit, or NULL */
 	MemoryContext chunkcxt;		/* the folded entries */
 	MemoryContext slicecxt;		/* one slice of a flush, reset after it */
-	order_fold_hash *entries;
+	order_fold_hash *slots;		/* key -> entry */
+	OrderEntry **slabs;			/* the entries, ENTRIES_PER_SLAB a slab */
+	uint32		nentries;
+	int			maxslabs;
+	PendingRow	pipe[PIPE_ROWS];
+	uint64		piped;			/* rows that entered the pipeline */
+	uint64		resolved;		/* rows whose entry is known */
+	uint64		folded;			/* rows that left it */
 	int			rows;			/* rows folded into entries */
 	TimestampTz window_ingested_at; /* ingest time of window_start_ms */
 	int64		window_start_ms;	/* start of that ingest time's local day */
@@ -222,8 +271,42 @@ static void
 new_chunk(OrderBatch *batch)
 {
 	MemoryContextReset(batch->chunkcxt);
-	batch->entries = order_fold_create(batch->chunkcxt, 64, NULL);
+	batch->slots = order_fold_create(batch->chunkcxt, 64, NULL);
+	batch->maxslabs = 16;
+	batch->slabs = MemoryContextAlloc(batch->chunkcxt, sizeof(OrderEntry *) * batch->maxslabs);
+	batch->nentries = 0;
 	batch->rows = 0;
+}
+
+static inline OrderEntry *
+entry_at(OrderBatch *batch, uint32 i)
+{
+	return &batch->slabs[i / ENTRIES_PER_SLAB][i % ENTRIES_PER_SLAB];
+}
+
+/* a new entry of the chunk, with an empty state */
+static uint32
+add_entry(OrderBatch *batch, OrderKey key)
+{
+	uint32		i = batch->nentries++;
+	OrderEntry *e;
+
+	if (i % ENTRIES_PER_SLAB == 0)
+	{
+		int			slab = i / ENTRIES_PER_SLAB;
+
+		if (slab == batch->maxslabs)
+		{
+			batch->maxslabs *= 2;
+			batch->slabs = repalloc(batch->slabs, sizeof(OrderEntry *) * batch->maxslabs);
+		}
+		batch->slabs[slab] = MemoryContextAlloc(batch->chunkcxt,
+												sizeof(OrderEntry) * ENTRIES_PER_SLAB);
+	}
+	e = entry_at(batch, i);
+	e->key = key;
+	empty_state(&e->fold);
+	return i;
 }
 
 static char *
@@ -283,47 +366,106 @@ validate_order(IsxStatement *stmt, TupleTableSlot *slot, IsxBadInput *bad)
 	return true;
 }
 
+/* folds a pending row into its entry */
 static void
-fold_value(OrderValue *into, TupleTableSlot *slot, int attnum, bool byval,
-		   int64 at, int64 seq)
+fold_pending(OrderBatch *batch, PendingRow *row)
 {
-	OrderValue	v;
-	Datum		d = slot_getattr(slot, attnum, &v.isnull);
+	OrderEntry *entry = entry_at(batch, row->entry);
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
 
-	if (v.isnull)
-		return;
-	v.value = d;
-	v.at = at;
-	v.seq = seq;
-	merge_value(into, &v, byval, true);
+	if (comes_after(row->gmt, row->seq, entry->fold.gmt, entry->fold.gmt_seq))
+	{
+		entry->fold.gmt = row->gmt;
+		entry->fold.gmt_seq = row->seq;
+	}
+	for (int c = 0; c < NUM_COLS; c++)
+	{
+		OrderValue	v;
+
+		if (row->isnull[c])
+			continue;
+		v.isnull = false;
+		v.value = row->value[c];
+		v.at = row->gmt;
+		v.seq = row->seq;
+		merge_value(&entry->fold.cols[c], &v, c == COL_PAYBLE, true);
+		if (c != COL_PAYBLE &&
+			DatumGetPointer(row->value[c]) != row->text[c])
+			pfree(DatumGetPointer(row->value[c]));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	batch->folded++;
 }
 
-/* folds one accepted row into its (user, day) entry */
+/* finds or adds the entry of a pending row's key, and prefetches it */
+static void
+resolve_pending(OrderBatch *batch, PendingRow *row)
+{
+	bool		found;
+	OrderSlot  *slot = order_fold_insert_hash(batch->slots, row->key, row->hash, &found);
+
+	if (!found)
+		slot->entry = add_entry(batch, row->key);
+	row->entry = slot->entry;
+	prefetch(entry_at(batch, row->entry));
+}
+
+/* a text value of the row, copied inline when short (the slot's tuple goes with the next row) */
+static Datum
+pending_text(PendingRow *row, int c, Datum d)
+{
+	Size		size = VARSIZE_ANY(DatumGetPointer(d));
+
+	if (size > PIPE_TEXT_BYTES)
+		return datumCopy(d, false, -1);
+	memcpy(row->text[c], DatumGetPointer(d), size);
+	return PointerGetDatum(row->text[c]);
+}
+
+/* folds every row still in the pipeline */
+static void
+drain_pipeline(OrderBatch *batch)
+{
+	while (batch->resolved < batch->piped)
+		resolve_pending(batch, &batch->pipe[batch->resolved++ % PIPE_ROWS]);
+	while (batch->folded < batch->piped)
+		fold_pending(batch, &batch->pipe[batch->folded % PIPE_ROWS]);
+}
+
+/*
+ * Puts one accepted row into the pipeline: folds the row that entered
+ * PIPE_ROWS rows ago, resolves the entry of the one PIPE_DEPTH rows ago.
+ */
 static void
 fold_row(OrderBatch *batch, TupleTableSlot *slot, int64 id, int64 gmt, int64 seq)
 {
-	OrderKey	key;
-	OrderEntry *entry;
-	bool		found;
+	static const int text_cols[] = {COL_ORDER_NO, COL_TEL};
+	static const int text_atts[] = {UO_ORDER_NO, UO_CUSTOMER_TEL};
+	PendingRow *row = &batch->pipe[batch->piped % PIPE_ROWS];
 	MemoryContext oldcxt;
 
-	key.id = id;
-	key.day = local_day(gmt, batch->settings->tz);
-	entry = order_fold_insert(batch->entries, key, &found);
-	if (!found)
-	{
-		empty_state(&entry->fold);
-	}
+	if (batch->piped - batch->folded == PIPE_ROWS)
+		fold_pending(batch, row);
+	row->key.id = id;
+	row->key.day = local_day(gmt, batch->settings->tz);
+	row->hash = order_key_hash(row->key);
+	prefetch(&batch->slots->data[row->hash & batch->slots->sizemask]);
+	row->gmt = gmt;
+	row->seq = seq;
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
-	if (comes_after(gmt, seq, entry->fold.gmt, entry->fold.gmt_seq))
+	for (int i = 0; i < (int) lengthof(text_cols); i++)
 	{
-		entry->fold.gmt = gmt;
-		entry->fold.gmt_seq = seq;
+		int			c = text_cols[i];
+		Datum		d = slot_getattr(slot, batch->att[text_atts[i]], &row->isnull[c]);
+
+		if (!row->isnull[c])
+			row->value[c] = pending_text(row, c, d);
 	}
-	fold_value(&entry->fold.cols[COL_ORDER_NO], slot, batch->att[UO_ORDER_NO], false, gmt, seq);
-	fold_value(&entry->fold.cols[COL_TEL], slot, batch->att[UO_CUSTOMER_TEL], false, gmt, seq);
-	fold_value(&entry->fold.cols[COL_PAYBLE], slot, batch->att[UO_ACCOUNT_PAYBLE], true, gmt, seq);
 	MemoryContextSwitchTo(oldcxt);
+	row->value[COL_PAYBLE] = slot_getattr(slot, batch->att[UO_ACCOUNT_PAYBLE], &row->isnull[COL_PAYBLE]);
+	batch->piped++;
+	if (batch->piped - batch->resolved > PIPE_DEPTH)
+		resolve_pending(batch, &batch->pipe[batch->resolved++ % PIPE_ROWS]);
 }
 
 /* an entry to sort, its key beside it */
@@ -354,19 +496,23 @@ order_item_cmp(const OrderItem *a, const OrderItem *b)
 static OrderEntry **
 sorted_entries(OrderBatch *batch, int *nentries)
 {
-	int			n = (int) batch->entries->members;
-	OrderItem  *items = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderItem) * Max(n, 1));
-	OrderEntry **entries = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderEntry *) * Max(n, 1));
-	order_fold_iterator it;
-	OrderEntry *e;
-	int			i = 0;
+	int			n;
+	OrderItem  *items;
+	OrderEntry **entries;
+	int			i;
 
-	order_fold_start_iterate(batch->entries, &it);
-	while ((e = order_fold_iterate(batch->entries, &it)) != NULL)
+	drain_pipeline(batch);
+	n = (int) batch->nentries;
+	items = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderItem) * Max(n, 1));
+	entries = MemoryContextAllocHuge(batch->chunkcxt, sizeof(OrderEntry *) * Max(n, 1));
+
+	for (i = 0; i < n; i++)
 	{
+		OrderEntry *e = entry_at(batch, i);
+
 		items[i].id = e->key.id;
 		items[i].day = e->key.day;
-		items[i++].entry = e;
+		items[i].entry = e;
 	}
 	sort_order_items(items, n);
 	for (i = 0; i < n; i++)
