@@ -76,7 +76,11 @@ for run in $(seq 1 "$RUNS"); do
 		alerts=$(psql_q -Atc "SELECT count(*) FROM insure_stream.premium_alert")
 		echo "run $run, alert rate $rate: update_info COPY bare ${bp[$rate]##* } ms, ext ${ep[$rate]##* } ms ($alerts key customers alerted)"
 	done
+	# a checkpoint before each: the premium COPYs' WAL would otherwise put
+	# the checkpoint the log COPYs trigger (and its full-page images) on one side
+	psql_q -c "CHECKPOINT" >/dev/null
 	bl+=("$(timed_wal bare_log "COPY bare_user_log ($LCOLS) FROM '$T.log.csv' WITH (FORMAT csv)" "$LOG_ROWS")")
+	psql_q -c "CHECKPOINT" >/dev/null
 	el+=("$(timed_wal ext_log "COPY insure_stream.user_log ($LCOLS) FROM '$T.log.csv' WITH (FORMAT csv)" "$LOG_ROWS")")
 	echo "run $run: user_log COPY bare ${bl[-1]} ms, ext ${el[-1]} ms"
 done

@@ -100,12 +100,7 @@ typedef struct OrderSlot
  * each miss overlapped with other rows' work.  The order rows are folded
  * in does not matter (a fold keeps the greatest ordering key).
  */
-#define PIPE_DEPTH 8
-#ifdef __GNUC__
-#define prefetch(addr) __builtin_prefetch(addr)
-#else
-#define prefetch(addr) ((void) (addr))
-#endif
+#define PIPE_DEPTH ISX_PREFETCH_AHEAD
 #define PIPE_ROWS (2 * PIPE_DEPTH)
 #define PIPE_TEXT_BYTES 48		/* a text this long or shorter is kept inline */
 
@@ -407,7 +402,7 @@ resolve_pending(OrderBatch *batch, PendingRow *row)
 	if (!found)
 		slot->entry = add_entry(batch, row->key);
 	row->entry = slot->entry;
-	prefetch(entry_at(batch, row->entry));
+	isx_prefetch(entry_at(batch, row->entry));
 }
 
 /* a text value of the row, copied inline when short (the slot's tuple goes with the next row) */
@@ -449,7 +444,7 @@ fold_row(OrderBatch *batch, TupleTableSlot *slot, int64 id, int64 gmt, int64 seq
 	row->key.id = id;
 	row->key.day = local_day(gmt, batch->settings->tz);
 	row->hash = order_key_hash(row->key);
-	prefetch(&batch->slots->data[row->hash & batch->slots->sizemask]);
+	isx_prefetch(&batch->slots->data[row->hash & batch->slots->sizemask]);
 	row->gmt = gmt;
 	row->seq = seq;
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);

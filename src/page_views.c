@@ -433,6 +433,15 @@ static const IsxSpillFormat page_runs = {
 	.compare = compare_page_recs,
 };
 
+/* the cache lines of a record: its state, key and short values (records lie in arrival order, read in key order) */
+static inline void
+prefetch_rec(const PageRec *rec)
+{
+	isx_prefetch(rec);
+	isx_prefetch((const char *) rec + 64);
+	isx_prefetch((const char *) rec + 128);
+}
+
 /* writes the chunk, sorted and merged, as a run of the spill, and empties it */
 static void
 write_page_run(PageBatch *batch)
@@ -447,7 +456,11 @@ write_page_run(PageBatch *batch)
 	isx_spill_new_run(batch->spill);
 	sort_page_chunk(batch);
 	for (int i = 0; i < batch->nitems; i++)
+	{
+		if (i + ISX_PREFETCH_AHEAD < batch->nitems)
+			prefetch_rec(batch->items[i + ISX_PREFETCH_AHEAD].rec);
 		isx_spill_put(batch->spill, batch->items[i].rec);
+	}
 	new_page_chunk(batch);
 }
 

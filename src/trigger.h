@@ -119,6 +119,19 @@ extern void isx_statement_end(IsxStatement *stmt);
 /* keys written per slice when a fold is flushed (bounds a slice's memory) */
 #define ISX_FLUSH_SLICE 16384
 
+/*
+ * Asks for addr to be brought into the cache: a fold of a large statement
+ * reaches its memory at random, one cache miss a row unless the miss is
+ * overlapped with other rows' work.
+ */
+#ifdef __GNUC__
+#define isx_prefetch(addr) __builtin_prefetch(addr)
+#else
+#define isx_prefetch(addr) ((void) (addr))
+#endif
+/* how many rows ahead a fold prefetches */
+#define ISX_PREFETCH_AHEAD 8
+
 extern Size isx_fold_budget(void);
 
 #endif							/* INSURE_STREAM_TRIGGER_H */
