@@ -75,6 +75,8 @@ isx_direct_end(EState *estate, IsxStateTable *const *tables, int ntables)
 	for (int i = 0; i < ntables; i++)
 	{
 		state_end_inserts(tables[i]);
+		if (tables[i]->bulk != NULL)
+			FreeBulkInsertState(tables[i]->bulk);
 		ExecDropSingleTupleTableSlot(tables[i]->stored);
 		ExecDropSingleTupleTableSlot(tables[i]->row);
 		ExecCloseIndices(tables[i]->rri);
@@ -137,6 +139,7 @@ isx_state_open(IsxStateTable *st, const char *name, EState *estate,
 	st->keys_seen = 0;
 	st->keys_stored = 0;
 	st->spec_token = 0;
+	st->bulk = NULL;
 	for (int c = 0; c < ncolumns; c++)
 		positions[c] = isx_column_number(RelationGetDescr(st->rel), name, columns[c]) - 1;
 }
@@ -272,7 +275,7 @@ state_insert_new(IsxStateTable *st)
 	ExecStoreVirtualTuple(st->row);
 	if (st->spec_token == 0)
 		st->spec_token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
-	table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, NULL, st->spec_token);
+	table_tuple_insert_speculative(st->rel, st->row, estate->es_output_cid, 0, st->bulk, st->spec_token);
 	ExecInsertIndexTuples(st->rri, st->row, estate, false, true, &conflict, arbiters);
 	table_tuple_complete_speculative(st->rel, st->row, st->spec_token, !conflict);
 	ResetPerTupleExprContext(estate);
@@ -353,6 +356,13 @@ isx_state_update_latest(IsxStateTable *st, bool (*decide) (IsxStateTable *st, vo
  * heap tuple, killed at once.  Until 32 keys are seen, or while more than
  * an eighth of them exist, keys are looked for first.
  */
+/*
+ * A statement that inserts this many new keys keeps the page it inserts
+ * into pinned, and fills new pages through a ring of buffers as COPY does
+ * (a bulk load does not push the rest of shared buffers out).
+ */
+#define BULK_INSERT_KEYS 1024
+
 void
 isx_state_merge_or_insert(IsxStateTable *st, IsxRowFill fill,
 						  bool (*decide) (IsxStateTable *st, void *arg), void *arg)
@@ -360,6 +370,8 @@ isx_state_merge_or_insert(IsxStateTable *st, IsxRowFill fill,
 	bool		insert_first = st->keys_seen >= 32 && st->keys_stored * 8 < st->keys_seen;
 
 	st->keys_seen++;
+	if (insert_first && st->bulk == NULL && st->keys_seen >= BULK_INSERT_KEYS)
+		st->bulk = GetBulkInsertState();
 	for (;;)
 	{
 		if (!insert_first)

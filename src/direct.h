@@ -8,6 +8,7 @@
 #ifndef INSURE_STREAM_DIRECT_H
 #define INSURE_STREAM_DIRECT_H
 
+#include "access/heapam.h"
 #include "nodes/execnodes.h"
 
 typedef struct IsxStateTable
@@ -25,6 +26,7 @@ typedef struct IsxStateTable
 	int64		keys_seen;		/* keys passed to isx_state_merge_or_insert */
 	int64		keys_stored;	/* of which already stored */
 	uint32		spec_token;		/* speculative insertion token held, or 0 */
+	BulkInsertState bulk;		/* once a statement inserts many rows, or NULL */
 } IsxStateTable;
 
 /* fills st->row for isx_state_merge_or_insert: the key only, or a whole new row */
