@@ -18,4 +18,13 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* the file number of a relation's storage (a type of its own since 16) */
+#if PG_VERSION_NUM >= 160000
+#define isx_rel_file_number(rel) ((rel)->rd_locator.relNumber)
+#else
+typedef Oid RelFileNumber;
+#define InvalidRelFileNumber InvalidOid
+#define isx_rel_file_number(rel) ((rel)->rd_node.relNode)
+#endif
+
 #endif							/* INSURE_STREAM_COMPAT_H */
