@@ -101,7 +101,7 @@ typedef struct OrderSlot
  * in does not matter (a fold keeps the greatest ordering key).
  */
 #define PIPE_DEPTH ISX_PREFETCH_AHEAD
-#define PIPE_ROWS (2 * PIPE_DEPTH)
+#define PIPE_ROWS ((uint64) 2 * PIPE_DEPTH)
 #define PIPE_TEXT_BYTES 48		/* a text this long or shorter is kept inline */
 
 typedef struct PendingRow
@@ -160,7 +160,7 @@ typedef struct OrderBatch
 	order_fold_hash *slots;		/* key -> entry */
 	OrderEntry **slabs;			/* the entries, ENTRIES_PER_SLAB a slab */
 	uint32		nentries;
-	int			maxslabs;
+	uint32		maxslabs;
 	PendingRow	pipe[PIPE_ROWS];
 	uint64		piped;			/* rows that entered the pipeline */
 	uint64		resolved;		/* rows whose entry is known */
@@ -288,7 +288,7 @@ add_entry(OrderBatch *batch, OrderKey key)
 
 	if (i % ENTRIES_PER_SLAB == 0)
 	{
-		int			slab = i / ENTRIES_PER_SLAB;
+		uint32		slab = i / ENTRIES_PER_SLAB;
 
 		if (slab == batch->maxslabs)
 		{
@@ -811,7 +811,7 @@ unpack_order_entry(const char *raw, Size size, char **space, Size *space_size)
 
 	/* unpacked, texts take at most their size plus alignment */
 	e = (OrderEntry *) isx_spill_room(space, space_size,
-									  MAXALIGN(sizeof(OrderEntry)) + size + NUM_COLS * MAXIMUM_ALIGNOF);
+									  MAXALIGN(sizeof(OrderEntry)) + size + (Size) NUM_COLS * MAXIMUM_ALIGNOF);
 	memset(e, 0, sizeof(OrderEntry));
 	value = (char *) e + MAXALIGN(sizeof(OrderEntry));
 	memcpy(&e->key.id, p, sizeof(int64));

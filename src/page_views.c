@@ -517,6 +517,8 @@ typedef struct PageTables
 	EState	   *estate;
 	IsxStateTable pairs;			/* page_state */
 	int			ps[NUM_PS_COLS];
+	char	   *key_space;		/* the key texts of the pair being written */
+	Size		key_space_size;
 } PageTables;
 
 static void
@@ -621,6 +623,18 @@ decide_pair(IsxStateTable *st, void *arg)
 	return true;
 }
 
+/* a text of the len bytes at bytes, built at *space, which moves past it */
+static text *
+key_text(char **space, const char *bytes, Size len)
+{
+	text	   *value = (text *) *space;
+
+	SET_VARSIZE(value, VARHDRSZ + len);
+	memcpy(VARDATA(value), bytes, len);
+	*space += MAXALIGN(VARHDRSZ + len);
+	return value;
+}
+
 /*
  * One pair: merge the fold into its row (writing only a change, without a
  * lock record: merged again on a concurrent update), or create it with
@@ -632,10 +646,20 @@ flush_pair(PageTables *t, const PageRec *rec)
 {
 	PairRow		r = {t, {NULL, NULL, NULL}, &rec->fold, &rec->fold};
 	const char *devkey = rec->key + rec->acclen + 1;
+	Size		devkeylen = rec->keylen - rec->acclen - 2;
+	Size		need = 3 * MAXALIGN(VARHDRSZ) + rec->keylen + devkeylen + 3 * MAXIMUM_ALIGNOF;
+	char	   *space;
 
-	r.key.account_id = cstring_to_text_with_len(rec->key, (int) rec->acclen);
-	r.key.device_key = cstring_to_text(devkey);
-	r.key.device_id = devkey[0] == 'd' ? cstring_to_text(devkey + 1) : NULL;
+	/* the texts live until the pair is written: one space, reused pair after pair */
+	if (need > t->key_space_size)
+	{
+		t->key_space_size = Max(need, 2 * t->key_space_size);
+		t->key_space = palloc(t->key_space_size);
+	}
+	space = t->key_space;
+	r.key.account_id = key_text(&space, rec->key, rec->acclen);
+	r.key.device_key = key_text(&space, devkey, devkeylen);
+	r.key.device_id = devkey[0] == 'd' ? key_text(&space, devkey + 1, devkeylen - 1) : NULL;
 	isx_state_merge_or_insert(&t->pairs, pair_row, decide_pair, &r);
 }
 
@@ -648,6 +672,8 @@ flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 	IsxStateTable *const tables[] = {&t.pairs};
 
 	t.estate = isx_direct_begin();
+	t.key_space = NULL;
+	t.key_space_size = 0;
 	isx_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
 	for (int i = 0; i < nitems; i++)
 	{

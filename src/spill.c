@@ -105,12 +105,16 @@ isx_spill_room(char **space, Size *space_size, Size needed)
 Size
 isx_spill_varsize(const char *p)
 {
-	uint32		header;
+	union
+	{
+		uint32		word;
+		varattrib_4b head;
+	}			header = {0};
 
 	if (VARATT_IS_SHORT(p))
 		return VARSIZE_SHORT(p);
-	memcpy(&header, p, sizeof(header));
-	return VARSIZE(&header);
+	memcpy(&header.word, p, sizeof(header.word));
+	return VARSIZE(&header.head);
 }
 
 static void
