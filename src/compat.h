@@ -23,7 +23,6 @@
 #define isx_rel_file_number(rel) ((rel)->rd_locator.relNumber)
 #else
 typedef Oid RelFileNumber;
-#define InvalidRelFileNumber InvalidOid
 #define isx_rel_file_number(rel) ((rel)->rd_node.relNode)
 #endif
 

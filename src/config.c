@@ -633,42 +633,17 @@ settings_table(void)
 }
 
 /*
- * Before a scan of the settings: the table's file and the LSN of its
- * first page when it has one page (a table that may be settled), else
- * false.
+ * Before a scan of the settings in rel: may the table be settled (one page,
+ * ours, not a Citus shard)?  Then the LSN of its page.
  */
 static bool
-settled_candidate(Oid relid, RelFileNumber *file, XLogRecPtr *lsn)
+settled_candidate(Relation rel, XLogRecPtr *lsn)
 {
-	Relation	rel;
-	bool		candidate;
-
-	if (relid != isx_own_table_oid(ISX_TABLE_CONFIG))
-		return false;			/* a Citus shard */
-	rel = table_open(relid, AccessShareLock);
-	candidate = RelationGetNumberOfBlocks(rel) == 1;
-	if (candidate)
-	{
-		*file = isx_rel_file_number(rel);
-		*lsn = first_page_lsn(rel);
-		candidate = !XLogRecPtrIsInvalid(*lsn);
-	}
-	table_close(rel, AccessShareLock);
-	return candidate;
-}
-
-/* after the scan: is the candidate still the same table, and settled? */
-static bool
-settled_after_scan(Oid relid, RelFileNumber file, XLogRecPtr lsn)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	bool		result;
-
-	result = isx_rel_file_number(rel) == file &&
-		RelationGetNumberOfBlocks(rel) == 1 &&
-		page_is_settled(rel, lsn);
-	table_close(rel, AccessShareLock);
-	return result;
+	if (RelationGetRelid(rel) != isx_own_table_oid(ISX_TABLE_CONFIG) ||
+		RelationGetNumberOfBlocks(rel) != 1)
+		return false;
+	*lsn = first_page_lsn(rel);
+	return !XLogRecPtrIsInvalid(*lsn);
 }
 
 /*
@@ -677,9 +652,8 @@ settled_after_scan(Oid relid, RelFileNumber file, XLogRecPtr lsn)
  * default row.  Allocated in the current memory context.
  */
 static void
-settings_scan(Oid relid, Snapshot snap, char **texts)
+settings_scan(Relation rel, Snapshot snap, char **texts)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
@@ -724,7 +698,6 @@ settings_scan(Oid relid, Snapshot snap, char **texts)
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
 	for (int i = 0; i < NUM_CACHED_SETTINGS; i++)
 		if (texts[i] == NULL && i != SET_NOTIFY_PAYLOAD && i != SET_NOTIFY)
 			elog(ERROR, "setting \"%s\" is missing from insure_stream.config",
@@ -782,8 +755,8 @@ settings_current(void)
 	char	   *texts[NUM_CACHED_SETTINGS];
 	bool		same = settings_cache != NULL;
 	Oid			relid;
+	Relation	rel;
 	bool		candidate;
-	RelFileNumber file = InvalidRelFileNumber;
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 
 	if (settings_cache != NULL && snapshot_is_known(snap))
@@ -793,11 +766,12 @@ settings_current(void)
 		return settings_cache;
 
 	settled = false;
-	candidate = settled_candidate(relid, &file, &lsn);
+	rel = table_open(relid, AccessShareLock);
+	candidate = settled_candidate(rel, &lsn);
 	scancxt = AllocSetContextCreate(CurrentMemoryContext, "insure_stream settings scan",
 									ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(scancxt);
-	settings_scan(relid, snap, texts);
+	settings_scan(rel, snap, texts);
 	for (int i = 0; same && i < NUM_CACHED_SETTINGS; i++)
 		same = same_text(texts[i], settings_texts[i]);
 	if (!same)
@@ -818,13 +792,15 @@ settings_current(void)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(scancxt);
 	snapshot_remember(snap);
-	if (candidate && settled_after_scan(relid, file, lsn))
+	/* the lock kept TRUNCATE out: the file is the one the scan read */
+	if (candidate && page_is_settled(rel, lsn))
 	{
 		settled_relid = relid;
-		settled_file = file;
+		settled_file = isx_rel_file_number(rel);
 		settled_lsn = lsn;
 		settled = true;
 	}
+	table_close(rel, AccessShareLock);
 	return settings_cache;
 }
 

@@ -654,7 +654,7 @@ flush_pair(PageTables *t, const PageRec *rec)
 	if (need > t->key_space_size)
 	{
 		t->key_space_size = Max(need, 2 * t->key_space_size);
-		t->key_space = palloc(t->key_space_size);
+		t->key_space = MemoryContextAllocHuge(CurrentMemoryContext, t->key_space_size);
 	}
 	space = t->key_space;
 	r.key.account_id = key_text(&space, rec->key, rec->acclen);
