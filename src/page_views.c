@@ -647,7 +647,7 @@ flush_pair(PageTables *t, const PageRec *rec)
 	PairRow		r = {t, {NULL, NULL, NULL}, &rec->fold, &rec->fold};
 	const char *devkey = rec->key + rec->acclen + 1;
 	Size		devkeylen = rec->keylen - rec->acclen - 2;
-	Size		need = 3 * MAXALIGN(VARHDRSZ) + rec->keylen + devkeylen + 3 * MAXIMUM_ALIGNOF;
+	Size		need = 3 * MAXALIGN(VARHDRSZ) + rec->keylen + devkeylen + (Size) 3 * MAXIMUM_ALIGNOF;
 	char	   *space;
 
 	/* the texts live until the pair is written: one space, reused pair after pair */
