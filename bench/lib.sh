@@ -111,5 +111,20 @@ bulk_floor_table() {	# what was loaded, e.g. "1000000 orders": table rows of the
 
 # a fresh, empty benchmark database: $PGDATABASE
 fresh_db() { dropdb --if-exists --force "$PGDATABASE" 2>/dev/null || true; createdb "$PGDATABASE"; }
-# pgbench tps: clients script (SECS seconds)
-pgbench_tps() { pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>/dev/null | awk '/^tps/ {printf "%d", $3}'; }
+# pgbench tps: clients script [label] (SECS seconds); with a label, the WAL
+# bytes per transaction go to $T.wal as for timed_wal
+pgbench_tps() {
+	local l0 out
+	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
+	out=$(pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$2" 2>&1) || true
+	[ -n "${3:-}" ] && wal_per_txn "$3" "$l0" "$out"
+	awk '/^tps/ {printf "%d", $3}' <<<"$out"
+}
+# wal_per_txn LABEL START-LSN PGBENCH-OUTPUT: WAL bytes per transaction since START-LSN
+wal_per_txn() {
+	local n
+	n=$(awk '/number of transactions actually processed/ {split($NF, a, "/"); print a[1]}' <<<"$3")
+	[ -n "$n" ] && [ "$n" -gt 0 ] &&
+		psql_q -Atc "SELECT '$1 ' || round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$2') / $n)" >> "$T.wal"
+	return 0
+}
