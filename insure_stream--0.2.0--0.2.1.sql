@@ -1376,3 +1376,10 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I WITH GRANT OPTION', owner_name);
 END
 $$;
+
+/* ======================================================================
+ * Settings: backends keep the settings of a settled config table and
+ * trust config_changed to move its first page's LSN (src/config.c), so
+ * the trigger fires for rows a subscription applies too
+ * ====================================================================== */
+ALTER TABLE insure_stream.config ENABLE ALWAYS TRIGGER config_changed;

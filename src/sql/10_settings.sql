@@ -32,6 +32,8 @@ REVOKE ALL ON FUNCTION insure_stream.settings_changed() FROM PUBLIC;
 CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 	ON insure_stream.config
 	FOR EACH STATEMENT EXECUTE FUNCTION insure_stream.settings_changed();
+/* rows a subscription applies (session_replication_role = replica) too: backends trust the trigger (src/config.c) */
+ALTER TABLE insure_stream.config ENABLE ALWAYS TRIGGER config_changed;
 
 /*
  * The defaults.  notify_payload: any role that can connect may LISTEN,

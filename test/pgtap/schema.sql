@@ -1,7 +1,7 @@
 -- The schema contract (README "Usage", "Settings", "SQL building blocks"; docs/design.md)
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(91);
+SELECT plan(92);
 
 SELECT has_schema('insure_stream');
 
@@ -171,6 +171,9 @@ SELECT has_trigger('insure_stream', 'user_order', 'user_order_apply', 'user_orde
 SELECT has_trigger('insure_stream', 'update_info', 'update_info_apply', 'update_info has trigger update_info_apply');
 SELECT has_trigger('insure_stream', 'user_log', 'user_log_apply', 'user_log has trigger user_log_apply');
 SELECT has_trigger('insure_stream', 'raw_info', 'raw_info_check', 'raw_info has trigger raw_info_check');
+SELECT is((SELECT t.tgenabled FROM pg_catalog.pg_trigger t
+			 WHERE t.tgrelid = 'insure_stream.config'::regclass AND t.tgname = 'config_changed'),
+		  'A'::"char", 'config_changed fires for rows a subscription applies too (settled settings trust it)');
 
 -- the extension: trusted, not relocatable, its schema
 SELECT ok((SELECT trusted AND NOT relocatable FROM pg_available_extension_versions
