@@ -23,11 +23,15 @@ SECS=${SECS:-10}
 DB=${BENCH_DB:-bench_events}
 export PGDATABASE=$DB
 . "$(dirname "$0")/lib.sh"
-tps() { pgbench_tps "$@"; }
+# single-row statements run as an ingest role (grant_ingest), as the app
+# does and as bench/orders.sh does; bare and ours alike
+ROLE=bench_event_ingest
+tps() { PGOPTIONS="-c role=$ROLE" pgbench_tps "$@"; }
 
 fresh_db
+psql_q -c "DROP ROLE IF EXISTS $ROLE" -c "CREATE ROLE $ROLE"
 T=/tmp/insure_stream_bench.$$	# per-run file prefix
-psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" \
+psql_q -v keys="$KEYS" -v prows="$PREMIUM_ROWS" -v lrows="$LOG_ROWS" -v accounts="$ACCOUNTS" -v role="$ROLE" \
 	-v lcsv="$T.log.csv" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION insure_stream;
@@ -47,6 +51,10 @@ CREATE FUNCTION premium_events(rows integer, keys integer, rate float8)
 			  FROM generate_series(1, rows) g) e
 	 ORDER BY e.g
 	$$;
+SELECT insure_stream.grant_ingest(:'role');
+GRANT INSERT ON bare_update_info, bare_user_log TO :"role";
+GRANT SELECT, INSERT, UPDATE ON plain_last_page TO :"role";
+GRANT SELECT ON insure_stream.raw_info TO :"role";
 COPY (SELECT 1795572000000 + abs(hashint4(g)) % 86400000, 'dev' || (abs(hashint4(g + 1)) % 3),
              'acc' || (abs(hashint4(g + 2)) % :accounts),
              CASE WHEN g % 10 = 0 THEN NULL ELSE 'view' END, 'page' || (g % 1000)

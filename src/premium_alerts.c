@@ -162,6 +162,7 @@ typedef struct KeyCustomer
 	bool		rewritten;
 	bool		alerted;
 	char	   *alert[4];		/* raw_info, now_info, raw_premium, now_premium */
+	int64		alert_seq;		/* the alert's event, when its sending waits (else 0) */
 } KeyCustomer;
 
 typedef struct PendingEvent
@@ -195,6 +196,7 @@ typedef struct PremiumBatch
 	int			maxevents;
 	char	   *texts;			/* where the next kept text goes */
 	Size		texts_free;		/* bytes left there */
+	bool		defer_alerts;	/* apply_event leaves sending to its caller */
 } PremiumBatch;
 
 /*
@@ -360,7 +362,8 @@ typedef struct PremiumTables
 {
 	EState	   *estate;
 	IsxStateTable applied;		/* premium_applied */
-	IsxStateTable alerts;		/* premium_alert */
+	IsxStateTable alerts;		/* premium_alert, opened at the first alert */
+	bool		alerts_open;
 	IsxStateTable raw;			/* raw_info: only looked up and locked here */
 	int			rw[3];			/* id, raw_premium, raw_info */
 	int			ap[2];			/* id, applied_seq */
@@ -371,23 +374,36 @@ static void
 open_premium_tables(PremiumTables *t)
 {
 	static const char *const applied_columns[2] = {"id", "applied_seq"};
-	static const char *const alert_columns[5] = {
-		"id", "raw_info", "now_info", "raw_premium", "now_premium"
-	};
 	static const char *const raw_columns[3] = {"id", "raw_premium", "raw_info"};
 
 	t->estate = isx_direct_begin();
 	isx_state_open(&t->applied, "premium_applied", t->estate, applied_columns, 2, t->ap);
-	isx_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
 	isx_state_open(&t->raw, "raw_info", t->estate, raw_columns, 3, t->rw);
+	t->alerts_open = false;
+}
+
+/* premium_alert, when an alert is written: most statements raise none */
+static IsxStateTable *
+alert_table(PremiumTables *t)
+{
+	static const char *const alert_columns[5] = {
+		"id", "raw_info", "now_info", "raw_premium", "now_premium"
+	};
+
+	if (!t->alerts_open)
+	{
+		isx_state_open(&t->alerts, "premium_alert", t->estate, alert_columns, 5, t->al);
+		t->alerts_open = true;
+	}
+	return &t->alerts;
 }
 
 static void
 close_premium_tables(PremiumTables *t)
 {
-	IsxStateTable *const tables[] = {&t->applied, &t->alerts, &t->raw};
+	IsxStateTable *const tables[] = {&t->applied, &t->raw, &t->alerts};
 
-	isx_direct_end(t->estate, tables, lengthof(tables));
+	isx_direct_end(t->estate, tables, t->alerts_open ? 3 : 2);
 }
 
 /* an event of the chunk by key customer: sorted, it gives the distinct ids */
@@ -516,6 +532,20 @@ lock_key_customers_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nid
 	}
 }
 
+/* the last event applied to a key customer: read after its raw_info row is ours or read */
+static void
+fetch_applied(PremiumTables *t, KeyCustomer *kc)
+{
+	isx_state_new_row(&t->applied);
+	isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
+	if (isx_state_fetch(&t->applied))
+	{
+		kc->applied_found = true;
+		kc->applied_tid = t->applied.stored->tts_tid;
+		kc->applied_seq = DatumGetInt64(t->applied.stored->tts_values[t->ap[1]]);
+	}
+}
+
 /*
  * Locks and reads the chunk's key customers, ascending, and the last event
  * applied to each.  raw_info is rewritten through SQL below (operators
@@ -547,7 +577,6 @@ lock_key_customers(PremiumBatch *batch, PremiumTables *t, EventRef *refs, int64 
 	ctl.hcxt = CurrentMemoryContext;
 	customers = hash_create("insure_stream key customers", nids, &ctl,
 							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	open_premium_tables(t);
 	if (IsolationUsesXactSnapshot())
 		lock_key_customers_sql(customers, ids, nids);
 	else
@@ -556,16 +585,8 @@ lock_key_customers(PremiumBatch *batch, PremiumTables *t, EventRef *refs, int64 
 	{
 		KeyCustomer *kc = hash_search(customers, &ids[i], HASH_FIND, NULL);
 
-		if (kc == NULL)
-			continue;
-		isx_state_new_row(&t->applied);
-		isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
-		if (isx_state_fetch(&t->applied))
-		{
-			kc->applied_found = true;
-			kc->applied_tid = t->applied.stored->tts_tid;
-			kc->applied_seq = DatumGetInt64(t->applied.stored->tts_values[t->ap[1]]);
-		}
+		if (kc != NULL)
+			fetch_applied(t, kc);
 	}
 	*ids_out = ids;
 	*nids_out = nids;
@@ -672,33 +693,42 @@ raw_info_direct(IsxStateTable *raw, const int *rw)
 	return true;
 }
 
+/* raw_info's row in raw->stored, with the key customer's texts: into raw->row */
+static void
+raw_info_new_version(PremiumTables *t, KeyCustomer *kc)
+{
+	IsxStateTable *raw = &t->raw;
+	int			natts = RelationGetDescr(raw->rel)->natts;
+	bool		isnull;
+	Datum		d;
+
+	slot_getallattrs(raw->stored);
+	isx_state_new_row(raw);
+	memcpy(raw->row->tts_values, raw->stored->tts_values, natts * sizeof(Datum));
+	memcpy(raw->row->tts_isnull, raw->stored->tts_isnull, natts * sizeof(bool));
+	d = text_or_null(kc->raw_premium, &isnull);
+	isx_state_set(raw, t->rw[1], d, isnull);
+	d = text_or_null(kc->raw_info, &isnull);
+	isx_state_set(raw, t->rw[2], d, isnull);
+}
+
 /* the raw_info rows of the key customers rewritten, directly: each the version we locked */
 static void
 rewrite_raw_info_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 {
 	IsxStateTable *raw = &t->raw;
-	int			natts = RelationGetDescr(raw->rel)->natts;
 
 	isx_direct_next_command(t->estate);
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
-		bool		isnull;
-		Datum		d;
 
 		if (kc == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		if (!table_tuple_fetch_row_version(raw->rel, &kc->tid, SnapshotAny, raw->stored))
 			elog(ERROR, "could not find a locked row of insure_stream.raw_info");
-		slot_getallattrs(raw->stored);
-		isx_state_new_row(raw);
-		memcpy(raw->row->tts_values, raw->stored->tts_values, natts * sizeof(Datum));
-		memcpy(raw->row->tts_isnull, raw->stored->tts_isnull, natts * sizeof(bool));
-		d = text_or_null(kc->raw_premium, &isnull);
-		isx_state_set(raw, t->rw[1], d, isnull);
-		d = text_or_null(kc->raw_info, &isnull);
-		isx_state_set(raw, t->rw[2], d, isnull);
+		raw_info_new_version(t, kc);
 		isx_state_write(raw, &kc->tid);
 		ExecClearTuple(raw->stored);
 	}
@@ -773,6 +803,50 @@ rewrite_raw_info(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 	PG_END_TRY();
 }
 
+/*
+ * premium_applied and premium_alert of a rewritten key customer (after
+ * isx_direct_next_command): nobody else writes them while we hold its
+ * raw_info row, so new rows are plain inserts.
+ */
+static void
+write_key_customer(PremiumTables *t, KeyCustomer *kc)
+{
+	IsxStateTable *al;
+	bool		isnull;
+
+	isx_state_new_row(&t->applied);
+	isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
+	isx_state_set(&t->applied, t->ap[1], Int64GetDatum(kc->applied_seq), false);
+	isx_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
+	if (!kc->alerted)
+		return;
+	al = alert_table(t);
+	isx_state_new_row(al);
+	isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
+	if (isx_state_fetch(al))
+	{
+		ItemPointerData tid = al->stored->tts_tid;
+
+		isx_state_new_row(al);
+		isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
+		for (int c = 0; c < 4; c++)
+		{
+			Datum		d = text_or_null(kc->alert[c], &isnull);
+
+			isx_state_set(al, t->al[1 + c], d, isnull);
+		}
+		isx_state_write(al, &tid);
+		return;
+	}
+	for (int c = 0; c < 4; c++)
+	{
+		Datum		d = text_or_null(kc->alert[c], &isnull);
+
+		isx_state_set(al, t->al[1 + c], d, isnull);
+	}
+	isx_state_write(al, NULL);
+}
+
 /* premium_applied and premium_alert of the rewritten key customers */
 static void
 write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
@@ -781,42 +855,11 @@ write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 	for (int i = 0; i < nids; i++)
 	{
 		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
-		IsxStateTable *al = &t->alerts;
-		bool		isnull;
 
 		if (kc == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		isx_state_new_row(&t->applied);
-		isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
-		isx_state_set(&t->applied, t->ap[1], Int64GetDatum(kc->applied_seq), false);
-		isx_state_write(&t->applied, kc->applied_found ? &kc->applied_tid : NULL);
-		if (!kc->alerted)
-			continue;
-		isx_state_new_row(al);
-		isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
-		if (isx_state_fetch(al))
-		{
-			ItemPointerData tid = al->stored->tts_tid;
-
-			isx_state_new_row(al);
-			isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
-			for (int c = 0; c < 4; c++)
-			{
-				Datum		d = text_or_null(kc->alert[c], &isnull);
-
-				isx_state_set(al, t->al[1 + c], d, isnull);
-			}
-			isx_state_write(al, &tid);
-			continue;
-		}
-		for (int c = 0; c < 4; c++)
-		{
-			Datum		d = text_or_null(kc->alert[c], &isnull);
-
-			isx_state_set(al, t->al[1 + c], d, isnull);
-		}
-		isx_state_write(al, NULL);
+		write_key_customer(t, kc);
 	}
 }
 
@@ -870,7 +913,10 @@ apply_event(PremiumBatch *batch, KeyCustomer *kc, PendingEvent *ev)
 		kc->alert[1] = ev->now_info;
 		kc->alert[2] = kc->raw_premium;
 		kc->alert[3] = ev->now_premium;
-		send_alert(batch->settings, kc, ev->seq);
+		if (batch->defer_alerts)
+			kc->alert_seq = ev->seq;
+		else
+			send_alert(batch->settings, kc, ev->seq);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(batch->eventcxt);
@@ -910,6 +956,66 @@ event_customers(PremiumBatch *batch, HTAB *customers, const EventRef *refs)
 	return kcs;
 }
 
+/*
+ * A statement of one event (the stream of single-row INSERTs), where
+ * raw_info is written directly: its row is updated at its latest version
+ * without a lock first (isx_state_update_latest), which saves the lock's
+ * WAL record.  The event is decided against that version and the last
+ * event applied; when another session rewrote the row meanwhile, the
+ * update reports it and the event is decided again against the new
+ * version, so the alert is sent only once the update holds.  An event
+ * that changes nothing (its key customer's later event was applied)
+ * writes nothing and locks nothing: premium_applied only grows.
+ */
+typedef struct SingleEvent
+{
+	PremiumBatch *batch;
+	PremiumTables *t;
+	KeyCustomer kc;
+} SingleEvent;
+
+static bool
+decide_single_event(IsxStateTable *raw, void *arg)
+{
+	SingleEvent *one = arg;
+	KeyCustomer *kc = &one->kc;
+	int64		id = kc->id;
+
+	memset(kc, 0, sizeof(KeyCustomer));
+	kc->id = id;
+	kc->applied_seq = PG_INT64_MIN;
+	kc->raw_premium = stored_cstring(raw, one->t->rw[1]);
+	kc->raw_info = stored_cstring(raw, one->t->rw[2]);
+	fetch_applied(one->t, kc);
+	apply_event(one->batch, kc, &one->batch->events[0]);
+	if (!kc->rewritten)
+		return false;
+	raw_info_new_version(one->t, kc);
+	return true;
+}
+
+static void
+apply_single_event(PremiumBatch *batch, PremiumTables *t)
+{
+	SingleEvent one = {.batch = batch, .t = t};
+	bool		found;
+
+	one.kc.id = batch->events[0].id;
+	isx_direct_next_command(t->estate);
+	isx_state_new_row(&t->raw);
+	isx_state_set(&t->raw, t->rw[0], Int64GetDatum(one.kc.id), false);
+	batch->defer_alerts = true;
+	found = isx_state_update_latest(&t->raw, decide_single_event, &one);
+	batch->defer_alerts = false;
+	/* not a key customer (any more, after a retry), or nothing to apply */
+	if (!found || !one.kc.rewritten)
+		return;
+	isx_direct_next_command(t->estate);
+	write_key_customer(t, &one.kc);
+	if (one.kc.alerted)
+		send_alert(batch->settings, &one.kc, one.kc.alert_seq);
+}
+
 static void
 flush_events(PremiumBatch *batch)
 {
@@ -924,6 +1030,15 @@ flush_events(PremiumBatch *batch)
 	if (batch->nevents == 0)
 		return;
 	oldcxt = MemoryContextSwitchTo(batch->chunkcxt);
+	open_premium_tables(&tables);
+	if (batch->nevents == 1 && raw_info_direct(&tables.raw, tables.rw))
+	{
+		apply_single_event(batch, &tables);
+		close_premium_tables(&tables);
+		MemoryContextSwitchTo(oldcxt);
+		new_premium_chunk(batch);
+		return;
+	}
 	refs = palloc(sizeof(EventRef) * batch->nevents);
 	customers = lock_key_customers(batch, &tables, refs, &ids, &nids);
 	kcs = event_customers(batch, customers, refs);

@@ -100,6 +100,7 @@ static const char *const own_table_names[ISX_NUM_OWN_TABLES] = {
 	"config", "user_order", "update_info", "user_log", "raw_info"
 };
 static Oid	own_table_oids[ISX_NUM_OWN_TABLES];	/* InvalidOid: not verified */
+static Oid	own_table_seqs[ISX_NUM_OWN_TABLES]; /* their ingest_seq sequences, once looked up */
 static bool own_tables_callback = false;
 
 static void
@@ -107,9 +108,10 @@ own_tables_invalidate(Datum arg, Oid relid)
 {
 	for (int t = 0; t < ISX_NUM_OWN_TABLES; t++)
 	{
-		if (relid == InvalidOid || relid == own_table_oids[t])
+		if (relid == InvalidOid || relid == own_table_oids[t] || relid == own_table_seqs[t])
 		{
 			memset(own_table_oids, 0, sizeof(own_table_oids));
+			memset(own_table_seqs, 0, sizeof(own_table_seqs));
 			return;
 		}
 	}
@@ -311,11 +313,10 @@ isx_check_statement_trigger(FunctionCallInfo fcinfo, const char *funcname, IsxOw
  * roles pays no subtransaction (a few microseconds a statement).
  */
 static int64
-last_seq_drawn(Relation rel, AttrNumber seq_att)
+last_seq_drawn(Relation rel, IsxOwnTable table, AttrNumber seq_att)
 {
 	Oid			relid = RelationGetRelid(rel);
 	Oid			who = GetOuterUserId();
-	List	   *seqs;
 	Oid			seqoid;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -325,12 +326,20 @@ last_seq_drawn(Relation rel, AttrNumber seq_att)
 		pg_attribute_aclcheck(relid, seq_att, who, ACL_INSERT) != ACLCHECK_OK)
 		return PG_INT64_MAX;
 
-	seqs = getOwnedSequences(relid);
-	if (list_length(seqs) != 1)
-		elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
-			 RelationGetRelationName(rel));
-	seqoid = linitial_oid(seqs);
-	list_free(seqs);
+	/* kept beside the table's OID, and forgotten with it (own_tables_invalidate) */
+	seqoid = own_table_seqs[table];
+	if (!OidIsValid(seqoid) || relid != own_table_oids[table])
+	{
+		List	   *seqs = getOwnedSequences(relid);
+
+		if (list_length(seqs) != 1)
+			elog(ERROR, "table \"%s\" does not have one sequence for ingest_seq",
+				 RelationGetRelationName(rel));
+		seqoid = linitial_oid(seqs);
+		list_free(seqs);
+		if (relid == own_table_oids[table])
+			own_table_seqs[table] = seqoid;
+	}
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -426,7 +435,7 @@ isx_apply_statement(FunctionCallInfo fcinfo, const IsxScenario *scenario)
 	seq_att = isx_column_number(desc, table, "ingest_seq");
 	isx_statement_begin(&stmt, rel, isx_shard_of(rel, isx_own_table_oid(scenario->table)));
 	/* a shard's rows were numbered by the coordinator: all of them are new */
-	drawn_here = stmt.shard != 0 ? PG_INT64_MAX : last_seq_drawn(rel, (AttrNumber) seq_att);
+	drawn_here = stmt.shard != 0 ? PG_INT64_MAX : last_seq_drawn(rel, scenario->table, (AttrNumber) seq_att);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	rowcxt = AllocSetContextCreate(stmt.cxt, "insure_stream row", ALLOCSET_SMALL_SIZES);
 	stmt.fold = scenario->begin(&stmt);
