@@ -54,6 +54,13 @@ COPY insure_stream.user_log (log_time, device_id, account_id, bury_point_type, p
 7001,tv,a6,click,p2
 \.
 SELECT * FROM pages WHERE account_id = 'a6';
+-- a value set by the pair's latest event is stored without a time and
+-- number of its own (NULL _at/_seq: they are the row's); a value set by an
+-- older event keeps its own
+SELECT account_id, device_key, log_time, bury_point_type, bury_point_type_at,
+       bury_point_type_seq IS NULL AS type_seq_null, page_name, page_name_at,
+       page_name_seq IS NULL AS page_seq_null
+  FROM insure_stream.page_state WHERE account_id = 'a6';
 
 -- track_page(): same state, ordered with the log; mixing both paths
 SELECT insure_stream.track_page('a6', 'tv', 'buy', NULL, 7003);
@@ -157,6 +164,21 @@ SELECT table_name, column_name, bad_value, reason, event->>'page_name' AS page_n
   FROM insure_stream.rejected_events WHERE table_name = 'user_log';
 SELECT insure_stream.configure('on_bad_input', 'error');
 \set VERBOSITY terse
+SELECT * FROM insure_stream.verify();
+
+-- rows written before 0.2.1 carry the row's own time and number in
+-- _at/_seq: they are read, merged into and verified as the short form
+UPDATE insure_stream.page_state
+   SET page_name_at = log_time, page_name_seq = log_seq
+ WHERE account_id LIKE 'bulk%' AND page_name IS NOT NULL AND page_name_at IS NULL;
+SELECT count(*) > 0 AS long_form_rows FROM insure_stream.page_state
+ WHERE account_id LIKE 'bulk%' AND page_name_at = log_time;
+SELECT * FROM insure_stream.verify();
+INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+SELECT 20000 + g % 3, 'd' || g % 3, 'bulk' || g % 5000, NULL, 'late' || g
+  FROM generate_series(1, 900, 7) g;
+SELECT count(*) AS short_form_again FROM insure_stream.page_state
+ WHERE account_id LIKE 'bulk%' AND page_name LIKE 'late%' AND page_name_at IS NULL;
 SELECT * FROM insure_stream.verify();
 
 -- the log is append-only

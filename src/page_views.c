@@ -105,7 +105,17 @@ typedef struct PageBatch
 	int			nitems;
 	int			maxitems;
 	IsxSpill   *spill;			/* the chunks written as runs, or NULL */
+	bool		short_times;	/* write values' own times as NULL (see below) */
 } PageBatch;
+
+/*
+ * Whether the statement's entry point is one of the objects of 0.2.1 and
+ * later (_v3), whose page_state stores the (time, seq) of a value set by
+ * the row's latest event as NULL, or of 0.1.3 to 0.2.0 (_v2), whose SQL
+ * (verify(), rebuild()) expects them written out.  Read when a statement
+ * begins.
+ */
+static bool entry_short_times = true;
 
 /*
  * Blocks of records grow from 8 kB to 1 MB (a single-row statement needs
@@ -517,6 +527,7 @@ typedef struct PageTables
 	EState	   *estate;
 	IsxStateTable pairs;			/* page_state */
 	int			ps[NUM_PS_COLS];
+	bool		short_times;	/* PageBatch.short_times */
 	char	   *key_space;		/* the key texts of the pair being written */
 	Size		key_space_size;
 } PageTables;
@@ -549,9 +560,13 @@ pair_values(PageTables *t, const PairKey *k, const PageState *ps)
 	{
 		const PageValue *v = &ps->cols[c];
 
+		/* set by the row's own event: its time and number are the row's */
+		bool		own = v->isnull ||
+			(t->short_times && v->at == ps->log_time && v->seq == ps->log_seq);
+
 		set_text(st, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
-		isx_state_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
-		isx_state_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
+		isx_state_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), own);
+		isx_state_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), own);
 	}
 	isx_state_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
 }
@@ -573,7 +588,14 @@ stored_state(PageTables *t, PageState *ps)
 
 		v->value = isx_stored_text(st, att[PS_TYPE + 3 * c]);
 		v->isnull = v->value == NULL;
-		if (!v->isnull)
+		if (v->isnull)
+			continue;
+		if (st->stored->tts_isnull[att[PS_TYPE_AT + 3 * c]])
+		{
+			v->at = ps->log_time;
+			v->seq = ps->log_seq;
+		}
+		else
 		{
 			v->at = DatumGetInt64(values[att[PS_TYPE_AT + 3 * c]]);
 			v->seq = DatumGetInt64(values[att[PS_TYPE_SEQ + 3 * c]]);
@@ -672,6 +694,7 @@ flush_page_slice(PageBatch *batch, const PageItem *items, int nitems)
 	IsxStateTable *const tables[] = {&t.pairs};
 
 	t.estate = isx_direct_begin();
+	t.short_times = batch->short_times;
 	t.key_space = NULL;
 	t.key_space_size = 0;
 	isx_state_open(&t.pairs, "page_state", t.estate, ps_names, NUM_PS_COLS, t.ps);
@@ -739,6 +762,7 @@ begin_page_views(IsxStatement *stmt)
 
 	batch->cxt = stmt->cxt;
 	batch->spill = NULL;
+	batch->short_times = entry_short_times;
 	batch->blocks = NIL;
 	batch->maxitems = 64;
 	batch->items = palloc(sizeof(PageItem) * batch->maxitems);
@@ -872,15 +896,41 @@ insure_stream_track_page(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(insure_stream_user_log_apply_v2);
+PG_FUNCTION_INFO_V1(insure_stream_user_log_apply_v3);
 
 /* AFTER INSERT ON user_log REFERENCING NEW TABLE FOR EACH STATEMENT */
 Datum
 insure_stream_user_log_apply_v2(PG_FUNCTION_ARGS)
 {
+	entry_short_times = false;
 	return isx_apply_statement(fcinfo, &page_views);
 }
 
+Datum
+insure_stream_user_log_apply_v3(PG_FUNCTION_ARGS)
+{
+	entry_short_times = true;
+	return isx_apply_statement(fcinfo, &page_views);
+}
+
+static Datum track_page(FunctionCallInfo fcinfo);
+
 PG_FUNCTION_INFO_V1(insure_stream_track_page_v2);
+PG_FUNCTION_INFO_V1(insure_stream_track_page_v3);
+
+Datum
+insure_stream_track_page_v2(PG_FUNCTION_ARGS)
+{
+	entry_short_times = false;
+	return track_page(fcinfo);
+}
+
+Datum
+insure_stream_track_page_v3(PG_FUNCTION_ARGS)
+{
+	entry_short_times = true;
+	return track_page(fcinfo);
+}
 
 /*
  * track_page(account_id, device_id, bury_point_type, page_name, log_time):
@@ -888,8 +938,8 @@ PG_FUNCTION_INFO_V1(insure_stream_track_page_v2);
  * number from user_log's ingest sequence, so it is ordered with logged
  * events.  A null account_id or log_time does nothing, as in the log.
  */
-Datum
-insure_stream_track_page_v2(PG_FUNCTION_ARGS)
+static Datum
+track_page(FunctionCallInfo fcinfo)
 {
 	IsxStatement stmt;
 	int64		log_time;
