@@ -51,7 +51,9 @@ CREATE FUNCTION premium_events(rows integer, keys integer, rate float8)
 			  FROM generate_series(1, rows) g) e
 	 ORDER BY e.g
 	$$;
+\o /dev/null
 SELECT insure_stream.grant_ingest(:'role');
+\o
 GRANT INSERT ON bare_update_info, bare_user_log TO :"role";
 GRANT SELECT, INSERT, UPDATE ON plain_last_page TO :"role";
 GRANT SELECT ON insure_stream.raw_info TO :"role";

@@ -712,12 +712,14 @@ raw_info_new_version(PremiumTables *t, KeyCustomer *kc)
 	isx_state_set(raw, t->rw[2], d, isnull);
 }
 
-/* the raw_info rows of the key customers rewritten, directly: each the version we locked */
+/*
+ * Calls write for each key customer the chunk rewrites, ascending, in a
+ * command of its own (the rows it writes over were read in the last one)
+ */
 static void
-rewrite_raw_info_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
+for_each_rewritten(PremiumTables *t, HTAB *customers, int64 *ids, int nids,
+				   void (*write) (PremiumTables *t, KeyCustomer *kc))
 {
-	IsxStateTable *raw = &t->raw;
-
 	isx_direct_next_command(t->estate);
 	for (int i = 0; i < nids; i++)
 	{
@@ -726,12 +728,21 @@ rewrite_raw_info_direct(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 		if (kc == NULL)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		if (!table_tuple_fetch_row_version(raw->rel, &kc->tid, SnapshotAny, raw->stored))
-			elog(ERROR, "could not find a locked row of insure_stream.raw_info");
-		raw_info_new_version(t, kc);
-		isx_state_write(raw, &kc->tid);
-		ExecClearTuple(raw->stored);
+		write(t, kc);
 	}
+}
+
+/* a key customer's raw_info row rewritten directly: the version we locked */
+static void
+rewrite_raw_info_row(PremiumTables *t, KeyCustomer *kc)
+{
+	IsxStateTable *raw = &t->raw;
+
+	if (!table_tuple_fetch_row_version(raw->rel, &kc->tid, SnapshotAny, raw->stored))
+		elog(ERROR, "could not find a locked row of insure_stream.raw_info");
+	raw_info_new_version(t, kc);
+	isx_state_write(raw, &kc->tid);
+	ExecClearTuple(raw->stored);
 }
 
 /*
@@ -750,7 +761,7 @@ rewrite_raw_info(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
 
 	if (raw_info_direct(&t->raw, t->rw))
 	{
-		rewrite_raw_info_direct(t, customers, ids, nids);
+		for_each_rewritten(t, customers, ids, nids, rewrite_raw_info_row);
 		return;
 	}
 	isx_array_init(&rw[0], TIDOID);
@@ -813,6 +824,8 @@ write_key_customer(PremiumTables *t, KeyCustomer *kc)
 {
 	IsxStateTable *al;
 	bool		isnull;
+	bool		found;
+	ItemPointerData tid;
 
 	isx_state_new_row(&t->applied);
 	isx_state_set(&t->applied, t->ap[0], Int64GetDatum(kc->id), false);
@@ -823,20 +836,12 @@ write_key_customer(PremiumTables *t, KeyCustomer *kc)
 	al = alert_table(t);
 	isx_state_new_row(al);
 	isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
-	if (isx_state_fetch(al))
+	found = isx_state_fetch(al);
+	if (found)
 	{
-		ItemPointerData tid = al->stored->tts_tid;
-
+		tid = al->stored->tts_tid;
 		isx_state_new_row(al);
 		isx_state_set(al, t->al[0], Int64GetDatum(kc->id), false);
-		for (int c = 0; c < 4; c++)
-		{
-			Datum		d = text_or_null(kc->alert[c], &isnull);
-
-			isx_state_set(al, t->al[1 + c], d, isnull);
-		}
-		isx_state_write(al, &tid);
-		return;
 	}
 	for (int c = 0; c < 4; c++)
 	{
@@ -844,23 +849,7 @@ write_key_customer(PremiumTables *t, KeyCustomer *kc)
 
 		isx_state_set(al, t->al[1 + c], d, isnull);
 	}
-	isx_state_write(al, NULL);
-}
-
-/* premium_applied and premium_alert of the rewritten key customers */
-static void
-write_key_customers(PremiumTables *t, HTAB *customers, int64 *ids, int nids)
-{
-	isx_direct_next_command(t->estate);
-	for (int i = 0; i < nids; i++)
-	{
-		KeyCustomer *kc = rewritten_customer(customers, ids[i]);
-
-		if (kc == NULL)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		write_key_customer(t, kc);
-	}
+	isx_state_write(al, found ? &tid : NULL);
 }
 
 static int128
@@ -1053,7 +1042,7 @@ flush_events(PremiumBatch *batch)
 	}
 	pfree(kcs);
 	rewrite_raw_info(&tables, customers, ids, nids);
-	write_key_customers(&tables, customers, ids, nids);
+	for_each_rewritten(&tables, customers, ids, nids, write_key_customer);
 	close_premium_tables(&tables);
 	MemoryContextSwitchTo(oldcxt);
 	new_premium_chunk(batch);
