@@ -1402,6 +1402,57 @@ $$;
 COMMENT ON FUNCTION insure_stream.revoke_read(regrole) IS
 	'takes back what grant_read() gave (USAGE on the schema only when the role does not ingest)';
 
+/*
+ * Before DROP EXTENSION on a cluster: drops the shards of the extension's
+ * Citus tables on every node, with their data, and their Citus metadata,
+ * leaving the coordinator's empty local tables.  DROP EXTENSION alone
+ * leaves the shards behind (Citus's drop trigger takes a table dropped
+ * through its extension for a partition dropped with its parent and
+ * removes only the shards' metadata), and fails for an owner who is not a
+ * superuser (the trigger drops the workers' tables as the session's role,
+ * and they are the bootstrap superuser's); docs/citus.md.  Run by the
+ * owner on the coordinator, right before DROP EXTENSION.
+ */
+CREATE FUNCTION insure_stream.drop_shards()
+	RETURNS TABLE (table_name text, shards integer)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t record;
+BEGIN
+	IF NOT insure_stream.is_distributed() THEN
+		RAISE EXCEPTION 'insure_stream is not distributed'
+			USING ERRCODE = '55000',
+				  HINT = 'On one server DROP EXTENSION removes everything; drop_shards() is for a Citus coordinator.';
+	END IF;
+	FOR t IN EXECUTE
+		'SELECT c.oid, c.relname
+		   FROM pg_catalog.pg_dist_partition p
+		   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid
+		   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) ''pg_catalog.pg_class''::pg_catalog.regclass
+								  AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) ''e''
+		   JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+		  WHERE e.extname OPERATOR(pg_catalog.=) ''insure_stream''
+		    AND c.relnamespace OPERATOR(pg_catalog.=) ''insure_stream''::pg_catalog.regnamespace
+		  ORDER BY c.relname'
+	LOOP
+		/* what Citus's drop trigger does for a dropped table, as the tables' owner */
+		table_name := 'insure_stream.' OPERATOR(pg_catalog.||) t.relname;
+		EXECUTE 'SELECT pg_catalog.master_remove_distributed_table_metadata_from_workers($1, ''insure_stream'', $2)'
+			USING t.oid::pg_catalog.regclass, t.relname::pg_catalog.text;
+		EXECUTE 'SELECT pg_catalog.citus_drop_all_shards($1, ''insure_stream'', $2, false)'
+			INTO shards USING t.oid::pg_catalog.regclass, t.relname::pg_catalog.text;
+		EXECUTE 'SELECT pg_catalog.master_remove_partition_metadata($1, ''insure_stream'', $2)'
+			USING t.oid::pg_catalog.regclass, t.relname::pg_catalog.text;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.drop_shards() IS
+	'on a Citus coordinator, before DROP EXTENSION: drops the shards of the extension''s tables (and their data) on every node and their Citus metadata';
+REVOKE ALL ON FUNCTION insure_stream.drop_shards() FROM PUBLIC;
+
 /* to the extension's owner, as a fresh install grants them (@extowner@ would be whoever updates) */
 DO $$
 DECLARE
@@ -1413,6 +1464,7 @@ BEGIN
 	 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream';
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.is_distributed() TO %I WITH GRANT OPTION', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.distribute(integer) TO %I', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.drop_shards() TO %I', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
 	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I WITH GRANT OPTION', owner_name);

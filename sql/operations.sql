@@ -59,6 +59,12 @@ SELECT * FROM insure_stream.distribute();
 SELECT * FROM insure_stream.distribute(0);
 SELECT insure_stream.forward_alerts();
 SELECT count(*) FROM insure_stream.alert_outbox;
+-- drop_shards() is for a cluster: on one server it refuses and drops nothing
+\set VERBOSITY default
+SELECT * FROM insure_stream.drop_shards();
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+SELECT count(*) > 0 AS tables_still_there FROM pg_class WHERE relnamespace = 'insure_stream'::regnamespace;
 
 -- leave the database as we found it
 TRUNCATE insure_stream.user_order, insure_stream.order_state, insure_stream.order_hour_closed,

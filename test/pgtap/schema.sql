@@ -1,7 +1,7 @@
 -- The schema contract (README "Usage", "Settings", "SQL building blocks"; docs/design.md)
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(92);
+SELECT plan(94);
 
 SELECT has_schema('insure_stream');
 
@@ -101,6 +101,7 @@ SELECT has_function('insure_stream', 'schedule_maintenance', ARRAY['text']);
 SELECT has_function('insure_stream', 'unschedule_maintenance', ARRAY[]::text[]);
 SELECT has_function('insure_stream', 'track_page', ARRAY['text', 'text', 'text', 'text', 'bigint']);
 SELECT has_function('insure_stream', 'distribute', ARRAY['integer']);
+SELECT has_function('insure_stream', 'drop_shards', ARRAY[]::text[]);
 SELECT has_function('insure_stream', 'hs_order_hours', ARRAY['text', 'text']);
 SELECT function_returns('insure_stream', 'hs_order_hours', ARRAY['text', 'text'], 'setof record');
 SELECT has_function('insure_stream', 'from_unixtime', ARRAY['bigint']);
@@ -126,6 +127,7 @@ SELECT function_privs_are('insure_stream', 'verify', ARRAY[]::text[], 'public', 
 SELECT function_privs_are('insure_stream', 'configure', ARRAY['text', 'text'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'purge_events', ARRAY['interval'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'distribute', ARRAY['integer'], 'public', ARRAY[]::text[]);
+SELECT function_privs_are('insure_stream', 'drop_shards', ARRAY[]::text[], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'hs_order_hours', ARRAY['text', 'text'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', f, ARRAY['regrole'], 'public', ARRAY[]::text[])
   FROM unnest(ARRAY['grant_ingest', 'revoke_ingest', 'grant_read', 'revoke_read']) AS f;

@@ -401,16 +401,16 @@ is($coord->safe_psql('postgres', q{SELECT insure_stream.setting('time_zone')}) .
 } ($plain, $coord);
 is($status{coordinator}, $status{plain}, 'status() after the re-derive: the same on the cluster');
 
-# 10. DROP EXTENSION on the coordinator leaves the shard tables on every
-# node (Citus's drop trigger, docs/citus.md); a superuser's DROP SCHEMA on
-# the coordinator removes them everywhere, and the extension installs again
+# 10. DROP EXTENSION on the coordinator alone leaves the shard tables on
+# every node (Citus's drop trigger, docs/citus.md): drop_shards() first
+# drops them everywhere, then DROP EXTENSION leaves nothing, and the
+# extension installs again
 $_->quit for values %listener;
+is($coord->safe_psql('postgres', q{SELECT count(*), bool_and(shards > 0) FROM insure_stream.drop_shards()}),
+	'13|t', 'drop_shards(): the shards of the 13 Citus tables dropped');
 $coord->safe_psql('postgres', 'SET client_min_messages = warning; DROP EXTENSION insure_stream CASCADE');
-isnt($w1->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relnamespace = 'insure_stream'::regnamespace}),
-	'0', 'DROP EXTENSION on the cluster leaves shard tables on a worker (documented limitation)');
-$coord->safe_psql('postgres', 'SET client_min_messages = warning; DROP SCHEMA insure_stream CASCADE');
-is(join(',', map { $_->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'insure_stream'}) } @citus),
-	'0,0,0', 'DROP SCHEMA on the coordinator removes them on every node');
+is(join(',', map { $_->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relnamespace = 'insure_stream'::regnamespace}) } @citus),
+	'0,0,0', 'after drop_shards() and DROP EXTENSION no relation is left on any node');
 $coord->safe_psql('postgres', 'CREATE EXTENSION insure_stream');
 is($w2->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'insure_stream'}), '1',
 	'the extension installs again on the cluster');

@@ -118,4 +118,13 @@ like($err, qr/permission denied for table user_order_\d+/,
 	'an ingest role\'s plain INSERT is refused on the shard (documented limitation)');
 is($owner->(q{SELECT count(*) FROM insure_stream.user_order}), '1000', 'nothing of the refused inserts stayed');
 
+# the owner removes the extension from the cluster: drop_shards(), which
+# others may not call, then DROP EXTENSION leaves no shard on any node
+($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest; SELECT * FROM insure_stream.drop_shards()});
+like($err, qr/permission denied for function drop_shards/, 'an ingest role cannot call drop_shards()');
+is($owner->(q{SELECT count(*) FROM insure_stream.drop_shards()}), '13', 'the owner drops the shards of the 13 tables');
+$owner->(q{SET client_min_messages = warning; DROP EXTENSION insure_stream CASCADE});
+is(join(',', map { $_->safe_psql('app', q{SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = 'insure_stream'}) } @nodes), '0,0,0', 'then DROP EXTENSION by the owner leaves no relation on any node');
+
 done_testing();
