@@ -253,6 +253,28 @@ SELECT length(order_no), right(order_no, 3), length(customer_tel), right(custome
   FROM insure_stream.last_order WHERE id = 4998;
 SELECT * FROM insure_stream.verify();
 
+-- a value set by the state's latest order is stored without a time and
+-- number of its own (NULL _at/_seq: they are the row's); a value kept from
+-- an older order keeps its own (user 1's first day: its latest order had
+-- none of the three; its second day: no values at all)
+SELECT id, gmt_modified, order_no, order_no_at, order_no_seq IS NULL AS order_no_seq_null,
+       customer_tel, customer_tel_at, customer_tel_seq IS NULL AS tel_seq_null,
+       account_payble, account_payble_at
+  FROM insure_stream.order_state WHERE id = 1 ORDER BY day;
+-- rows written before 0.2.1 carry the row's own time and number: they are
+-- read, merged into and verified as the short form
+UPDATE insure_stream.order_state
+   SET customer_tel_at = gmt_modified, customer_tel_seq = gmt_seq
+ WHERE customer_tel IS NOT NULL AND customer_tel_at IS NULL;
+SELECT count(*) > 0 AS long_form_rows FROM insure_stream.order_state WHERE customer_tel_at = gmt_modified;
+SELECT * FROM insure_stream.verify();
+INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+SELECT id, 'later', NULL, gmt_modified + 1, NULL FROM insure_stream.order_state WHERE customer_tel_at = gmt_modified;
+SELECT count(*) > 0 AS merged, bool_and(order_no_at IS NULL) AS number_short,
+       bool_and(customer_tel_at = gmt_modified - 1) AS tel_kept_with_its_time
+  FROM insure_stream.order_state WHERE order_no = 'later';
+SELECT * FROM insure_stream.verify();
+
 -- back to the defaults
 DELETE FROM insure_stream.config WHERE NOT is_default AND name <> 'time_zone';
 DROP VIEW hours;

@@ -574,9 +574,12 @@ state_row(OrderTables *t, const OrderKey *key, const OrderState *st)
 	{
 		const OrderValue *v = &st->cols[c];
 
+		/* set by the state's latest order: its time and number are the row's */
+		bool		own = v->isnull || (v->at == st->gmt && v->seq == st->gmt_seq);
+
 		isx_state_set(s, t->os[OS_ORDER_NO + 3 * c], v->value, v->isnull);
-		isx_state_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), v->isnull);
-		isx_state_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), v->isnull);
+		isx_state_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), own);
+		isx_state_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), own);
 	}
 	isx_state_set(s, t->os[OS_BIZ], biz_date(st->gmt, t->tz), false);
 }
@@ -598,8 +601,18 @@ stored_state(OrderTables *t)
 		v->isnull = slot->tts_isnull[att];
 		v->value = v->isnull ? (Datum) 0 :
 			(c == COL_PAYBLE ? slot->tts_values[att] : datumCopy(slot->tts_values[att], false, -1));
-		v->at = v->isnull ? 0 : DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_AT + 3 * c]]);
-		v->seq = v->isnull ? 0 : DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_SEQ + 3 * c]]);
+		if (v->isnull)
+			v->at = v->seq = 0;
+		else if (slot->tts_isnull[t->os[OS_ORDER_NO_AT + 3 * c]])
+		{
+			v->at = st->gmt;
+			v->seq = st->gmt_seq;
+		}
+		else
+		{
+			v->at = DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_AT + 3 * c]]);
+			v->seq = DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_SEQ + 3 * c]]);
+		}
 	}
 	return st;
 }

@@ -5,7 +5,9 @@
  *
  * order_state is the per-(user, day) last-value state; every value carries
  * the ordering key (gmt_modified, ingest_seq) of the event that set it, so
- * states merge exactly whatever the arrival order.
+ * states merge exactly whatever the arrival order.  A value set by the
+ * state's latest order (most are) stores NULL there: the key is the row's
+ * own (gmt_modified, gmt_seq), and the row a third shorter (0.2.1).
  */
 CREATE TABLE insure_stream.order_state (
 	id					bigint NOT NULL,
@@ -26,6 +28,8 @@ CREATE TABLE insure_stream.order_state (
 ) WITH (fillfactor = 80);	/* room for HOT updates: a state changes in place, its index stays */
 COMMENT ON TABLE insure_stream.order_state IS
 	'per user and open day: last non-null order values with the (gmt_modified, ingest_seq) that set them, and their hour';
+COMMENT ON COLUMN insure_stream.order_state.order_no_at IS
+	'gmt_modified of the order that set order_no (likewise customer_tel_at, account_payble_at, with _seq its ingest_seq); NULL when that is the row''s own (gmt_modified, gmt_seq)';
 SELECT pg_catalog.pg_extension_config_dump('insure_stream.order_state', '');
 GRANT SELECT, INSERT ON insure_stream.order_state TO @extowner@;
 
@@ -332,7 +336,14 @@ BEGIN
 			  FROM ev
 			 GROUP BY ev.id, ev.day
 		)
-		SELECT s.id, s.day, s.g, s.gs, s.o, s.oa, s.os, s.t, s.ta, s.ts, s.p, s.pa, s.ps,
+		/* a value set by the state's latest order: NULL time and number (the row's) */
+		SELECT s.id, s.day, s.g, s.gs,
+			   s.o, CASE WHEN s.oa OPERATOR(pg_catalog.=) s.g AND s.os OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.oa END,
+			   CASE WHEN s.oa OPERATOR(pg_catalog.=) s.g AND s.os OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.os END,
+			   s.t, CASE WHEN s.ta OPERATOR(pg_catalog.=) s.g AND s.ts OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.ta END,
+			   CASE WHEN s.ta OPERATOR(pg_catalog.=) s.g AND s.ts OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.ts END,
+			   s.p, CASE WHEN s.pa OPERATOR(pg_catalog.=) s.g AND s.ps OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.pa END,
+			   CASE WHEN s.pa OPERATOR(pg_catalog.=) s.g AND s.ps OPERATOR(pg_catalog.=) s.gs THEN NULL ELSE s.ps END,
 			   insure_stream.order_biz_date(s.g, cfg.tz)
 		  FROM s, cfg
 	$q$, source) USING part, parts;
@@ -341,6 +352,52 @@ $$;
 COMMENT ON FUNCTION insure_stream.derive_order_state(integer, integer, name) IS
 	'per (user, day) order state recomputed from user_order with plain SQL (the users of one part of several)';
 REVOKE ALL ON FUNCTION insure_stream.derive_order_state(integer, integer, name) FROM PUBLIC;
+
+/*
+ * The rows of order_state or order_last_closed in schema source (the
+ * extension's, or on a cluster the session's copies), each value's time
+ * and number NULL where they are the row's own (gmt_modified, gmt_seq):
+ * the short form the triggers write since 0.2.1, which rows written before
+ * keep in full.  verify() compares in this form.
+ */
+CREATE FUNCTION insure_stream.order_state_short(source name, relation name)
+	RETURNS TABLE (id bigint, day date, gmt_modified bigint, gmt_seq bigint,
+				   order_no varchar, order_no_at bigint, order_no_seq bigint,
+				   customer_tel varchar, customer_tel_at bigint, customer_tel_seq bigint,
+				   account_payble double precision, account_payble_at bigint,
+				   account_payble_seq bigint, biz_date varchar)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF relation NOT IN ('order_state', 'order_last_closed') THEN
+		RAISE EXCEPTION 'invalid relation "%" for order_state_short()', relation USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		SELECT s.id, s.day, s.gmt_modified, s.gmt_seq,
+			   s.order_no,
+			   CASE WHEN s.order_no_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.order_no_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.order_no_at END,
+			   CASE WHEN s.order_no_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.order_no_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.order_no_seq END,
+			   s.customer_tel,
+			   CASE WHEN s.customer_tel_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.customer_tel_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.customer_tel_at END,
+			   CASE WHEN s.customer_tel_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.customer_tel_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.customer_tel_seq END,
+			   s.account_payble,
+			   CASE WHEN s.account_payble_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.account_payble_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.account_payble_at END,
+			   CASE WHEN s.account_payble_at OPERATOR(pg_catalog.=) s.gmt_modified
+						 AND s.account_payble_seq OPERATOR(pg_catalog.=) s.gmt_seq THEN NULL ELSE s.account_payble_seq END,
+			   s.biz_date
+		  FROM %I.%I s
+	$q$, source, relation);
+END
+$$;
+COMMENT ON FUNCTION insure_stream.order_state_short(name, name) IS
+	'order_state or order_last_closed of a schema with each value''s own time and number NULL where they are the row''s (for verify())';
+REVOKE ALL ON FUNCTION insure_stream.order_state_short(name, name) FROM PUBLIC;
 
 CREATE FUNCTION insure_stream.verify_orders(source name,
 	OUT relation text, OUT key text, OUT column_name text,
@@ -371,7 +428,7 @@ BEGIN
 				   (s.id, s.day, s.gmt_modified, s.gmt_seq, s.order_no, s.order_no_at, s.order_no_seq,
 					s.customer_tel, s.customer_tel_at, s.customer_tel_seq,
 					s.account_payble, s.account_payble_at, s.account_payble_seq, s.biz_date)::text AS actual
-			  FROM d FULL JOIN %1$I.order_state s
+			  FROM d FULL JOIN (SELECT * FROM insure_stream.order_state_short(%1$L, 'order_state')) s
 				ON s.id OPERATOR(pg_catalog.=) d.id AND s.day OPERATOR(pg_catalog.=) d.day, closed, purged
 			 WHERE (COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) closed.before OR s.id IS NOT NULL)
 			   AND COALESCE(d.day, s.day) OPERATOR(pg_catalog.>=) purged.day
@@ -425,7 +482,8 @@ BEGIN
 					c.customer_tel, c.customer_tel_at, c.customer_tel_seq,
 					c.account_payble, c.account_payble_at, c.account_payble_seq, c.biz_date)::text
 			  FROM closed_expected e
-			  FULL JOIN %1$I.order_last_closed c ON c.id OPERATOR(pg_catalog.=) e.id, purged
+			  FULL JOIN (SELECT * FROM insure_stream.order_state_short(%1$L, 'order_last_closed')) c
+				ON c.id OPERATOR(pg_catalog.=) e.id, purged
 			 WHERE COALESCE(e.day, c.day) OPERATOR(pg_catalog.>=) purged.day
 			   AND NOT EXISTS (SELECT FROM %1$I.order_state s
 								WHERE s.id OPERATOR(pg_catalog.=) COALESCE(e.id, c.id))

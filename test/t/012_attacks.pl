@@ -261,6 +261,7 @@ for my $internal (
 	q{SELECT count(*) FROM insure_stream.derive_order_state(0, 1, 'pg_temp')},
 	q{SELECT count(*) FROM insure_stream.derive_page_state(0, 1, 'public')},
 	q{SELECT count(*) FROM insure_stream.verify_orders('public')},
+	q{SELECT count(*) FROM insure_stream.order_state_short('public', 'order_state')},
 	q{SELECT count(*) FROM insure_stream.verify_premium('public')},
 	q{SELECT count(*) FROM insure_stream.verify_pagelog('public')},
 	q{SELECT insure_stream.cluster_copies(ARRAY['user_order'])},
