@@ -410,6 +410,33 @@ isx_state_write(IsxStateTable *st, ItemPointer tid)
 	ResetPerTupleExprContext(st->estate);
 }
 
+/*
+ * A value's ordering key (time, seq) in the state row: NULL in both columns
+ * when the value is absent, or when shorten and the key is the row's own
+ * (row_at, row_seq): the value came with the row's latest event, as most
+ * do, and the row is shorter by both columns (0.2.1).
+ */
+void
+isx_state_set_ordering(IsxStateTable *st, int at_column, int seq_column, int64 at, int64 seq,
+					   bool absent, bool shorten, int64 row_at, int64 row_seq)
+{
+	bool		omit = absent || (shorten && at == row_at && seq == row_seq);
+
+	isx_state_set(st, at_column, Int64GetDatum(at), omit);
+	isx_state_set(st, seq_column, Int64GetDatum(seq), omit);
+}
+
+/* a present value's ordering key in st->stored: written out, or the row's own */
+void
+isx_stored_ordering(IsxStateTable *st, int at_column, int seq_column, int64 row_at, int64 row_seq,
+					int64 *at, int64 *seq)
+{
+	TupleTableSlot *slot = st->stored;
+
+	*at = slot->tts_isnull[at_column] ? row_at : DatumGetInt64(slot->tts_values[at_column]);
+	*seq = slot->tts_isnull[at_column] ? row_seq : DatumGetInt64(slot->tts_values[seq_column]);
+}
+
 /* a text column of the row in st->stored, copied; NULL when null */
 text *
 isx_stored_text(IsxStateTable *st, int column)

@@ -46,6 +46,10 @@ extern bool isx_state_update_latest(IsxStateTable *st,
 extern void isx_state_merge_or_insert(IsxStateTable *st, IsxRowFill fill,
 									  bool (*decide) (IsxStateTable *st, void *arg), void *arg);
 extern void isx_state_write(IsxStateTable *st, ItemPointer tid);
+extern void isx_state_set_ordering(IsxStateTable *st, int at_column, int seq_column, int64 at,
+								   int64 seq, bool absent, bool shorten, int64 row_at, int64 row_seq);
+extern void isx_stored_ordering(IsxStateTable *st, int at_column, int seq_column, int64 row_at,
+								int64 row_seq, int64 *at, int64 *seq);
 extern text *isx_stored_text(IsxStateTable *st, int column);
 
 #endif							/* INSURE_STREAM_DIRECT_H */

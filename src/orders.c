@@ -574,12 +574,9 @@ state_row(OrderTables *t, const OrderKey *key, const OrderState *st)
 	{
 		const OrderValue *v = &st->cols[c];
 
-		/* set by the state's latest order: its time and number are the row's */
-		bool		own = v->isnull || (v->at == st->gmt && v->seq == st->gmt_seq);
-
 		isx_state_set(s, t->os[OS_ORDER_NO + 3 * c], v->value, v->isnull);
-		isx_state_set(s, t->os[OS_ORDER_NO_AT + 3 * c], Int64GetDatum(v->at), own);
-		isx_state_set(s, t->os[OS_ORDER_NO_SEQ + 3 * c], Int64GetDatum(v->seq), own);
+		isx_state_set_ordering(s, t->os[OS_ORDER_NO_AT + 3 * c], t->os[OS_ORDER_NO_SEQ + 3 * c],
+							   v->at, v->seq, v->isnull, true, st->gmt, st->gmt_seq);
 	}
 	isx_state_set(s, t->os[OS_BIZ], biz_date(st->gmt, t->tz), false);
 }
@@ -603,16 +600,9 @@ stored_state(OrderTables *t)
 			(c == COL_PAYBLE ? slot->tts_values[att] : datumCopy(slot->tts_values[att], false, -1));
 		if (v->isnull)
 			v->at = v->seq = 0;
-		else if (slot->tts_isnull[t->os[OS_ORDER_NO_AT + 3 * c]])
-		{
-			v->at = st->gmt;
-			v->seq = st->gmt_seq;
-		}
 		else
-		{
-			v->at = DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_AT + 3 * c]]);
-			v->seq = DatumGetInt64(slot->tts_values[t->os[OS_ORDER_NO_SEQ + 3 * c]]);
-		}
+			isx_stored_ordering(&t->states, t->os[OS_ORDER_NO_AT + 3 * c], t->os[OS_ORDER_NO_SEQ + 3 * c],
+								st->gmt, st->gmt_seq, &v->at, &v->seq);
 	}
 	return st;
 }

@@ -560,13 +560,9 @@ pair_values(PageTables *t, const PairKey *k, const PageState *ps)
 	{
 		const PageValue *v = &ps->cols[c];
 
-		/* set by the row's own event: its time and number are the row's */
-		bool		own = v->isnull ||
-			(t->short_times && v->at == ps->log_time && v->seq == ps->log_seq);
-
 		set_text(st, att[PS_TYPE + 3 * c], v->isnull ? NULL : v->value);
-		isx_state_set(st, att[PS_TYPE_AT + 3 * c], Int64GetDatum(v->at), own);
-		isx_state_set(st, att[PS_TYPE_SEQ + 3 * c], Int64GetDatum(v->seq), own);
+		isx_state_set_ordering(st, att[PS_TYPE_AT + 3 * c], att[PS_TYPE_SEQ + 3 * c], v->at, v->seq,
+							   v->isnull, t->short_times, ps->log_time, ps->log_seq);
 	}
 	isx_state_set(st, att[PS_FROM_CALLS], BoolGetDatum(ps->from_calls), false);
 }
@@ -588,18 +584,9 @@ stored_state(PageTables *t, PageState *ps)
 
 		v->value = isx_stored_text(st, att[PS_TYPE + 3 * c]);
 		v->isnull = v->value == NULL;
-		if (v->isnull)
-			continue;
-		if (st->stored->tts_isnull[att[PS_TYPE_AT + 3 * c]])
-		{
-			v->at = ps->log_time;
-			v->seq = ps->log_seq;
-		}
-		else
-		{
-			v->at = DatumGetInt64(values[att[PS_TYPE_AT + 3 * c]]);
-			v->seq = DatumGetInt64(values[att[PS_TYPE_SEQ + 3 * c]]);
-		}
+		if (!v->isnull)
+			isx_stored_ordering(st, att[PS_TYPE_AT + 3 * c], att[PS_TYPE_SEQ + 3 * c],
+								ps->log_time, ps->log_seq, &v->at, &v->seq);
 	}
 	ps->from_calls = DatumGetBool(values[att[PS_FROM_CALLS]]);
 }
