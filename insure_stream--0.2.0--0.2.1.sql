@@ -1378,7 +1378,8 @@ REVOKE ALL ON FUNCTION insure_stream.rebuild_pagelog() FROM PUBLIC;
 /* ======================================================================
  * hs_order_hours(): hs_order of some hours, the range applied where the
  * states are read; grant_read() grants it (roles given grant_read()
- * before get it by grant_read() again)
+ * before get it by grant_read() again); last_order_of() and
+ * user_last_log_of() likewise for the other two views
  * ====================================================================== */
 CREATE FUNCTION insure_stream.hs_order_hours(first_hour text, last_hour text DEFAULT NULL)
 	RETURNS TABLE (biz_date varchar, total_premium double precision,
@@ -1421,6 +1422,50 @@ COMMENT ON FUNCTION insure_stream.hs_order_hours(text, text) IS
 	'the rows of hs_order from first_hour to last_hour (yyyymmddhh), the range applied where the states are read';
 REVOKE ALL ON FUNCTION insure_stream.hs_order_hours(text, text) FROM PUBLIC;
 
+/*
+ * last_order of some users (all when user_ids is NULL), read with the
+ * extension's rights.  On one server it is the view's rows; on a Citus
+ * cluster it is how a grant_read() role reads them: Citus reads the
+ * shards behind a view as the session's role (citus#1683), which has no
+ * rights on the states (they hold more than the view shows: every open
+ * day of a user).
+ */
+CREATE FUNCTION insure_stream.last_order_of(user_ids bigint[] DEFAULT NULL)
+	RETURNS SETOF insure_stream.last_order
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF user_ids IS NULL THEN
+		RETURN QUERY SELECT o.* FROM insure_stream.last_order o;
+	ELSE
+		RETURN QUERY SELECT o.* FROM insure_stream.last_order o WHERE o.id OPERATOR(pg_catalog.=) ANY (user_ids);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.last_order_of(bigint[]) IS
+	'the rows of last_order of the given users (all users when NULL), read with the extension''s rights';
+REVOKE ALL ON FUNCTION insure_stream.last_order_of(bigint[]) FROM PUBLIC;
+
+/* user_last_log of some accounts, as last_order_of() is of last_order */
+CREATE FUNCTION insure_stream.user_last_log_of(account_ids text[] DEFAULT NULL)
+	RETURNS SETOF insure_stream.user_last_log
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF account_ids IS NULL THEN
+		RETURN QUERY SELECT l.* FROM insure_stream.user_last_log l;
+	ELSE
+		RETURN QUERY SELECT l.* FROM insure_stream.user_last_log l
+					  WHERE l.account_id OPERATOR(pg_catalog.=) ANY (account_ids);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.user_last_log_of(text[]) IS
+	'the rows of user_last_log of the given accounts (all accounts when NULL), read with the extension''s rights';
+REVOKE ALL ON FUNCTION insure_stream.user_last_log_of(text[]) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION insure_stream.grant_read(role regrole) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
@@ -1431,11 +1476,12 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
 	EXECUTE pg_catalog.format('GRANT SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
 							  'insure_stream.premium_alert, insure_stream.user_last_log TO %I', grantee);
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text), '
+							  'insure_stream.last_order_of(bigint[]), insure_stream.user_last_log_of(text[]) TO %I', grantee);
 END
 $$;
 COMMENT ON FUNCTION insure_stream.grant_read(regrole) IS
-	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log, EXECUTE on hs_order_hours()';
+	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log, EXECUTE on hs_order_hours(), last_order_of(), user_last_log_of()';
 
 CREATE OR REPLACE FUNCTION insure_stream.revoke_read(role regrole) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
@@ -1446,7 +1492,8 @@ DECLARE
 BEGIN
 	EXECUTE pg_catalog.format('REVOKE SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
 							  'insure_stream.premium_alert, insure_stream.user_last_log FROM %I', grantee);
-	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text), '
+							  'insure_stream.last_order_of(bigint[]), insure_stream.user_last_log_of(text[]) FROM %I', grantee);
 	/* the schema stays open to a role that still ingests */
 	IF NOT pg_catalog.has_column_privilege(role, 'insure_stream.user_order', 'id', 'INSERT') THEN
 		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);
@@ -1522,6 +1569,8 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.forward_alerts(integer) TO %I WITH GRANT OPTION', owner_name);
 	EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON insure_stream.alert_outbox TO %I', owner_name);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I WITH GRANT OPTION', owner_name);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.last_order_of(bigint[]), '
+							  'insure_stream.user_last_log_of(text[]) TO %I WITH GRANT OPTION', owner_name);
 END
 $$;
 

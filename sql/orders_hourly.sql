@@ -204,6 +204,28 @@ BEGIN
 END
 $$;
 
+-- last_order_of(): the view's rows of the users given, all users when
+-- NULL; users whose latest day is closed or open alike; an unknown or a
+-- null id matches nothing, a repeated one gives its row once
+SELECT (SELECT count(*) FROM insure_stream.last_order) > 0 AS some_users,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.last_order_of()
+                              EXCEPT ALL SELECT * FROM insure_stream.last_order) d) AS extra,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.last_order
+                              EXCEPT ALL SELECT * FROM insure_stream.last_order_of(NULL)) d) AS missing;
+SELECT u.kind AS latest_day, u.id IS NOT NULL AS found,
+       (SELECT array_agg(v::text) FROM insure_stream.last_order v WHERE v.id = u.id)
+       = (SELECT array_agg(f::text) FROM insure_stream.last_order_of(ARRAY[u.id]) f) AS same_row
+  FROM (VALUES ('closed', (SELECT min(c.id) FROM insure_stream.order_last_closed c
+                            WHERE NOT EXISTS (SELECT FROM insure_stream.order_state s WHERE s.id = c.id))),
+               ('open', (SELECT max(id) FROM insure_stream.order_state))) u(kind, id)
+ ORDER BY 1;
+SELECT count(*) AS unknown_and_null FROM insure_stream.last_order_of(ARRAY[-1, NULL]::bigint[]);
+SELECT count(*) AS none FROM insure_stream.last_order_of('{}');
+SELECT count(*) AS two_users
+  FROM insure_stream.last_order_of(ARRAY[(SELECT min(id) FROM insure_stream.last_order),
+                                         (SELECT max(id) FROM insure_stream.last_order),
+                                         (SELECT max(id) FROM insure_stream.last_order)]);
+
 -- a statement whose user-days do not fit the fold (16 x work_mem) spills
 -- it to a sort and folds again from there: 40000 orders of 12000 user-days
 -- (around two local midnights), shuffled, with nulls and ties; equal to a

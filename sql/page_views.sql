@@ -181,6 +181,18 @@ SELECT count(*) AS short_form_again FROM insure_stream.page_state
  WHERE account_id LIKE 'bulk%' AND page_name LIKE 'late%' AND page_name_at IS NULL;
 SELECT * FROM insure_stream.verify();
 
+-- user_last_log_of(): the view's rows of the accounts given, all when
+-- NULL; an unknown or a null account matches nothing
+SELECT (SELECT count(*) FROM insure_stream.user_last_log) > 0 AS some_accounts,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.user_last_log_of()
+                              EXCEPT ALL SELECT * FROM insure_stream.user_last_log) d) AS extra,
+       (SELECT count(*) FROM (SELECT * FROM insure_stream.user_last_log
+                              EXCEPT ALL SELECT * FROM insure_stream.user_last_log_of(NULL)) d) AS missing;
+SELECT * FROM insure_stream.user_last_log_of(ARRAY['bulk7', 'a8', 'nobody', NULL]) ORDER BY account_id;
+SELECT array_agg(l::text ORDER BY l.account_id) = (SELECT array_agg(f::text ORDER BY f.account_id)
+         FROM insure_stream.user_last_log_of(ARRAY['bulk7', 'a8', 'nobody', NULL]) f) AS same_rows
+  FROM insure_stream.user_last_log l WHERE l.account_id IN ('bulk7', 'a8');
+
 -- the log is append-only
 DELETE FROM insure_stream.user_log;
 

@@ -181,6 +181,32 @@ COMMENT ON VIEW insure_stream.last_order IS
 GRANT SELECT ON insure_stream.last_order TO @extowner@ WITH GRANT OPTION;
 
 /*
+ * last_order of some users (all when user_ids is NULL), read with the
+ * extension's rights.  On one server it is the view's rows; on a Citus
+ * cluster it is how a grant_read() role reads them: Citus reads the
+ * shards behind a view as the session's role (citus#1683), which has no
+ * rights on the states (they hold more than the view shows: every open
+ * day of a user).
+ */
+CREATE FUNCTION insure_stream.last_order_of(user_ids bigint[] DEFAULT NULL)
+	RETURNS SETOF insure_stream.last_order
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF user_ids IS NULL THEN
+		RETURN QUERY SELECT o.* FROM insure_stream.last_order o;
+	ELSE
+		RETURN QUERY SELECT o.* FROM insure_stream.last_order o WHERE o.id OPERATOR(pg_catalog.=) ANY (user_ids);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.last_order_of(bigint[]) IS
+	'the rows of last_order of the given users (all users when NULL), read with the extension''s rights';
+REVOKE ALL ON FUNCTION insure_stream.last_order_of(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.last_order_of(bigint[]) TO @extowner@ WITH GRANT OPTION;
+
+/*
  * The trigger's statements touch a few keys of large tables; plans cached
  * while a table was small must not become sequential scans as it grows,
  * hence enable_seqscan = off inside the trigger.  JIT is off there too:

@@ -61,6 +61,26 @@ COMMENT ON VIEW insure_stream.user_last_log IS
 	'per account: the device with the latest page view and its last page type and name';
 GRANT SELECT ON insure_stream.user_last_log TO @extowner@ WITH GRANT OPTION;
 
+/* user_last_log of some accounts, as last_order_of() is of last_order */
+CREATE FUNCTION insure_stream.user_last_log_of(account_ids text[] DEFAULT NULL)
+	RETURNS SETOF insure_stream.user_last_log
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF account_ids IS NULL THEN
+		RETURN QUERY SELECT l.* FROM insure_stream.user_last_log l;
+	ELSE
+		RETURN QUERY SELECT l.* FROM insure_stream.user_last_log l
+					  WHERE l.account_id OPERATOR(pg_catalog.=) ANY (account_ids);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.user_last_log_of(text[]) IS
+	'the rows of user_last_log of the given accounts (all accounts when NULL), read with the extension''s rights';
+REVOKE ALL ON FUNCTION insure_stream.user_last_log_of(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION insure_stream.user_last_log_of(text[]) TO @extowner@ WITH GRANT OPTION;
+
 /*
  * The state is written directly, with no SQL, so the planner settings of
  * the other triggers are not set.  (The _v3 entry points store a value's

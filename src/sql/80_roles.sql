@@ -104,11 +104,12 @@ BEGIN
 	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
 	EXECUTE pg_catalog.format('GRANT SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
 							  'insure_stream.premium_alert, insure_stream.user_last_log TO %I', grantee);
-	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text), '
+							  'insure_stream.last_order_of(bigint[]), insure_stream.user_last_log_of(text[]) TO %I', grantee);
 END
 $$;
 COMMENT ON FUNCTION insure_stream.grant_read(regrole) IS
-	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log, EXECUTE on hs_order_hours()';
+	'lets a role read the results: USAGE on the schema, SELECT on last_order, hs_order, premium_alert, user_last_log, EXECUTE on hs_order_hours(), last_order_of(), user_last_log_of()';
 
 CREATE FUNCTION insure_stream.revoke_read(role regrole) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
@@ -119,7 +120,8 @@ DECLARE
 BEGIN
 	EXECUTE pg_catalog.format('REVOKE SELECT ON TABLE insure_stream.last_order, insure_stream.hs_order, '
 							  'insure_stream.premium_alert, insure_stream.user_last_log FROM %I', grantee);
-	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text) FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.hs_order_hours(text, text), '
+							  'insure_stream.last_order_of(bigint[]), insure_stream.user_last_log_of(text[]) FROM %I', grantee);
 	/* the schema stays open to a role that still ingests */
 	IF NOT pg_catalog.has_column_privilege(role, 'insure_stream.user_order', 'id', 'INSERT') THEN
 		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);

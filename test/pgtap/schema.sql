@@ -1,7 +1,7 @@
 -- The schema contract (README "Usage", "Settings", "SQL building blocks"; docs/design.md)
 -- and "Operations", checked with pgTAP (run by pg_prove).
 BEGIN;
-SELECT plan(94);
+SELECT plan(98);
 
 SELECT has_schema('insure_stream');
 
@@ -104,6 +104,8 @@ SELECT has_function('insure_stream', 'distribute', ARRAY['integer']);
 SELECT has_function('insure_stream', 'drop_shards', ARRAY[]::text[]);
 SELECT has_function('insure_stream', 'hs_order_hours', ARRAY['text', 'text']);
 SELECT function_returns('insure_stream', 'hs_order_hours', ARRAY['text', 'text'], 'setof record');
+SELECT function_returns('insure_stream', 'last_order_of', ARRAY['bigint[]'], 'setof insure_stream.last_order');
+SELECT function_returns('insure_stream', 'user_last_log_of', ARRAY['text[]'], 'setof insure_stream.user_last_log');
 SELECT has_function('insure_stream', 'from_unixtime', ARRAY['bigint']);
 SELECT has_function('insure_stream', 'from_unixtime', ARRAY['bigint', 'text']);
 SELECT has_function('insure_stream', 'unix_timestamp', ARRAY[]::text[]);
@@ -129,6 +131,8 @@ SELECT function_privs_are('insure_stream', 'purge_events', ARRAY['interval'], 'p
 SELECT function_privs_are('insure_stream', 'distribute', ARRAY['integer'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'drop_shards', ARRAY[]::text[], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', 'hs_order_hours', ARRAY['text', 'text'], 'public', ARRAY[]::text[]);
+SELECT function_privs_are('insure_stream', 'last_order_of', ARRAY['bigint[]'], 'public', ARRAY[]::text[]);
+SELECT function_privs_are('insure_stream', 'user_last_log_of', ARRAY['text[]'], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('insure_stream', f, ARRAY['regrole'], 'public', ARRAY[]::text[])
   FROM unnest(ARRAY['grant_ingest', 'revoke_ingest', 'grant_read', 'revoke_read']) AS f;
 SELECT function_privs_are('insure_stream', 'config_check', ARRAY[]::text[], 'public', ARRAY[]::text[]);

@@ -67,6 +67,11 @@ for my $rel (qw(hs_order last_order premium_alert user_last_log))
 	refused_as('c', 'src', "SELECT * FROM insure_stream.$rel", '42501',
 		"C cannot read $rel before grant_read()");
 }
+for my $f (qw(hs_order_hours('2026120500') last_order_of() user_last_log_of()))
+{
+	refused_as('c', 'src', "SELECT * FROM insure_stream.$f", '42501',
+		"C cannot call $f before grant_read()");
+}
 refused_as('b', 'src', q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
 	'42501', 'B cannot ingest before grant_ingest()');
 refused_as('b', 'src', q{SELECT insure_stream.grant_ingest('b')}, '42501',
@@ -199,6 +204,21 @@ is(ok_as('c', 'src', q{SELECT count(*) > 0 FROM insure_stream.hs_order_hours('20
 	'C reads hs_order_hours() after grant_read()'), 't', 'C sees hours through hs_order_hours()');
 refused_as('b', 'src', q{SELECT * FROM insure_stream.hs_order_hours('2026120500')}, '42501',
 	'B, which only ingests, cannot call hs_order_hours()');
+is(ok_as('c', 'src', q{
+	SELECT (SELECT count(*) FROM (SELECT * FROM insure_stream.last_order_of()
+								  EXCEPT ALL SELECT * FROM insure_stream.last_order) d) = 0
+	   AND (SELECT count(*) FROM insure_stream.last_order_of()) = (SELECT count(*) FROM insure_stream.last_order)
+	   AND (SELECT count(*) FROM (SELECT * FROM insure_stream.user_last_log_of()
+								  EXCEPT ALL SELECT * FROM insure_stream.user_last_log) d) = 0
+	   AND (SELECT count(*) FROM insure_stream.user_last_log_of()) = (SELECT count(*) FROM insure_stream.user_last_log)
+	   AND (SELECT count(*) FROM insure_stream.last_order) > 0 AND (SELECT count(*) FROM insure_stream.user_last_log) > 0},
+	'C reads last_order_of() and user_last_log_of() after grant_read()'), 't',
+	'C sees the rows of last_order and user_last_log through them');
+for my $f (q{last_order_of('{1}')}, q{user_last_log_of()})
+{
+	refused_as('b', 'src', "SELECT * FROM insure_stream.$f", '42501',
+		"B, which only ingests, cannot call $f");
+}
 for my $forbidden (
 	q{SELECT * FROM insure_stream.user_order},
 	q{SELECT * FROM insure_stream.update_info},
@@ -464,6 +484,10 @@ ok_as('a', 'old', q{SELECT insure_stream.revoke_ingest('b'); SELECT insure_strea
 refused_as('b', 'old', q{INSERT INTO insure_stream.user_log (log_time, account_id) VALUES (1, 'x')},
 	'42501', 'B no longer ingests');
 refused_as('c', 'old', q{SELECT * FROM insure_stream.hs_order}, '42501', 'C no longer reads');
+for my $f (qw(hs_order_hours('2026120500') last_order_of() user_last_log_of()))
+{
+	refused_as('c', 'old', "SELECT * FROM insure_stream.$f", '42501', "C no longer calls $f");
+}
 
 $node->stop;
 done_testing();
