@@ -743,6 +743,36 @@ COMMENT ON FUNCTION insure_stream.drop_cluster_copies(text[]) IS
 	'internal: drops the copies cluster_copies() made';
 REVOKE ALL ON FUNCTION insure_stream.drop_cluster_copies(text[]) FROM PUBLIC;
 
+/*
+ * Arrival order on a cluster (src/arrival.c): the event shards number and
+ * stamp their own rows, so what a client sends for ingest_seq and
+ * ingested_at (the coordinator's defaults, or values of its own) never
+ * counts.  node_arrival is each node's counter (a number is counter * 256
+ * + the node's Citus group, so the counter stops at 2^55 - 1);
+ * node_arrival_checked the shard tables of this node whose numbers the
+ * counter is known to be past.  Both are each node's own, unused on one
+ * server, and not dumped.
+ */
+CREATE SEQUENCE insure_stream.node_arrival AS bigint MAXVALUE 36028797018963967;
+COMMENT ON SEQUENCE insure_stream.node_arrival IS
+	'on a Citus node: the counter of the arrival numbers its event shards give (counter * 256 + group)';
+CREATE TABLE insure_stream.node_arrival_checked (shard oid NOT NULL);
+CREATE INDEX ON insure_stream.node_arrival_checked (shard);
+COMMENT ON TABLE insure_stream.node_arrival_checked IS
+	'on a Citus node: shard tables whose arrival numbers node_arrival is past';
+
+/*
+ * Not SECURITY DEFINER: it runs as the inserting role, and takes the
+ * rights of the extension's objects and a pinned search_path itself for
+ * its checks and set-up (the first row of a statement), not on every row.
+ */
+CREATE FUNCTION insure_stream.number_on_shard() RETURNS trigger
+	LANGUAGE C
+	AS 'MODULE_PATHNAME', 'insure_stream_number_on_shard';
+COMMENT ON FUNCTION insure_stream.number_on_shard() IS
+	'trigger on the Citus shards of the event tables: the node assigns ingest_seq and ingested_at';
+REVOKE ALL ON FUNCTION insure_stream.number_on_shard() FROM PUBLIC;
+
 CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	RETURNS TABLE (table_name text, distribution text)
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -750,6 +780,9 @@ CREATE FUNCTION insure_stream.distribute(shard_count integer DEFAULT NULL)
 	AS $$
 DECLARE
 	t record;
+	owner_name name := (SELECT r.rolname FROM pg_catalog.pg_extension e
+						  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.extowner
+						 WHERE e.extname OPERATOR(pg_catalog.=) 'insure_stream');
 BEGIN
 	IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
 		RAISE EXCEPTION 'invalid shard count "%"', shard_count
@@ -814,6 +847,13 @@ BEGIN
 				distribution := 'by ' OPERATOR(pg_catalog.||) t.key;
 			END IF;
 			PERFORM pg_catalog.truncate_local_data_after_distributing_table(table_name::pg_catalog.regclass);
+			IF t.name OPERATOR(pg_catalog.=) ANY (ARRAY['user_order', 'update_info', 'user_log']) THEN
+				/* the shards number their rows (src/arrival.c), so the owner may pass the columns on */
+				EXECUTE pg_catalog.format('CREATE TRIGGER number_on_shard BEFORE INSERT ON %s'
+										  ' FOR EACH ROW EXECUTE FUNCTION insure_stream.number_on_shard()', table_name);
+				EXECUTE pg_catalog.format('GRANT INSERT (ingest_seq, ingested_at) ON %s TO %I WITH GRANT OPTION',
+										  table_name, owner_name);
+			END IF;
 			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER USER', table_name);
 		END IF;
 		RETURN NEXT;
@@ -1465,6 +1505,67 @@ $$;
 COMMENT ON FUNCTION insure_stream.user_last_log_of(text[]) IS
 	'the rows of user_last_log of the given accounts (all accounts when NULL), read with the extension''s rights';
 REVOKE ALL ON FUNCTION insure_stream.user_last_log_of(text[]) FROM PUBLIC;
+
+/* on a Citus cluster they grant and revoke the two server-assigned columns too (src/arrival.c) */
+CREATE OR REPLACE FUNCTION insure_stream.grant_ingest(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA insure_stream TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (id, order_no, order_type, pay_time, order_price, customer_name, '
+							  'customer_tel, certificate_no, gmt_created, gmt_modified, account_payble) '
+							  'ON TABLE insure_stream.user_order TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (id, channel, open_id, event, now_premium, creator, modifier, '
+							  'gmt_modified, now_info) ON TABLE insure_stream.update_info TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT INSERT (log_time, device_id, account_id, bury_point_type, page_name) '
+							  'ON TABLE insure_stream.user_log TO %I', grantee);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO %I',
+							  grantee);
+	/*
+	 * On a Citus cluster the coordinator sends ingest_seq and ingested_at to
+	 * the shards, which check them as the session's role and replace them
+	 * (src/arrival.c): the role needs them, and cannot set them.
+	 */
+	IF insure_stream.is_distributed() THEN
+		EXECUTE pg_catalog.format('GRANT INSERT (ingest_seq, ingested_at) ON TABLE insure_stream.user_order, '
+								  'insure_stream.update_info, insure_stream.user_log TO %I', grantee);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.grant_ingest(regrole) IS
+	'lets a role ingest: USAGE on the schema, INSERT on the contract columns of the event tables, track_page()';
+
+CREATE OR REPLACE FUNCTION insure_stream.revoke_ingest(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	grantee name := (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role);
+BEGIN
+	EXECUTE pg_catalog.format('REVOKE INSERT (id, order_no, order_type, pay_time, order_price, customer_name, '
+							  'customer_tel, certificate_no, gmt_created, gmt_modified, account_payble) '
+							  'ON TABLE insure_stream.user_order FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE INSERT (id, channel, open_id, event, now_premium, creator, modifier, '
+							  'gmt_modified, now_info) ON TABLE insure_stream.update_info FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE INSERT (log_time, device_id, account_id, bury_point_type, page_name) '
+							  'ON TABLE insure_stream.user_log FROM %I', grantee);
+	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM %I',
+							  grantee);
+	IF insure_stream.is_distributed() THEN
+		EXECUTE pg_catalog.format('REVOKE INSERT (ingest_seq, ingested_at) ON TABLE insure_stream.user_order, '
+								  'insure_stream.update_info, insure_stream.user_log FROM %I', grantee);
+	END IF;
+	/* the schema stays open to a role that still reads */
+	IF NOT pg_catalog.has_table_privilege(role, 'insure_stream.hs_order', 'SELECT') THEN
+		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION insure_stream.revoke_ingest(regrole) IS
+	'takes back what grant_ingest() gave (USAGE on the schema only when the role does not read)';
 
 CREATE OR REPLACE FUNCTION insure_stream.grant_read(role regrole) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT

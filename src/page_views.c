@@ -28,6 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "arrival.h"
 #include "config.h"
 #include "direct.h"
 #include "rejects.h"
@@ -922,7 +923,8 @@ insure_stream_track_page_v3(PG_FUNCTION_ARGS)
 /*
  * track_page(account_id, device_id, bury_point_type, page_name, log_time):
  * the same upsert for callers that keep no log.  Its ordering key takes a
- * number from user_log's ingest sequence, so it is ordered with logged
+ * number from user_log's ingest sequence (on a Citus node, the node's
+ * arrival number, as the log's rows there), so it is ordered with logged
  * events.  A null account_id or log_time does nothing, as in the log.
  */
 static Datum
@@ -935,11 +937,14 @@ track_page(FunctionCallInfo fcinfo)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(4))
 		PG_RETURN_VOID();
 	log_time = PG_GETARG_INT64(4);
-	seq = DatumGetInt64(DirectFunctionCall1(nextval_oid,
-											ObjectIdGetDatum(get_relname_relid("user_log_ingest_seq_seq",
-																			   get_namespace_oid("insure_stream", false)))));
 	/* delegated by Citus to the account's node: its shard of page_state */
 	isx_statement_begin(&stmt, NULL, isx_shard_of_key("page_state", PG_GETARG_DATUM(0), TEXTOID));
+	if (stmt.shard != 0)
+		seq = isx_node_arrival(isx_state_relid("page_state"), ISX_ARRIVAL_PAGES);
+	else
+		seq = DatumGetInt64(DirectFunctionCall1(nextval_oid,
+												ObjectIdGetDatum(get_relname_relid("user_log_ingest_seq_seq",
+																				   get_namespace_oid("insure_stream", false)))));
 	stmt.fold = begin_page_views(&stmt);
 	if (log_time > stmt.settings->now_ms + stmt.settings->max_future_ms)
 		ereport(ERROR,

@@ -64,6 +64,15 @@ BEGIN
 							  'ON TABLE insure_stream.user_log TO %I', grantee);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) TO %I',
 							  grantee);
+	/*
+	 * On a Citus cluster the coordinator sends ingest_seq and ingested_at to
+	 * the shards, which check them as the session's role and replace them
+	 * (src/arrival.c): the role needs them, and cannot set them.
+	 */
+	IF insure_stream.is_distributed() THEN
+		EXECUTE pg_catalog.format('GRANT INSERT (ingest_seq, ingested_at) ON TABLE insure_stream.user_order, '
+								  'insure_stream.update_info, insure_stream.user_log TO %I', grantee);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION insure_stream.grant_ingest(regrole) IS
@@ -85,6 +94,10 @@ BEGIN
 							  'ON TABLE insure_stream.user_log FROM %I', grantee);
 	EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION insure_stream.track_page(text, text, text, text, bigint) FROM %I',
 							  grantee);
+	IF insure_stream.is_distributed() THEN
+		EXECUTE pg_catalog.format('REVOKE INSERT (ingest_seq, ingested_at) ON TABLE insure_stream.user_order, '
+								  'insure_stream.update_info, insure_stream.user_log FROM %I', grantee);
+	END IF;
 	/* the schema stays open to a role that still reads */
 	IF NOT pg_catalog.has_table_privilege(role, 'insure_stream.hs_order', 'SELECT') THEN
 		EXECUTE pg_catalog.format('REVOKE USAGE ON SCHEMA insure_stream FROM %I', grantee);

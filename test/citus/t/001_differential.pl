@@ -200,6 +200,46 @@ both(q{
 compare_all('after page views and premium changes');
 forward_and_compare_alerts('premium changes');
 
+# 3a. before the move, worker1's arrival counter runs far ahead of
+# worker2's: the users, key customers and accounts of the shards about to
+# move get late events there, and only there, then a latest one.  After the move their new
+# events are numbered by worker2, which must still number them after
+# their old ones (src/arrival.c): a tie on the event time is won by the
+# later event, and a policy change is not taken for a replay.
+my ($moving_orders, $moving_pages) = split /\n/, $coord->safe_psql('postgres', sprintf(q{
+	SELECT DISTINCT ON (s.logicalrelid) s.shardid
+	  FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	 WHERE s.logicalrelid::text IN ('insure_stream.user_order', 'insure_stream.user_log') AND n.nodeport = %d
+	 ORDER BY s.logicalrelid, s.shardid}, $w1->port));
+my $moving_users = $coord->safe_psql('postgres', qq{SELECT string_agg(u::text, ',' ORDER BY u) FROM generate_series(1, 600) u
+	WHERE get_shard_id_for_distribution_column('insure_stream.user_order', u) = $moving_orders});
+my $moving_accounts = $coord->safe_psql('postgres', qq{SELECT string_agg(a::text, ',' ORDER BY a) FROM generate_series(1, 800) a
+	WHERE get_shard_id_for_distribution_column('insure_stream.user_log', 'acct' || a) = $moving_pages});
+ok($moving_users ne '' && $moving_accounts ne '', 'users, key customers and accounts in the shards that move');
+both(qq{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT u, 'LATE' || k, NULL, $day0 + k, NULL FROM unnest('{$moving_users}'::bigint[]) u, generate_series(1, 100) k
+	 ORDER BY k, u});
+both(qq{
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info, gmt_modified)
+	SELECT c, 'update', (1000 + c % 100)::text, 'steady ' || k, 1700000005000 + k
+	  FROM unnest('{$moving_users}'::bigint[]) c, generate_series(1, 3) k ORDER BY k, c});
+both(qq{
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+	SELECT 1699999000000 + k, 'dev1', 'acct' || a, 'late', 'late' || k
+	  FROM unnest('{$moving_accounts}'::int[]) a, generate_series(1, 100) k ORDER BY k, a});
+# and then their latest event, numbered last on worker1
+both(qq{
+	INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble)
+	SELECT u, 'LAST' || u, 'LASTT' || u, $day0 + 23 * $hour + 1000, 3 FROM unnest('{$moving_users}'::bigint[]) u});
+both(qq{
+	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+	SELECT 1700000009900, 'dev1', 'acct' || a, 'last', 'last' || a FROM unnest('{$moving_accounts}'::int[]) a});
+compare_all('after late events in the shards that move');
+ok($w1->safe_psql('postgres', q{SELECT last_value FROM insure_stream.node_arrival})
+	> $w2->safe_psql('postgres', q{SELECT last_value FROM insure_stream.node_arrival}) + 1000,
+	"worker1's arrival counter is ahead of worker2's");
+
 # 3. a shard move in the middle: the state moves with its shard (a
 # colocation group moves together)
 my $on_worker2 = sprintf(q{SELECT count(*) FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
@@ -217,6 +257,27 @@ $coord->safe_psql('postgres', sprintf(q{
 is($coord->safe_psql('postgres', $on_worker2) - $before, 10,
 	'two shards moved from worker1 to worker2, with their co-located state');
 compare_all('after the shard move');
+
+# 3b. on worker2 now: ties with the moved users' latest orders and the
+# moved accounts' latest page views, won on one server by the later
+# event; a policy change of each moved key customer, applied
+my $ties = $plain->safe_psql('postgres', qq{
+	SELECT string_agg(format('(%s, %L, %L, %s, 7.5)', id, 'TIE' || id, 'TIET' || id, gmt_modified), ', ' ORDER BY id)
+	  FROM insure_stream.last_order WHERE id = ANY ('{$moving_users}')});
+both("INSERT INTO insure_stream.user_order (id, order_no, customer_tel, gmt_modified, account_payble) VALUES $ties");
+my $page_ties = $plain->safe_psql('postgres', qq{
+	SELECT string_agg(format('(%s, %L, %L, %L, %L)', log_time, device_id, account_id, 'tie', 'tie' || account_id), ', ' ORDER BY account_id, device_key)
+	  FROM insure_stream.page_state WHERE account_id = ANY (SELECT 'acct' || a FROM unnest('{$moving_accounts}'::int[]) a)});
+both("INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES $page_ties");
+both(qq{
+	INSERT INTO insure_stream.update_info (id, event, now_premium, now_info, gmt_modified)
+	SELECT c, 'update', '500', 'after the move ' || c, 1700000006000 FROM unnest('{$moving_users}'::bigint[]) c});
+is($plain->safe_psql('postgres', qq{SELECT count(*) FROM insure_stream.last_order WHERE id = ANY ('{$moving_users}') AND order_no = 'TIE' || id})
+	. ' ' . $plain->safe_psql('postgres', qq{SELECT count(*) FROM insure_stream.raw_info WHERE id = ANY ('{$moving_users}') AND raw_info LIKE 'after the move%'}),
+	(scalar(split /,/, $moving_users)) . ' ' . (scalar(split /,/, $moving_users)),
+	'on one server the later events win the ties and the policy changes are applied');
+compare_all('after ties and policy changes in the moved shards');
+forward_and_compare_alerts('policy changes in the moved shards');
 
 # 4. after the move: the moved users go on (later orders, ties broken by
 # arrival order), page views of moved accounts, another premium round
