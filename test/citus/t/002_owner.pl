@@ -178,6 +178,21 @@ is($owner->(q{SELECT ingest_seq < 9223372036854775000 AND ingested_at > now() - 
 is($owner->(q{SELECT order_no FROM insure_stream.last_order WHERE id = 2002}), 'forged on the shard',
 	'and the row is applied as any other');
 is($owner->(q{SELECT count(*) FROM insure_stream.verify()}), '0', 'verify(): no difference after the ingest role\'s events');
+# the node's counter and its bookkeeping are the extension's own: neither
+# the ingest role nor the owner can draw from it, move it back, read or
+# write what it has checked, or fire the trigger by hand
+for my $role (qw(app_ingest app_owner))
+{
+	for my $sql (q{SELECT nextval('insure_stream.node_arrival')},
+		q{SELECT setval('insure_stream.node_arrival', 1)},
+		q{SELECT * FROM insure_stream.node_arrival_checked},
+		q{INSERT INTO insure_stream.node_arrival_checked VALUES (0)},
+		q{SELECT insure_stream.number_on_shard()})
+	{
+		($rc, $out, $err) = $holder->psql('app', "SET ROLE $role; $sql");
+		like($err, qr/permission denied/, "on a worker $role is refused: $sql");
+	}
+}
 ($rc, $out, $err) = $coord->psql('app', q{SET ROLE app_ingest; SELECT * FROM insure_stream.drop_shards()});
 like($err, qr/permission denied for function drop_shards/, 'an ingest role cannot call drop_shards()');
 $owner->(q{SELECT insure_stream.revoke_ingest('app_ingest')});
