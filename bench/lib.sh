@@ -12,6 +12,13 @@ timed() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# the median of the runs' own ratios: two lists of figures (space-separated),
+# a run's at the same place in both; steadier than a ratio of medians on a
+# shared machine, where a run's two figures share its load
+pair_ratio() {
+	paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{printf "%.3f\n", $1 / $2}' |
+		sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'
+}
 # timed_wal LABEL SQL ROWS: timed, prefixed by $AS (e.g. SET ROLE); the
 # WAL bytes per row it wrote go to $T.wal, read back by wal_of LABEL
 timed_wal() {

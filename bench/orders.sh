@@ -119,8 +119,8 @@ echo "| INSERT ... SELECT of $SMALL_ROWS orders | $(median "${bare_200[@]}") ms 
 echo "| INSERT ... SELECT of $ROWS orders | $m_bis ms | $m_eis ms | $(ratio "$m_eis" "$m_bis")x time | <= 2x | $(wal _is) |"
 echo "| COPY of $ROWS orders | $m_bc ms | $m_ec ms | $(ratio "$m_ec" "$m_bc")x time | <= 2.5x | $(wal _copy) |"
 echo "| PL/pgSQL row trigger, INSERT ... SELECT of $PLPGSQL_ROWS orders | $m_bs ms | $m_ps ms (PL/pgSQL) | $(ratio "$m_ps" "$m_bs")x time | baseline | |"
-echo "| single-row INSERT, pgbench 1 client | $m_b1 tps | $m_e1 tps | $(ratio "$m_e1" "$m_b1")x tps | >= 0.85x | $(wal _1) per statement |"
-echo "| single-row INSERT, pgbench 8 clients, one hour | $m_b8 tps | $m_e8 tps | $(ratio "$m_e8" "$m_b8")x tps | >= 0.8x | $(wal _8) per statement |"
+echo "| single-row INSERT, pgbench 1 client | $m_b1 tps | $m_e1 tps | $(ratio "$m_e1" "$m_b1")x tps (runs' own: $(pair_ratio "${tps_ext1[*]}" "${tps_bare1[*]}")x) | >= 0.85x | $(wal _1) per statement |"
+echo "| single-row INSERT, pgbench 8 clients, one hour | $m_b8 tps | $m_e8 tps | $(ratio "$m_e8" "$m_b8")x tps (runs' own: $(pair_ratio "${tps_ext8[*]}" "${tps_bare8[*]}")x) | >= 0.8x | $(wal _8) per statement |"
 
 # reading hs_order: the open day's hours are computed from the states
 # (0.2.1), so time the read of one day at READ_USERS users, all of it and
