@@ -39,20 +39,25 @@
  * another backend between the read and the setval() cannot be drawn
  * again.
  *
+ * The trigger runs as the inserting role (no SECURITY DEFINER, whose SET
+ * clause would save and restore the settings on every row): the first
+ * row of a statement checks and sets up with the rights of the
+ * extension's objects and a pinned search_path, the others only draw.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
