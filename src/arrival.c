@@ -340,16 +340,15 @@ insure_stream_number_on_shard(PG_FUNCTION_ARGS)
 		ISX_TABLE(ISX_TABLE_USER_LOG),
 	};
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	Datum	   *values;
-	bool	   *nulls;
-	bool	   *replace;
-	HeapTuple	tuple;
+	int			columns[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
 
 	/* the same trigger in the same statement: checked and set up already */
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		RelationGetRelid(trigdata->tg_relation) != numbering.relid ||
-		trigdata->tg_trigger->tgoid != numbering.tgoid || MyProc->lxid != numbering.lxid || GetCurrentCommandId(false) != numbering.cid)
+		trigdata->tg_trigger->tgoid != numbering.tgoid ||
+		MyProc->lxid != numbering.lxid || GetCurrentCommandId(false) != numbering.cid)
 	{
 		Oid			save_userid;
 		int			save_sec;
@@ -372,18 +371,11 @@ insure_stream_number_on_shard(PG_FUNCTION_ARGS)
 		found.cid = GetCurrentCommandId(false);
 		numbering = found;
 	}
-	desc = RelationGetDescr(trigdata->tg_relation);
-	/* heap_modify_tuple takes arrays over all columns */
-	values = palloc0(desc->natts * sizeof(Datum));
-	nulls = palloc0(desc->natts * sizeof(bool));
-	replace = palloc0(desc->natts * sizeof(bool));
-	values[numbering.seq_att - 1] =
-		Int64GetDatum(nextval_internal(numbering.counter, false) * (MAX_GROUP + 1) + numbering.group);
-	values[numbering.at_att - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	replace[numbering.seq_att - 1] = replace[numbering.at_att - 1] = true;
-	tuple = heap_modify_tuple(trigdata->tg_trigtuple, desc, values, nulls, replace);
-	pfree(values);
-	pfree(nulls);
-	pfree(replace);
-	return PointerGetDatum(tuple);
+	columns[0] = numbering.seq_att;
+	values[0] = Int64GetDatum(nextval_internal(numbering.counter, false) * (MAX_GROUP + 1) + numbering.group);
+	columns[1] = numbering.at_att;
+	values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_trigtuple,
+												 RelationGetDescr(trigdata->tg_relation),
+												 2, columns, values, nulls));
 }
