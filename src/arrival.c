@@ -227,19 +227,29 @@ check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
 }
 
 /*
+ * The node's counter and group, the counter past every number of shard
+ * table shard_relid (the event shard of the running statement).
+ */
+static void
+ready_counter(Oid shard_relid, IsxArrivalGroup group, Oid *counter, int *node)
+{
+	*counter = counter_oid();
+	*node = node_group();
+	check_shard(shard_relid, group, *counter);
+}
+
+/*
  * The next arrival number on this node for a row of shard table
  * shard_relid, the event shard of the running statement (isx_shard_enter).
  */
 int64
 isx_node_arrival(Oid shard_relid, IsxArrivalGroup group)
 {
-	Oid			counter = counter_oid();
-	int			g = node_group();
-	int64		n;
+	Oid			counter;
+	int			node;
 
-	check_shard(shard_relid, group, counter);
-	n = nextval_internal(counter, false);
-	return n * (MAX_GROUP + 1) + g;
+	ready_counter(shard_relid, group, &counter, &node);
+	return nextval_internal(counter, false) * (MAX_GROUP + 1) + node;
 }
 
 /* the owner of the extension's objects (of its counter), whose rights the set-up runs with */
@@ -271,22 +281,15 @@ typedef struct RowNumbering
 
 static RowNumbering numbering;
 
-typedef struct SetUp
-{
-	FunctionCallInfo fcinfo;
-	const IsxTriggerSpec *spec;
-	RowNumbering *out;
-} SetUp;
-
 /*
  * The trigger's checks and what its rows need, with the rights of the
  * extension's objects and search_path pinned: the entry checks and the
  * first use of a shard run SQL.
  */
 static void
-set_up_numbering(SetUp *set_up)
+set_up_numbering(FunctionCallInfo fcinfo, const IsxTriggerSpec *spec, RowNumbering *out)
 {
-	TriggerData *trigdata = isx_check_trigger(set_up->fcinfo, set_up->spec);
+	TriggerData *trigdata = isx_check_trigger(fcinfo, spec);
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	const char *table = RelationGetRelationName(rel);
@@ -303,16 +306,14 @@ set_up_numbering(SetUp *set_up)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired for a Citus shard of an event table",
-						set_up->spec->funcname),
+						spec->funcname),
 				 errdetail("It was fired for table \"%s\".", table)));
-	set_up->out->seq_att = isx_column_number(desc, table, "ingest_seq");
-	set_up->out->at_att = isx_column_number(desc, table, "ingested_at");
-	set_up->out->counter = counter_oid();
-	set_up->out->group = node_group();
+	out->seq_att = isx_column_number(desc, table, "ingest_seq");
+	out->at_att = isx_column_number(desc, table, "ingested_at");
 	outer = isx_shard_enter(shard);
-	check_shard(RelationGetRelid(rel), group, set_up->out->counter);
+	ready_counter(RelationGetRelid(rel), group, &out->counter, &out->group);
 	(void) isx_shard_enter(outer);
-	set_up->out->relid = RelationGetRelid(rel);
+	out->relid = RelationGetRelid(rel);
 }
 
 /*
@@ -354,7 +355,6 @@ insure_stream_number_on_shard(PG_FUNCTION_ARGS)
 		int			save_sec;
 		int			nestlevel;
 		RowNumbering found;
-		SetUp		set_up = {fcinfo, &spec, &found};
 
 		numbering.relid = InvalidOid;
 		GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -363,7 +363,7 @@ insure_stream_number_on_shard(PG_FUNCTION_ARGS)
 		nestlevel = NewGUCNestLevel();
 		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		set_up_numbering(&set_up);
+		set_up_numbering(fcinfo, &spec, &found);
 		AtEOXact_GUC(true, nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		found.tgoid = trigdata->tg_trigger->tgoid;
