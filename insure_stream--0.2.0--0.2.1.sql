@@ -749,9 +749,9 @@ REVOKE ALL ON FUNCTION insure_stream.drop_cluster_copies(text[]) FROM PUBLIC;
  * ingested_at (the coordinator's defaults, or values of its own) never
  * counts.  node_arrival is each node's counter (a number is counter * 256
  * + the node's Citus group, so the counter stops at 2^55 - 1);
- * node_arrival_checked the shard tables of this node whose numbers the
- * counter is known to be past.  Both are each node's own, unused on one
- * server, and not dumped.
+ * node_arrival_checked the placements of this node whose numbers the
+ * counter is known to be past, each by its user_order or user_log shard.
+ * Both are each node's own, unused on one server, and not dumped.
  */
 CREATE SEQUENCE insure_stream.node_arrival AS bigint MAXVALUE 36028797018963967;
 COMMENT ON SEQUENCE insure_stream.node_arrival IS
@@ -759,7 +759,7 @@ COMMENT ON SEQUENCE insure_stream.node_arrival IS
 CREATE TABLE insure_stream.node_arrival_checked (shard oid NOT NULL);
 CREATE INDEX ON insure_stream.node_arrival_checked (shard);
 COMMENT ON TABLE insure_stream.node_arrival_checked IS
-	'on a Citus node: shard tables whose arrival numbers node_arrival is past';
+	'on a Citus node: placements (by their user_order or user_log shard) whose arrival numbers node_arrival is past';
 
 /*
  * Not SECURITY DEFINER: it runs as the inserting role, and takes the

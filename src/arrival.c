@@ -183,7 +183,10 @@ raise_counter_past(Oid counter, int64 floor)
 /*
  * Makes sure the node's counter is past every number held by shard table
  * shard_relid and its co-located shards (the running statement's, see
- * isx_shard_enter), once per shard table and node.
+ * isx_shard_enter), once per placement and node.  A placement is recorded
+ * by the shard of its group's first table (user_order, user_log), whichever
+ * of its tables was numbered first: update_info's shard then finds the
+ * scan done by user_order's, and page_state's (track_page()) by user_log's.
  */
 static void
 check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
@@ -205,7 +208,8 @@ check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
 	}
 	if (hash_search(checked_shards, &shard_relid, HASH_FIND, NULL) == NULL)
 	{
-		args[0] = ObjectIdGetDatum(shard_relid);
+		args[0] = ObjectIdGetDatum(isx_state_relid(group == ISX_ARRIVAL_ORDERS ? orders_sources[0].table
+													: pages_sources[0].table));
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute_with_args("SELECT FROM insure_stream.node_arrival_checked c"
