@@ -750,16 +750,17 @@ REVOKE ALL ON FUNCTION insure_stream.drop_cluster_copies(text[]) FROM PUBLIC;
  * counts.  node_arrival is each node's counter (a number is counter * 256
  * + the node's Citus group, so the counter stops at 2^55 - 1);
  * node_arrival_checked the placements of this node whose numbers the
- * counter is known to be past, each by its user_order or user_log shard.
+ * counter is known to be past, each by the Citus shard id of its
+ * user_order or user_log shard (never reused, unlike a dropped shard's OID).
  * Both are each node's own, unused on one server, and not dumped.
  */
 CREATE SEQUENCE insure_stream.node_arrival AS bigint MAXVALUE 36028797018963967;
 COMMENT ON SEQUENCE insure_stream.node_arrival IS
 	'on a Citus node: the counter of the arrival numbers its event shards give (counter * 256 + group)';
-CREATE TABLE insure_stream.node_arrival_checked (shard oid NOT NULL);
+CREATE TABLE insure_stream.node_arrival_checked (shard bigint NOT NULL);
 CREATE INDEX ON insure_stream.node_arrival_checked (shard);
 COMMENT ON TABLE insure_stream.node_arrival_checked IS
-	'on a Citus node: placements (by their user_order or user_log shard) whose arrival numbers node_arrival is past';
+	'on a Citus node: placements (by the shard id of their user_order or user_log shard) whose arrival numbers node_arrival is past';
 
 /*
  * Not SECURITY DEFINER: it runs as the inserting role, and takes the

@@ -184,14 +184,15 @@ raise_counter_past(Oid counter, int64 floor)
  * Makes sure the node's counter is past every number held by shard table
  * shard_relid and its co-located shards (the running statement's, see
  * isx_shard_enter), once per placement and node.  A placement is recorded
- * by the shard of its group's first table (user_order, user_log), whichever
- * of its tables was numbered first: update_info's shard then finds the
- * scan done by user_order's, and page_state's (track_page()) by user_log's.
+ * by the shard id of its group's first table (user_order, user_log),
+ * whichever of its tables was numbered first: update_info's shard then
+ * finds the scan done by user_order's, and page_state's (track_page()) by
+ * user_log's.  Shard ids are never reused (a dropped shard's OID may be).
  */
 static void
 check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
 {
-	Oid			types[1] = {OIDOID};
+	Oid			types[1] = {INT8OID};
 	Datum		args[1];
 
 	if (shard_relid == last_checked)
@@ -208,8 +209,8 @@ check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
 	}
 	if (hash_search(checked_shards, &shard_relid, HASH_FIND, NULL) == NULL)
 	{
-		args[0] = ObjectIdGetDatum(isx_state_relid(group == ISX_ARRIVAL_ORDERS ? orders_sources[0].table
-													: pages_sources[0].table));
+		args[0] = Int64GetDatum(isx_state_shardid(group == ISX_ARRIVAL_ORDERS ? orders_sources[0].table
+												  : pages_sources[0].table));
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute_with_args("SELECT FROM insure_stream.node_arrival_checked c"

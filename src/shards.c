@@ -244,37 +244,17 @@ isx_current_shard(void)
 	return current_shard;
 }
 
-/* the relation that keeps state table insure_stream.<name> for the running statement */
-Oid
-isx_state_relid(const char *name)
+/*
+ * The shard of insure_stream.<name> co-located with the running statement's
+ * event shard (which must be set: isx_shard_enter); relid is <name>'s.
+ */
+static int64
+colocated_shardid(const char *name, Oid relid)
 {
-	Oid			schema = get_namespace_oid("insure_stream", false);
-	Oid			relid = get_relname_relid(name, schema);
 	Oid			types[2] = {INT8OID, OIDOID};
 	Datum		args[2];
 	int64		shardid;
-	char	   *shardname;
-	Oid			shardrelid;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table insure_stream.%s is missing", name);
-	if (current_shard == 0)
-	{
-		/* a distributed table keeps nothing on the coordinator: never write there */
-		if (citus_present())
-		{
-			args[0] = ObjectIdGetDatum(relid);
-			if (citus_metadata_int8("SELECT 1::pg_catalog.int8 FROM pg_catalog.pg_dist_partition p"
-									" WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-									"   AND p.partmethod OPERATOR(pg_catalog.=) 'h'",
-									1, types + 1, args) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("table \"insure_stream.%s\" is distributed: its state is kept on the nodes that hold its shards", name),
-						 errhint("Call insure_stream.track_page() as a statement of its own, which Citus runs on the node of the account.")));
-		}
-		return relid;
-	}
 	args[0] = Int64GetDatum(current_shard);
 	args[1] = ObjectIdGetDatum(relid);
 	shardid = citus_metadata_int8("SELECT s.shardid"
@@ -291,13 +271,63 @@ isx_state_relid(const char *name)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"insure_stream.%s\" is not co-located with the shard the trigger fired on", name),
 				 errhint("Run SELECT insure_stream.distribute(); on the coordinator.")));
-	shardname = psprintf("%s_" INT64_FORMAT, name, shardid);
+	return shardid;
+}
+
+/* the relation that keeps state table insure_stream.<name> for the running statement */
+Oid
+isx_state_relid(const char *name)
+{
+	Oid			schema = get_namespace_oid("insure_stream", false);
+	Oid			relid = get_relname_relid(name, schema);
+	Oid			types[1] = {OIDOID};
+	Datum		args[1];
+	char	   *shardname;
+	Oid			shardrelid;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table insure_stream.%s is missing", name);
+	if (current_shard == 0)
+	{
+		/* a distributed table keeps nothing on the coordinator: never write there */
+		if (citus_present())
+		{
+			args[0] = ObjectIdGetDatum(relid);
+			if (citus_metadata_int8("SELECT 1::pg_catalog.int8 FROM pg_catalog.pg_dist_partition p"
+									" WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+									"   AND p.partmethod OPERATOR(pg_catalog.=) 'h'",
+									1, types, args) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("table \"insure_stream.%s\" is distributed: its state is kept on the nodes that hold its shards", name),
+						 errhint("Call insure_stream.track_page() as a statement of its own, which Citus runs on the node of the account.")));
+		}
+		return relid;
+	}
+	shardname = psprintf("%s_" INT64_FORMAT, name, colocated_shardid(name, relid));
 	shardrelid = get_relname_relid(shardname, schema);
 	if (!OidIsValid(shardrelid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("shard \"insure_stream.%s\" is not on this node", shardname)));
 	return shardrelid;
+}
+
+/*
+ * The Citus shard id of insure_stream.<name> co-located with the running
+ * statement's event shard: a placement's name that is never reused, as
+ * relation OIDs can be.
+ */
+int64
+isx_state_shardid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table insure_stream.%s is missing", name);
+	if (current_shard == 0)
+		elog(ERROR, "no shard is running for insure_stream.%s", name);
+	return colocated_shardid(name, relid);
 }
 
 /* the qualified name of state table insure_stream.<name> for the running statement (for SQL) */

@@ -19,6 +19,7 @@ extern int64 isx_shard_enter(int64 shard);
 extern int64 isx_current_shard(void);
 extern const char *isx_logical_name(Relation rel);
 extern Oid	isx_state_relid(const char *name);
+extern int64 isx_state_shardid(const char *name);
 extern char *isx_state_qualified_name(const char *name);
 
 #endif							/* INSURE_STREAM_SHARDS_H */
