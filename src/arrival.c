@@ -188,6 +188,9 @@ raise_counter_past(Oid counter, int64 floor)
  * whichever of its tables was numbered first: update_info's shard then
  * finds the scan done by user_order's, and page_state's (track_page()) by
  * user_log's.  Shard ids are never reused (a dropped shard's OID may be).
+ * The backend's own memory of what it checked is keyed by the relation's
+ * OID, known without a query: it would take an OID wraparound within one
+ * backend's life to mistake a new shard for a checked one.
  */
 static void
 check_shard(Oid shard_relid, IsxArrivalGroup group, Oid counter)
