@@ -244,6 +244,17 @@ isx_current_shard(void)
 	return current_shard;
 }
 
+/* the OID of the extension's table insure_stream.<name>, which must exist */
+static Oid
+own_table_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table insure_stream.%s is missing", name);
+	return relid;
+}
+
 /*
  * The shard of insure_stream.<name> co-located with the running statement's
  * event shard (which must be set: isx_shard_enter); relid is <name>'s.
@@ -278,15 +289,12 @@ colocated_shardid(const char *name, Oid relid)
 Oid
 isx_state_relid(const char *name)
 {
-	Oid			schema = get_namespace_oid("insure_stream", false);
-	Oid			relid = get_relname_relid(name, schema);
+	Oid			relid = own_table_relid(name);
 	Oid			types[1] = {OIDOID};
 	Datum		args[1];
 	char	   *shardname;
 	Oid			shardrelid;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table insure_stream.%s is missing", name);
 	if (current_shard == 0)
 	{
 		/* a distributed table keeps nothing on the coordinator: never write there */
@@ -305,7 +313,7 @@ isx_state_relid(const char *name)
 		return relid;
 	}
 	shardname = psprintf("%s_" INT64_FORMAT, name, colocated_shardid(name, relid));
-	shardrelid = get_relname_relid(shardname, schema);
+	shardrelid = get_relname_relid(shardname, get_rel_namespace(relid));
 	if (!OidIsValid(shardrelid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -321,13 +329,9 @@ isx_state_relid(const char *name)
 int64
 isx_state_shardid(const char *name)
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("insure_stream", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "table insure_stream.%s is missing", name);
 	if (current_shard == 0)
 		elog(ERROR, "no shard is running for insure_stream.%s", name);
-	return colocated_shardid(name, relid);
+	return colocated_shardid(name, own_table_relid(name));
 }
 
 /* the qualified name of state table insure_stream.<name> for the running statement (for SQL) */
