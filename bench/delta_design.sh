@@ -34,16 +34,8 @@ ROLE=bench_delta_ingest
 export PGDATABASE=$DB
 . ./lib.sh
 
-fresh_db
+fresh_db_with_ingest_role "$ROLE"
 psql_q -v role="$ROLE" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION insure_stream;
-SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
-DROP ROLE IF EXISTS :"role";
-CREATE ROLE :"role";
-\o /dev/null
-SELECT insure_stream.grant_ingest(:'role');
-\o
 CREATE TABLE bare_order (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE delta_order (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE INDEX ON delta_order (id, gmt_modified, ingest_seq);

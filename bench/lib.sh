@@ -118,6 +118,19 @@ bulk_floor_table() {	# what was loaded, e.g. "1000000 orders": table rows of the
 
 # a fresh, empty benchmark database: $PGDATABASE
 fresh_db() { dropdb --if-exists --force "$PGDATABASE" 2>/dev/null || true; createdb "$PGDATABASE"; }
+# fresh_db with the extension (time zone Asia/Shanghai) and an ingest role
+# named $1 (grant_ingest), as which the single-row statements run
+fresh_db_with_ingest_role() {
+	fresh_db
+	psql_q -v role="$1" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION insure_stream;
+SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
+DROP ROLE IF EXISTS :"role";
+CREATE ROLE :"role";
+SELECT insure_stream.grant_ingest(:'role');
+SQL
+}
 # pgbench tps: clients script [label] (SECS seconds); with a label, the WAL
 # bytes per transaction go to $T.wal as for timed_wal
 pgbench_tps() {

@@ -32,16 +32,8 @@ export PGDATABASE=$DB
 . ./lib.sh
 trap 'rm -f "$T".*' EXIT
 
-fresh_db
+fresh_db_with_ingest_role "$ROLE"
 psql_q -v role="$ROLE" <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION insure_stream;
-SELECT insure_stream.configure('time_zone', 'Asia/Shanghai');
-DROP ROLE IF EXISTS :"role";
-CREATE ROLE :"role";
-\o /dev/null
-SELECT insure_stream.grant_ingest(:'role');
-\o
 CREATE TABLE bare_order (LIKE insure_stream.user_order INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE bare_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 GRANT INSERT ON bare_order, bare_log TO :"role";
