@@ -131,6 +131,18 @@ CREATE ROLE :"role";
 SELECT insure_stream.grant_ingest(:'role');
 SQL
 }
+# pgbench_checked ROLE CLIENTS SCRIPT: pgbench's output, SECS seconds as
+# ROLE; a run that failed or aborted a transaction ends the benchmark (a
+# figure of statements that failed would be meaningless)
+pgbench_checked() {
+	local out
+	out=$(PGOPTIONS="-c role=$1" pgbench -n -c "$2" -j "$2" -T "$SECS" -f "$3" 2>&1) || true
+	if ! grep -q '^tps' <<<"$out" || grep -q 'aborted' <<<"$out"; then
+		echo "pgbench failed on $3: $(grep -m3 -i 'error\|abort' <<<"$out")" >&2
+		kill -TERM $$; exit 1
+	fi
+	printf '%s\n' "$out"
+}
 # pgbench tps: clients script [label] (SECS seconds); with a label, the WAL
 # bytes per transaction go to $T.wal as for timed_wal
 pgbench_tps() {

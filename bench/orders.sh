@@ -87,11 +87,7 @@ done
 tps() {	# clients target label: tps, or the benchmark ends if any transaction failed
 	local out l0
 	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
-	out=$(PGOPTIONS="-c role=bench_ingest" pgbench -n -c "$1" -j "$1" -T "$SECS" -f "$T.$2.sql" 2>&1) || true
-	if ! grep -q '^tps' <<<"$out" || grep -q 'aborted' <<<"$out"; then
-		echo "pgbench failed on $2: $(grep -m3 -i 'error\|abort' <<<"$out")" >&2
-		kill -TERM $$; exit 1
-	fi
+	out=$(pgbench_checked bench_ingest "$1" "$T.$2.sql")
 	wal_per_txn "$3" "$l0" "$out"
 	awk '/^tps/ {printf "%d", $3}' <<<"$out"
 }

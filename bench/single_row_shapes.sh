@@ -43,21 +43,26 @@ make_order_source "$PRELOAD_ORDERS" "$USERS"
 OCOLS="id, order_no, customer_tel, gmt_modified, account_payble"
 LCOLS="log_time, device_id, account_id, bury_point_type, page_name"
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
-for t in bare_order:insure_stream.user_order bare_log:insure_stream.user_log; do
-	bare=${t%%:*} ext=${t#*:}
-	case $bare in
-	bare_order) body="\\set uid random(1, $USERS)
+order_script() {	# table
+	cat <<SQL
+\\set uid random(1, $USERS)
 \\set off random(0, 3599999)
 \\set amt random(1, 100000)
-INSERT INTO TABLE ($OCOLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);" ;;
-	bare_log) body="\\set a random(1, $ACCOUNTS)
+INSERT INTO $1 ($OCOLS) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
+SQL
+}
+log_script() {	# table
+	cat <<SQL
+\\set a random(1, $ACCOUNTS)
 \\set d random(0, 2)
 \\set t random(1, 86400000)
-INSERT INTO TABLE ($LCOLS) VALUES (1795572000000 + :t, 'dev' || :d, 'acc' || :a, 'view', 'p' || :t);" ;;
-	esac
-	echo "${body//TABLE/$bare}" > "$T.bare_${bare#bare_}.sql"
-	echo "${body//TABLE/$ext}" > "$T.ext_${bare#bare_}.sql"
-done
+INSERT INTO $1 ($LCOLS) VALUES (1795572000000 + :t, 'dev' || :d, 'acc' || :a, 'view', 'p' || :t);
+SQL
+}
+order_script bare_order > "$T.bare_order.sql"
+order_script insure_stream.user_order > "$T.ext_order.sql"
+log_script bare_log > "$T.bare_log.sql"
+log_script insure_stream.user_log > "$T.ext_log.sql"
 
 empty_all() {
 	psql_q -c "TRUNCATE bare_order, bare_log, insure_stream.user_order, insure_stream.order_state,
@@ -95,11 +100,7 @@ declare -A R
 run_one() {	# shape clients side workload [last]
 	local l0 out n
 	l0=$(psql_q -Atc "SELECT pg_current_wal_insert_lsn()")
-	out=$(PGOPTIONS="-c role=$ROLE" pgbench -n -c "$2" -j "$2" -T "$SECS" -f "$T.$3_$4.sql" 2>&1) || true
-	if ! grep -q '^tps' <<<"$out" || grep -q 'aborted' <<<"$out"; then
-		echo "pgbench failed ($1 $3 $4): $(grep -m3 -i 'error\|abort' <<<"$out")" >&2
-		kill -TERM $$; exit 1
-	fi
+	out=$(pgbench_checked "$ROLE" "$2" "$T.$3_$4.sql")
 	wal_per_txn "$1.$2.$3.$4" "$l0" "$out"
 	R[$1.$2.$3.$4]+=" $(awk '/^tps/ {printf "%d", $3}' <<<"$out")"
 	n=$(awk '/number of transactions actually processed/ {split($NF, a, "/"); print a[1]}' <<<"$out")
