@@ -9,6 +9,9 @@
 #            (orders: user and time; page views: account and time); no trigger
 #   brin   - page views: the copy with a BRIN index on ingest_seq (a reader
 #            scans the unmerged tail); no trigger
+#   brin+trigger - brin with an AFTER INSERT statement trigger that has a
+#            transition table and does nothing (PL/pgSQL): the least the
+#            trigger that still validates every event would add
 #   tail   - page views: the bare insert plus a copy of the event in a
 #            separate tail table keyed by account (one statement, a CTE):
 #            what a trigger writing small statements to a tail would add
@@ -44,11 +47,16 @@ CREATE TABLE delta_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING
 CREATE INDEX ON delta_log (account_id, log_time, ingest_seq);
 CREATE TABLE brin_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE INDEX ON brin_log USING brin (ingest_seq);
+CREATE TABLE brin_trig_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE INDEX ON brin_trig_log USING brin (ingest_seq);
+CREATE FUNCTION do_nothing() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER do_nothing AFTER INSERT ON brin_trig_log REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
 CREATE TABLE tail_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE page_tail (account_id varchar, ingest_seq bigint, log_time bigint, device_id varchar,
 						bury_point_type varchar, page_name varchar);
 CREATE INDEX ON page_tail (account_id, ingest_seq);
-GRANT INSERT ON bare_order, delta_order, bare_log, delta_log, brin_log, tail_log, page_tail TO :"role";
+GRANT INSERT ON bare_order, delta_order, bare_log, delta_log, brin_log, brin_trig_log, tail_log, page_tail TO :"role";
 GRANT SELECT ON tail_log TO :"role";
 SQL
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
@@ -60,7 +68,7 @@ for t in bare_order delta_order insure_stream.user_order; do
 INSERT INTO $t (id, order_no, customer_tel, gmt_modified, account_payble) VALUES (:uid, 'PB' || :off, '139' || :uid, $hour0 + :off, :amt / 100.0);
 SQL
 done
-for t in bare_log delta_log brin_log insure_stream.user_log; do
+for t in bare_log delta_log brin_log brin_trig_log insure_stream.user_log; do
 	cat > "$T.$t.sql" <<SQL
 \set a random(1, $ACCOUNTS)
 \set t random(1, 86400000)
@@ -75,7 +83,7 @@ INSERT INTO page_tail SELECT account_id, ingest_seq, log_time, device_id, bury_p
 SQL
 tps() { PGOPTIONS="-c role=$ROLE" pgbench_tps "$@"; }
 declare -A r
-targets="bare_order delta_order insure_stream.user_order bare_log delta_log brin_log tail_log insure_stream.user_log"
+targets="bare_order delta_order insure_stream.user_order bare_log delta_log brin_log brin_trig_log tail_log insure_stream.user_log"
 for run in $(seq 1 "$RUNS"); do
 	psql_q -c CHECKPOINT
 	for c in $CLIENTS; do
@@ -87,15 +95,15 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 echo
-echo "| single-row, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | index / bare | brin / bare | tail / bare | ours / bare | WAL bytes a statement, bare / index / brin / tail / ours |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| single-row, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | index / bare | brin / bare | brin+trigger / bare | tail / bare | ours / bare | WAL bytes a statement, bare / index / brin / tail / ours |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for s in order log; do
 	for c in $CLIENTS; do
 		b=${r[bare_$s.$c]}
 		if [ $s = order ]; then
-			echo "| orders | $c | $(median $b) | $(pair_ratio "${r[delta_order.$c]}" "$b")x | | | $(pair_ratio "${r[insure_stream.user_order.$c]}" "$b")x | $(wal_of bare_order.$c) / $(wal_of delta_order.$c) / / / $(wal_of insure_stream.user_order.$c) |"
+			echo "| orders | $c | $(median $b) | $(pair_ratio "${r[delta_order.$c]}" "$b")x | | | | $(pair_ratio "${r[insure_stream.user_order.$c]}" "$b")x | $(wal_of bare_order.$c) / $(wal_of delta_order.$c) / / / $(wal_of insure_stream.user_order.$c) |"
 		else
-			echo "| page views | $c | $(median $b) | $(pair_ratio "${r[delta_log.$c]}" "$b")x | $(pair_ratio "${r[brin_log.$c]}" "$b")x | $(pair_ratio "${r[tail_log.$c]}" "$b")x | $(pair_ratio "${r[insure_stream.user_log.$c]}" "$b")x | $(wal_of bare_log.$c) / $(wal_of delta_log.$c) / $(wal_of brin_log.$c) / $(wal_of tail_log.$c) / $(wal_of insure_stream.user_log.$c) |"
+			echo "| page views | $c | $(median $b) | $(pair_ratio "${r[delta_log.$c]}" "$b")x | $(pair_ratio "${r[brin_log.$c]}" "$b")x | $(pair_ratio "${r[brin_trig_log.$c]}" "$b")x | $(pair_ratio "${r[tail_log.$c]}" "$b")x | $(pair_ratio "${r[insure_stream.user_log.$c]}" "$b")x | $(wal_of bare_log.$c) / $(wal_of delta_log.$c) / $(wal_of brin_log.$c) / $(wal_of tail_log.$c) / $(wal_of insure_stream.user_log.$c) |"
 		fi
 	done
 done
