@@ -100,7 +100,7 @@ done
 # the fold, as the ingest role would run it from the trigger: a function
 # with the settings our triggers pin (the tail found through the BRIN
 # index, no JIT for a short statement)
-psql_q >/dev/null <<'SQL'
+psql_q -v role="$ROLE" >/dev/null <<'SQL'
 CREATE FUNCTION fold_tail() RETURNS void LANGUAGE sql SET enable_seqscan = off SET jit = off AS $$
 WITH old AS (SELECT w FROM fold_watermark FOR UPDATE),
 tail AS (SELECT l.* FROM fold_log l WHERE l.ingest_seq > (SELECT w FROM old)
@@ -120,15 +120,14 @@ merged AS (INSERT INTO fold_state AS s SELECT * FROM pairs
 UPDATE fold_watermark SET w = (SELECT coalesce(max(ingest_seq), fold_watermark.w) FROM tail)
  WHERE (SELECT count(*) FROM merged) >= 0
 $$;
+GRANT EXECUTE ON FUNCTION fold_tail() TO :"role";
 SQL
-psql_q -c "GRANT EXECUTE ON FUNCTION fold_tail() TO $ROLE" >/dev/null
-FOLD="SELECT fold_tail()"
 psql_q >/dev/null <<SQL
 INSERT INTO fold_log (log_time, device_id, account_id, bury_point_type, page_name)
 SELECT 1795572000000 + abs(hashint4(g)) % 86400000, 'dev' || (abs(hashint4(g + 1)) % 3),
 	   'acc' || (1 + abs(hashint4(g + 2)) % $ACCOUNTS), 'view', 'p' || g
   FROM generate_series(1, $PRELOAD_VIEWS) g;
-$FOLD;
+SELECT fold_tail();
 VACUUM ANALYZE fold_log, fold_state;
 SQL
 cat > "$T.fold_log.sql" <<SQL
@@ -137,7 +136,7 @@ cat > "$T.fold_log.sql" <<SQL
 \set f random(1, $FOLD_EVERY)
 INSERT INTO fold_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES (1795572000000 + :t, 'dev', 'acc' || :a, 'view', 'p' || :t);
 \if :f = 1
-$FOLD;
+SELECT fold_tail();
 \endif
 SQL
 cat > "$T.tail_log.sql" <<SQL
