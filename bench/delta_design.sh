@@ -12,14 +12,7 @@
 #   brin+trigger - brin with an AFTER INSERT statement trigger that has a
 #            transition table and does nothing (PL/pgSQL): the least the
 #            trigger that still validates every event would add
-#   brin+fold - brin+trigger whose statements also fold the tail into a
-#            state table, one statement in FOLD_EVERY (a SQL fold: the
-#            tail's pairs merged by INSERT ... ON CONFLICT past a watermark,
-#            folds serialized on the watermark's row; ties and values' own
-#            times left out, as in the reads below): what keeping the tail
-#            short from the ingest path would cost, no scheduler needed.
-#            Its table starts with PRELOAD_VIEWS folded views, so that the
-#            tail is found through the BRIN index of a long table
+#   (the tail folded from the ingest path: fold_design.sh)
 #   tail   - page views: the bare insert plus a copy of the event in a
 #            separate tail table keyed by account (one statement, a CTE):
 #            what a trigger writing small statements to a tail would add
@@ -30,7 +23,6 @@
 # account's events found in a BRIN-indexed tail.
 # Uses the server in the PG* environment variables.
 # Knobs: USERS (200000), ACCOUNTS (500000), RUNS (5), SECS (10), CLIENTS ("1 8"),
-#        FOLD_EVERY (1000), PRELOAD_VIEWS (1000000),
 #        COPY_ROWS (1000000)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,8 +32,6 @@ RUNS=${RUNS:-5}
 SECS=${SECS:-10}
 CLIENTS=${CLIENTS:-1 8}
 COPY_ROWS=${COPY_ROWS:-1000000}
-FOLD_EVERY=${FOLD_EVERY:-1000}
-PRELOAD_VIEWS=${PRELOAD_VIEWS:-1000000}
 DB=${BENCH_DB:-bench_delta}
 T=/tmp/insure_stream_bench.$$
 ROLE=bench_delta_ingest
@@ -63,22 +53,11 @@ CREATE INDEX ON brin_trig_log USING brin (ingest_seq);
 CREATE FUNCTION do_nothing() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
 CREATE TRIGGER do_nothing AFTER INSERT ON brin_trig_log REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
-CREATE TABLE fold_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
-CREATE INDEX ON fold_log USING brin (ingest_seq);
-CREATE TRIGGER do_nothing AFTER INSERT ON fold_log REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
-CREATE TABLE fold_state (account_id varchar, device_key varchar, device_id varchar, log_time bigint,
-						 log_seq bigint, bury_point_type varchar, page_name varchar,
-						 PRIMARY KEY (account_id, device_key)) WITH (fillfactor = 80);
-CREATE TABLE fold_watermark (w bigint NOT NULL);
-INSERT INTO fold_watermark VALUES (0);
-GRANT SELECT ON fold_log TO :"role";
-GRANT SELECT, INSERT, UPDATE ON fold_state, fold_watermark TO :"role";
 CREATE TABLE tail_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE page_tail (account_id varchar, ingest_seq bigint, log_time bigint, device_id varchar,
 						bury_point_type varchar, page_name varchar);
 CREATE INDEX ON page_tail (account_id, ingest_seq);
-GRANT INSERT ON bare_order, delta_order, bare_log, delta_log, brin_log, brin_trig_log, fold_log, tail_log, page_tail TO :"role";
+GRANT INSERT ON bare_order, delta_order, bare_log, delta_log, brin_log, brin_trig_log, tail_log, page_tail TO :"role";
 GRANT SELECT ON tail_log TO :"role";
 SQL
 hour0=$(psql_q -Atc "SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::bigint")
@@ -97,48 +76,6 @@ for t in bare_log delta_log brin_log brin_trig_log insure_stream.user_log; do
 INSERT INTO $t (log_time, device_id, account_id, bury_point_type, page_name) VALUES (1795572000000 + :t, 'dev', 'acc' || :a, 'view', 'p' || :t);
 SQL
 done
-# the fold, as the ingest role would run it from the trigger: a function
-# with the settings our triggers pin (the tail found through the BRIN
-# index, no JIT for a short statement)
-psql_q -v role="$ROLE" >/dev/null <<'SQL'
-CREATE FUNCTION fold_tail() RETURNS void LANGUAGE sql SET enable_seqscan = off SET jit = off AS $$
-WITH old AS (SELECT w FROM fold_watermark FOR UPDATE),
-tail AS (SELECT l.* FROM fold_log l WHERE l.ingest_seq > (SELECT w FROM old)
-			AND l.account_id IS NOT NULL AND l.log_time IS NOT NULL),
-pairs AS (SELECT account_id, CASE WHEN device_id IS NULL THEN 'n' ELSE 'd' || device_id END AS device_key,
-				 max(device_id) AS device_id, max(log_time) AS log_time, max(ingest_seq) AS log_seq,
-				 insure_stream.last_value(bury_point_type, log_time) AS bury_point_type,
-				 insure_stream.last_value(page_name, log_time) AS page_name
-			FROM tail GROUP BY 1, 2),
-merged AS (INSERT INTO fold_state AS s SELECT * FROM pairs
-		   ON CONFLICT (account_id, device_key) DO UPDATE
-		   SET device_id = excluded.device_id, log_time = excluded.log_time, log_seq = excluded.log_seq,
-			   bury_point_type = coalesce(excluded.bury_point_type, s.bury_point_type),
-			   page_name = coalesce(excluded.page_name, s.page_name)
-		   WHERE s.log_time < excluded.log_time
-		   RETURNING 1)
-UPDATE fold_watermark SET w = (SELECT coalesce(max(ingest_seq), fold_watermark.w) FROM tail)
- WHERE (SELECT count(*) FROM merged) >= 0
-$$;
-GRANT EXECUTE ON FUNCTION fold_tail() TO :"role";
-SQL
-psql_q >/dev/null <<SQL
-INSERT INTO fold_log (log_time, device_id, account_id, bury_point_type, page_name)
-SELECT 1795572000000 + abs(hashint4(g)) % 86400000, 'dev' || (abs(hashint4(g + 1)) % 3),
-	   'acc' || (1 + abs(hashint4(g + 2)) % $ACCOUNTS), 'view', 'p' || g
-  FROM generate_series(1, $PRELOAD_VIEWS) g;
-SELECT fold_tail();
-VACUUM ANALYZE fold_log, fold_state;
-SQL
-cat > "$T.fold_log.sql" <<SQL
-\set a random(1, $ACCOUNTS)
-\set t random(1, 86400000)
-\set f random(1, $FOLD_EVERY)
-INSERT INTO fold_log (log_time, device_id, account_id, bury_point_type, page_name) VALUES (1795572000000 + :t, 'dev', 'acc' || :a, 'view', 'p' || :t);
-\if :f = 1
-SELECT fold_tail();
-\endif
-SQL
 cat > "$T.tail_log.sql" <<SQL
 \set a random(1, $ACCOUNTS)
 \set t random(1, 86400000)
@@ -147,7 +84,7 @@ INSERT INTO page_tail SELECT account_id, ingest_seq, log_time, device_id, bury_p
 SQL
 tps() { PGOPTIONS="-c role=$ROLE" pgbench_tps "$@"; }
 declare -A r
-targets="bare_order delta_order insure_stream.user_order bare_log delta_log brin_log brin_trig_log fold_log tail_log insure_stream.user_log"
+targets="bare_order delta_order insure_stream.user_order bare_log delta_log brin_log brin_trig_log tail_log insure_stream.user_log"
 for run in $(seq 1 "$RUNS"); do
 	psql_q -c CHECKPOINT
 	for c in $CLIENTS; do
@@ -159,15 +96,15 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 echo
-echo "| single-row, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | index / bare | brin / bare | brin+trigger / bare | brin+fold / bare | tail / bare | ours / bare | WAL bytes a statement, bare / index / brin / tail / ours |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| single-row, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | index / bare | brin / bare | brin+trigger / bare | tail / bare | ours / bare | WAL bytes a statement, bare / index / brin / tail / ours |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for s in order log; do
 	for c in $CLIENTS; do
 		b=${r[bare_$s.$c]}
 		if [ $s = order ]; then
-			echo "| orders | $c | $(median $b) | $(pair_ratio "${r[delta_order.$c]}" "$b")x | | | | | $(pair_ratio "${r[insure_stream.user_order.$c]}" "$b")x | $(wal_of bare_order.$c) / $(wal_of delta_order.$c) / / / $(wal_of insure_stream.user_order.$c) |"
+			echo "| orders | $c | $(median $b) | $(pair_ratio "${r[delta_order.$c]}" "$b")x | | | | $(pair_ratio "${r[insure_stream.user_order.$c]}" "$b")x | $(wal_of bare_order.$c) / $(wal_of delta_order.$c) / / / $(wal_of insure_stream.user_order.$c) |"
 		else
-			echo "| page views | $c | $(median $b) | $(pair_ratio "${r[delta_log.$c]}" "$b")x | $(pair_ratio "${r[brin_log.$c]}" "$b")x | $(pair_ratio "${r[brin_trig_log.$c]}" "$b")x | $(pair_ratio "${r[fold_log.$c]}" "$b")x | $(pair_ratio "${r[tail_log.$c]}" "$b")x | $(pair_ratio "${r[insure_stream.user_log.$c]}" "$b")x | $(wal_of bare_log.$c) / $(wal_of delta_log.$c) / $(wal_of brin_log.$c) / $(wal_of tail_log.$c) / $(wal_of insure_stream.user_log.$c) |"
+			echo "| page views | $c | $(median $b) | $(pair_ratio "${r[delta_log.$c]}" "$b")x | $(pair_ratio "${r[brin_log.$c]}" "$b")x | $(pair_ratio "${r[brin_trig_log.$c]}" "$b")x | $(pair_ratio "${r[tail_log.$c]}" "$b")x | $(pair_ratio "${r[insure_stream.user_log.$c]}" "$b")x | $(wal_of bare_log.$c) / $(wal_of delta_log.$c) / $(wal_of brin_log.$c) / $(wal_of tail_log.$c) / $(wal_of insure_stream.user_log.$c) |"
 		fi
 	done
 done
