@@ -105,17 +105,29 @@ $$;
 -- tail found through the BRIN index, no JIT and no parallel workers for a
 -- short statement; SECURITY DEFINER because summarizing a BRIN range
 -- takes its owner (in the design, the extension's C code would)
+--
+-- tail_to_fold: the events of tail to fold now, (w0, w1] of ingest_seq;
+-- w1 null when another session folds it or nothing is new
+CREATE FUNCTION tail_to_fold(tail regclass, OUT w0 bigint, OUT w1 bigint) LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_try_advisory_xact_lock(tail::oid::bigint) THEN
+		SELECT w INTO w0 FROM watermark WHERE watermark.tail = tail_to_fold.tail;
+		EXECUTE format('SELECT max(ingest_seq) FROM %s WHERE ingest_seq > $1', tail) INTO w1 USING w0;
+	END IF;
+END
+$$;
+-- tail_folded: the events up to w1 are in the state
+CREATE FUNCTION tail_folded(tail regclass, tail_index regclass, w1 bigint) RETURNS void LANGUAGE sql AS $$
+UPDATE watermark SET w = w1 WHERE watermark.tail = tail_folded.tail;
+SELECT summarize_full_ranges(tail, tail_index);
+$$;
 CREATE FUNCTION fold_sql() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = public, pg_temp SET enable_seqscan = off SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
 	w0 bigint;
 	w1 bigint;
 BEGIN
-	IF NOT pg_try_advisory_xact_lock('sqlfold_log'::regclass::oid::bigint) THEN
-		RETURN;
-	END IF;
-	SELECT w INTO w0 FROM watermark WHERE tail = 'sqlfold_log'::regclass;
-	SELECT max(ingest_seq) INTO w1 FROM sqlfold_log WHERE ingest_seq > w0;
+	SELECT * INTO w0, w1 FROM tail_to_fold('sqlfold_log');
 	IF w1 IS NULL THEN
 		RETURN;
 	END IF;
@@ -133,8 +145,7 @@ BEGIN
 		bury_point_type = coalesce(excluded.bury_point_type, s.bury_point_type),
 		page_name = coalesce(excluded.page_name, s.page_name)
 	WHERE s.log_time < excluded.log_time;
-	UPDATE watermark SET w = w1 WHERE tail = 'sqlfold_log'::regclass;
-	PERFORM summarize_full_ranges('sqlfold_log', 'sqlfold_tail');
+	PERFORM tail_folded('sqlfold_log', 'sqlfold_tail', w1);
 END
 $$;
 CREATE FUNCTION fold_bulk() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
@@ -143,11 +154,7 @@ DECLARE
 	w0 bigint;
 	w1 bigint;
 BEGIN
-	IF NOT pg_try_advisory_xact_lock('bulkfold_log'::regclass::oid::bigint) THEN
-		RETURN;
-	END IF;
-	SELECT w INTO w0 FROM watermark WHERE tail = 'bulkfold_log'::regclass;
-	SELECT max(ingest_seq) INTO w1 FROM bulkfold_log WHERE ingest_seq > w0;
+	SELECT * INTO w0, w1 FROM tail_to_fold('bulkfold_log');
 	IF w1 IS NULL THEN
 		RETURN;
 	END IF;
@@ -155,8 +162,7 @@ BEGIN
 	SELECT log_time, device_id, account_id, bury_point_type, page_name
 	  FROM bulkfold_log
 	 WHERE ingest_seq > w0 AND ingest_seq <= w1;
-	UPDATE watermark SET w = w1 WHERE tail = 'bulkfold_log'::regclass;
-	PERFORM summarize_full_ranges('bulkfold_log', 'bulkfold_tail');
+	PERFORM tail_folded('bulkfold_log', 'bulkfold_tail', w1);
 END
 $$;
 GRANT EXECUTE ON FUNCTION fold_sql(), fold_bulk() TO :"role";
