@@ -16,6 +16,10 @@
 #              insure_stream.user_log, whose triggers merge it into
 #              page_state), skipped in the same way: what a C fold would
 #              cost at most, since it also copies the events into user_log
+#   bgfold   - trigger, and the same bulk fold run every 50 ms by another
+#              session, as a background worker would (one the ingest path
+#              starts needs no shared_preload_libraries): the fold off the
+#              ingest path, on the same two cores
 #   ours     - insure_stream.user_log with today's triggers, in a database
 #              of its own (bulkfold writes the first database's user_log)
 # The folded tables start with PRELOAD_VIEWS folded views, so that the
@@ -53,14 +57,18 @@ CREATE FUNCTION do_nothing() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN 
 CREATE TABLE trigger_log (LIKE insure_stream.user_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE sqlfold_log (LIKE trigger_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE bulkfold_log (LIKE trigger_log INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE TABLE bgfold_log (LIKE trigger_log INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE INDEX ON trigger_log USING brin (ingest_seq) WITH (pages_per_range = :ppr);
 CREATE INDEX sqlfold_tail ON sqlfold_log USING brin (ingest_seq) WITH (pages_per_range = :ppr);
 CREATE INDEX bulkfold_tail ON bulkfold_log USING brin (ingest_seq) WITH (pages_per_range = :ppr);
+CREATE INDEX bgfold_tail ON bgfold_log USING brin (ingest_seq) WITH (pages_per_range = :ppr);
 CREATE TRIGGER do_nothing AFTER INSERT ON trigger_log REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
 CREATE TRIGGER do_nothing AFTER INSERT ON sqlfold_log REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
 CREATE TRIGGER do_nothing AFTER INSERT ON bulkfold_log REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
+CREATE TRIGGER do_nothing AFTER INSERT ON bgfold_log REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION do_nothing();
 CREATE TABLE fold_state (account_id varchar, device_key varchar, device_id varchar, log_time bigint,
 						 log_seq bigint, bury_point_type varchar, page_name varchar,
@@ -68,8 +76,8 @@ CREATE TABLE fold_state (account_id varchar, device_key varchar, device_id varch
 -- w: the greatest ingest_seq folded; summarized: the BRIN ranges below
 -- this block have their summary
 CREATE TABLE watermark (tail regclass PRIMARY KEY, w bigint NOT NULL, summarized bigint NOT NULL);
-INSERT INTO watermark VALUES ('sqlfold_log', 0, 0), ('bulkfold_log', 0, 0);
-GRANT INSERT ON bare_log, trigger_log, sqlfold_log, bulkfold_log TO :"role";
+INSERT INTO watermark VALUES ('sqlfold_log', 0, 0), ('bulkfold_log', 0, 0), ('bgfold_log', 0, 0);
+GRANT INSERT ON bare_log, trigger_log, sqlfold_log, bulkfold_log, bgfold_log TO :"role";
 GRANT SELECT ON sqlfold_log, bulkfold_log TO :"role";
 
 -- The BRIN ranges the tail has filled since the last fold get their
@@ -148,24 +156,36 @@ BEGIN
 	PERFORM tail_folded('sqlfold_log', 'sqlfold_tail', w1);
 END
 $$;
-CREATE FUNCTION fold_bulk() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+CREATE FUNCTION fold_bulk(tail regclass, tail_index regclass) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = public, pg_temp SET enable_seqscan = off SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
 	w0 bigint;
 	w1 bigint;
 BEGIN
-	SELECT * INTO w0, w1 FROM tail_to_fold('bulkfold_log');
+	SELECT * INTO w0, w1 FROM tail_to_fold(tail);
 	IF w1 IS NULL THEN
 		RETURN;
 	END IF;
-	INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
-	SELECT log_time, device_id, account_id, bury_point_type, page_name
-	  FROM bulkfold_log
-	 WHERE ingest_seq > w0 AND ingest_seq <= w1;
-	PERFORM tail_folded('bulkfold_log', 'bulkfold_tail', w1);
+	EXECUTE format('INSERT INTO insure_stream.user_log (log_time, device_id, account_id, bury_point_type, page_name)
+					SELECT log_time, device_id, account_id, bury_point_type, page_name
+					  FROM %s WHERE ingest_seq > $1 AND ingest_seq <= $2', tail) USING w0, w1;
+	PERFORM tail_folded(tail, tail_index, w1);
 END
 $$;
-GRANT EXECUTE ON FUNCTION fold_sql(), fold_bulk() TO :"role";
+GRANT EXECUTE ON FUNCTION fold_sql(), fold_bulk(regclass, regclass) TO :"role";
+-- the background fold: a fold every 50 ms for secs seconds, each
+-- committed (run by the benchmark's own session, beside pgbench)
+CREATE PROCEDURE fold_in_background(secs float8, tail regclass, tail_index regclass) LANGUAGE plpgsql AS $$
+DECLARE
+	done_at timestamptz := clock_timestamp() + secs * interval '1 second';
+BEGIN
+	WHILE clock_timestamp() < done_at LOOP
+		PERFORM fold_bulk(tail, tail_index);
+		COMMIT;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
 SQL
 psql_q -v n="$PRELOAD_VIEWS" -v accounts="$ACCOUNTS" >/dev/null <<'SQL'
 CREATE TABLE preload AS
@@ -174,16 +194,18 @@ SELECT 1795572000000 + abs(hashint4(g)) % 86400000 AS log_time, 'dev' || (abs(ha
   FROM generate_series(1, :n) g;
 INSERT INTO sqlfold_log (log_time, device_id, account_id, bury_point_type, page_name) SELECT * FROM preload;
 INSERT INTO bulkfold_log (log_time, device_id, account_id, bury_point_type, page_name) SELECT * FROM preload;
+INSERT INTO bgfold_log (log_time, device_id, account_id, bury_point_type, page_name) SELECT * FROM preload;
 DROP TABLE preload;
 VACUUM ANALYZE;
 SELECT fold_sql();
-SELECT fold_bulk();
+SELECT fold_bulk('bulkfold_log', 'bulkfold_tail');
+SELECT fold_bulk('bgfold_log', 'bgfold_tail');
 VACUUM ANALYZE;
 SQL
 
 # pgbench scripts: one random account's view; the folding ones fold after
 # one insert in FOLD_EVERY
-script() {	# table [fold function]
+script() {	# table [fold call]
 	cat <<SQL
 \\set a random(1, $ACCOUNTS)
 \\set t random(1, 86400000)
@@ -191,23 +213,28 @@ script() {	# table [fold function]
 INSERT INTO $1 (log_time, device_id, account_id, bury_point_type, page_name) VALUES (1795572000000 + :t, 'dev', 'acc' || :a, 'view', 'p' || :t);
 SQL
 	if [ -n "${2:-}" ]; then
-		printf '\\if :f = 1\nSELECT %s();\n\\endif\n' "$2"
+		printf '\\if :f = 1\nSELECT %s;\n\\endif\n' "$2"
 	fi
 }
 script bare_log > "$T.bare.sql"
 script trigger_log > "$T.trigger.sql"
-script sqlfold_log fold_sql > "$T.sqlfold.sql"
-script bulkfold_log fold_bulk > "$T.bulkfold.sql"
+script sqlfold_log "fold_sql()" > "$T.sqlfold.sql"
+script bulkfold_log "fold_bulk('bulkfold_log', 'bulkfold_tail')" > "$T.bulkfold.sql"
+script bgfold_log > "$T.bgfold.sql"
 script insure_stream.user_log > "$T.ours.sql"
 
 declare -A r
-variants="bare trigger sqlfold bulkfold ours"
+variants="bare trigger sqlfold bulkfold bgfold ours"
 for run in $(seq 1 "$RUNS"); do
 	psql_q -c CHECKPOINT
 	for c in $CLIENTS; do
 		for v in $variants; do
 			if [ $v = ours ]; then
 				r[$v.$c]+=" $(PGDATABASE=${DB}_ours PGOPTIONS="-c role=${ROLE}_ours" pgbench_tps "$c" "$T.$v.sql" "$v.$c")"
+			elif [ $v = bgfold ]; then
+				psql_q -c "CALL fold_in_background($SECS, 'bgfold_log', 'bgfold_tail')" >/dev/null &
+				r[$v.$c]+=" $(PGOPTIONS="-c role=$ROLE" pgbench_tps "$c" "$T.$v.sql" "$v.$c")"
+				wait $!
 			else
 				r[$v.$c]+=" $(PGOPTIONS="-c role=$ROLE" pgbench_tps "$c" "$T.$v.sql" "$v.$c")"
 			fi
@@ -220,26 +247,27 @@ tail_left() {	# tail table: events past its watermark
 	psql_q -Atc "SELECT count(*) FROM $1 WHERE ingest_seq > (SELECT w FROM watermark WHERE tail = '$1'::regclass)"
 }
 echo
-echo "| single-row page views, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | trigger / bare | sqlfold / bare | bulkfold / bare | ours / bare | WAL bytes a statement, bare / trigger / sqlfold / bulkfold / ours |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| single-row page views, $RUNS runs of ${SECS} s, medians of the runs' own ratios | clients | bare tps | trigger / bare | sqlfold / bare | bulkfold / bare | bgfold / bare | ours / bare | WAL bytes a statement, bare / trigger / sqlfold / bulkfold / bgfold / ours |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for c in $CLIENTS; do
 	b=${r[bare.$c]}
-	echo "| page views, fold every $FOLD_EVERY | $c | $(median $b) |$(for v in trigger sqlfold bulkfold ours; do printf ' %sx |' "$(pair_ratio "${r[$v.$c]}" "$b")"; done)" \
-		"$(wal_of bare.$c) / $(wal_of trigger.$c) / $(wal_of sqlfold.$c) / $(wal_of bulkfold.$c) / $(wal_of ours.$c) |"
+	echo "| page views, fold every $FOLD_EVERY | $c | $(median $b) |$(for v in trigger sqlfold bulkfold bgfold ours; do printf ' %sx |' "$(pair_ratio "${r[$v.$c]}" "$b")"; done)" \
+		"$(wal_of bare.$c) / $(wal_of trigger.$c) / $(wal_of sqlfold.$c) / $(wal_of bulkfold.$c) / $(wal_of bgfold.$c) / $(wal_of ours.$c) |"
 done
 echo
-echo "events not folded at the end: sqlfold $(tail_left sqlfold_log), bulkfold $(tail_left bulkfold_log)"
+echo "events not folded at the end: sqlfold $(tail_left sqlfold_log), bulkfold $(tail_left bulkfold_log), bgfold $(tail_left bgfold_log)"
 # one fold's cost, in one session (its first fold pays for loading the
 # functions and caches, as a pgbench client's does once): a tail of
 # FOLD_EVERY events folded by each fold, 4 times, the first left out
 for i in 1 2 3 4; do
 	for v in sql bulk; do
+		[ $v = sql ] && call="fold_sql()" || call="fold_bulk('bulkfold_log', 'bulkfold_tail')"
 		cat <<SQL
 INSERT INTO ${v}fold_log (log_time, device_id, account_id, bury_point_type, page_name)
 SELECT 1795572000000 + abs(hashint4(g)) % 86400000, 'dev', 'acc' || (1 + abs(hashint4(g + 2)) % $ACCOUNTS), 'view', 'p' || g
   FROM generate_series(1, $FOLD_EVERY) g;
 SELECT clock_timestamp() AS t0 \\gset
-SELECT fold_$v();
+SELECT $call;
 SELECT '${v}fold ' || round(1000 * extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 1) WHERE $i > 1;
 SQL
 	done
