@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The fold of a design not built (events as deltas, docs/design.md): what
-# folding the tail from the ingest path costs single-row page views, when
-# a session skips the fold while another one folds, and when the fold runs
-# at the bulk path's speed.  Against the bare table, in one run:
+# folding the tail in the ingest path, or beside it, costs single-row page
+# views, when a session skips the fold while another one folds, and when
+# the fold runs at the bulk path's speed.  Against the bare table, in one
+# run:
 #   bare     - a copy of user_log, no trigger, no index
 #   trigger  - the copy with a BRIN index on ingest_seq and an AFTER INSERT
 #              statement trigger with a transition table that does nothing
@@ -21,7 +22,8 @@
 #              starts needs no shared_preload_libraries): the fold off the
 #              ingest path, on the same two cores
 #   ours     - insure_stream.user_log with today's triggers, in a database
-#              of its own (bulkfold writes the first database's user_log)
+#              of its own (bulkfold and bgfold write the first database's
+#              user_log)
 # The folded tables start with PRELOAD_VIEWS folded views, so that the
 # tail is found through the BRIN index of a long table and the fold
 # merges into stored pairs.  Each fold here runs in its own transaction

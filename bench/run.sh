@@ -21,7 +21,7 @@ CLUSTER_OPTS="-o fsync=on" run_in_cluster insure_stream_bench bench-output.log b
 	echo; echo "== Scenarios 2 and 3 (events)"; bash bench/events.sh
 	echo; echo "== Scenarios 2 and 3 against the SQL floor"; bash bench/floor_events.sh
 	echo; echo "== The write path of events as deltas (a design not built)"; bash bench/delta_design.sh
-	echo; echo "== The tail of that design folded from the ingest path"; bash bench/fold_design.sh
+	echo; echo "== The tail of that design folded in and beside the ingest path"; bash bench/fold_design.sh
 	echo; echo "== Single-row events on new and on existing keys"; bash bench/single_row_shapes.sh
 '
 exit "$status"

@@ -9,8 +9,9 @@
 #              on three devices, loaded into the bare tables too): every
 #              event merges into a stored row, and changes it when it is
 #              the key's latest
-# 1 and 8 clients, each round after a CHECKPOINT by default (a state page's first
-# write after it carries a full-page image; the bare tables only append).
+# 1 and 8 clients, each round after a CHECKPOINT by default (a state
+# page's first write after it carries a full-page image; the bare tables
+# only append).
 # WAL bytes per statement beside each figure; for the last round's
 # 1-client runs also the WAL records per statement (pg_waldump --stats),
 # when the server's WAL directory can be read.
