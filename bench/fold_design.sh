@@ -80,7 +80,6 @@ CREATE TABLE fold_state (account_id varchar, device_key varchar, device_id varch
 CREATE TABLE watermark (tail regclass PRIMARY KEY, w bigint NOT NULL, summarized bigint NOT NULL);
 INSERT INTO watermark VALUES ('sqlfold_log', 0, 0), ('bulkfold_log', 0, 0), ('bgfold_log', 0, 0);
 GRANT INSERT ON bare_log, trigger_log, sqlfold_log, bulkfold_log, bgfold_log TO :"role";
-GRANT SELECT ON sqlfold_log, bulkfold_log TO :"role";
 
 -- The BRIN ranges the tail has filled since the last fold get their
 -- summary, so that the next fold reads only the ranges past them: an
